@@ -1,0 +1,10 @@
+/**
+ * The first lines of every user-data script that fleet renders carry this marker. The local
+ * cloud uses it to recognise a fleet bootstrap and play the readiness contract for it
+ * (tag `fleet:converged` after the convergence delay), as a real instance running the
+ * bootstrap would.
+ */
+export const BOOTSTRAP_MARKER = '# fleet-bootstrap: v1';
+
+/** The EC2 tag an instance sets on itself after its first converged agent run. */
+export const CONVERGED_TAG = 'fleet:converged';

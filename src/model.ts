@@ -1,0 +1,158 @@
+/**
+ * Types only: the shapes the pure core, the adapters and the CLI agree on.
+ * No runtime code lives here (see DESIGN.md section 5).
+ */
+
+export type Market = 'spot' | 'on-demand';
+
+/** An image: a literal AMI id, or the newest image of an owner whose name matches a pattern. */
+export type ImageRef = { id: string } | { owner: string; namePattern: string };
+
+/** `s3://bucket/prefix/` — generated config kept per name under `<prefix>/<name>/`. */
+export interface StateS3Spec {
+  bucket: string;
+  /** Prefix without leading or trailing slash; may be empty. */
+  prefix: string;
+}
+
+export type VolumeType = 'gp2' | 'gp3' | 'io1' | 'io2' | 'st1' | 'sc1' | 'standard';
+
+/** An EBS volume that follows the name across replacements. */
+export interface VolumeSpec {
+  sizeGiB: number;
+  type: VolumeType;
+  /** Device name as given to AttachVolume, e.g. /dev/sdf or /dev/xvdf. */
+  device: string;
+  /** Where the agent mounts it. */
+  mountPoint: string;
+  iops?: number;
+  throughputMiBps?: number;
+}
+
+export interface RoleSpec {
+  /** Lowercase role, `[a-z][a-z0-9]*`. */
+  name: string;
+  /** Desired number of names: `<role>-01` .. `<role>-<count>`. */
+  count: number;
+  instanceType: string;
+  /** Other types the role may run on when the first has no capacity, in order of preference. */
+  alternativeTypes: string[];
+  market: Market;
+  /** For spot roles: fall back to on-demand when no spot pool has capacity. */
+  onDemandFallback: boolean;
+  /** Overrides defaults.image. */
+  image?: ImageRef;
+  /** Overrides defaults.subnets. */
+  subnets?: string[];
+  stateS3?: StateS3Spec;
+  volume?: VolumeSpec;
+}
+
+export interface ChaosPolicy {
+  /** Cron expression (5 fields) for the nightly job. */
+  schedule: string;
+  /** Roles never killed. */
+  optOutRoles: string[];
+  maxKillsPerRun: number;
+  maxKillsPerRole: number;
+  /** Never kill below this many converged names of a role; roles not listed use `defaultMinConverged`. */
+  minConvergedPerRole: Record<string, number>;
+  defaultMinConverged: number;
+  /** Minimum time between two kills of the same name. */
+  minSecondsBetweenKills: number;
+  /** Leashed: plan only, kill nothing. */
+  leashed: boolean;
+}
+
+export interface ZooKeeperSpec {
+  /** `host:port[,host:port...]`, optionally with a chroot. */
+  connect: string;
+  sessionTimeoutMs: number;
+}
+
+export interface FleetSpec {
+  /** The fleet's name, used in the `fleet:fleet` tag. */
+  fleet: string;
+  /** Region, when fleet.yaml names one; otherwise the usual AWS settings decide. */
+  region?: string;
+  dns: {
+    /** Zone name without trailing dot, lowercase: `prod.example.com`. */
+    zone: string;
+    ttl: number;
+  };
+  naming: {
+    /** Zero-padding width of the index: 2 gives web-01. */
+    indexDigits: number;
+  };
+  /** The policy hub's name in this zone, e.g. `hub-01`; it must belong to a declared role. */
+  hub: string;
+  journal: {
+    bucket: string;
+    prefix: string;
+  };
+  defaults: {
+    image: ImageRef;
+    subnets: string[];
+    securityGroups: string[];
+    instanceProfile?: string;
+    market: Market;
+  };
+  /** In file order. */
+  roles: RoleSpec[];
+  coordination: {
+    zookeeper?: ZooKeeperSpec;
+  };
+  chaos: ChaosPolicy;
+}
+
+/** A name parsed by the naming convention. */
+export interface FleetName {
+  /** Short name: `web-03`. */
+  name: string;
+  role: string;
+  index: number;
+  /** `web-03.prod.example.com` (no trailing dot). */
+  fqdn: string;
+  /** First label of the zone: `prod`. */
+  environment: string;
+  zone: string;
+}
+
+/** One resource record set of the zone, as the inventory sees it. */
+export interface DnsRecord {
+  /** Lowercase, no trailing dot. */
+  name: string;
+  type: string;
+  ttl: number;
+  values: string[];
+}
+
+export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+
+/** An EC2 instance as fleet sees it (mapped from SDK shapes by src/aws). */
+export interface Instance {
+  id: string;
+  state: InstanceState;
+  type: string;
+  market: Market;
+  az: string;
+  subnetId?: string;
+  privateIp?: string;
+  launchTime: string;
+  imageId?: string;
+  /** All tags. */
+  tags: Record<string, string>;
+  /** From tags: */
+  fleet?: string;
+  name?: string;
+  role?: string;
+  generation?: number;
+  /** ISO time of the first converged run, from the `fleet:converged` tag. */
+  converged?: string;
+}
+
+/** What the cloud looks like right now, as read by one `fleet ls`. */
+export interface Observed {
+  records: DnsRecord[];
+  instances: Instance[];
+}

@@ -1,0 +1,288 @@
+/**
+ * The local cloud: an AWS-compatible endpoint on loopback (EC2, Route 53, S3, EBS direct)
+ * with simulated instance life and fault knobs. Used by `fleet sim`, the tour, the tests and
+ * the benchmarks:
+ *
+ *   const cloud = await startLocalCloud({ delays: { bootMs: 1000 } });
+ *   // AWS SDK clients with endpoint: cloud.endpoint
+ *   cloud.control.faults.setThrottling(true);
+ *   await cloud.close();
+ */
+import type { Server } from 'node:http';
+import { SimClock } from './clock.js';
+import { Faults, type BucketSpec, type CapacityRule } from './faults.js';
+import { createIds } from './ids.js';
+import { ControlError, listen } from './server.js';
+import type { CloudEvent, EventSink, ServiceModule, SimContext, SimDelays } from './types.js';
+import { createEc2, type Ec2Control } from './ec2/index.js';
+import { createRoute53, type Route53Control } from './route53/index.js';
+import { createS3, type S3Control } from './s3/index.js';
+import { createEbs } from './ebs/index.js';
+
+export const DEFAULT_DELAYS: SimDelays = {
+  bootMs: 2_000,
+  convergeMs: 5_000,
+  dnsSyncMs: 1_000,
+  terminatedVisibleMs: 60 * 60 * 1000,
+  shutdownMs: 1_000,
+  snapshotMs: 3_000,
+  attachMs: 500,
+};
+
+export interface LocalCloudOptions {
+  /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  region?: string;
+  account?: string;
+  /** Simulated time runs this many times faster than real time (default 1). */
+  clockSpeed?: number;
+  /** Simulated start time (epoch ms); default now. */
+  startTime?: number;
+  delays?: Partial<SimDelays>;
+  /** Receives EventBridge-shaped events (spot interruption warnings, state changes). */
+  eventSink?: EventSink;
+  /** Turn AWS-like throttling on from the start. */
+  throttling?: boolean;
+  /** Salt for generated ids (reproducible runs). */
+  idSalt?: number;
+}
+
+export interface LocalCloudControl {
+  readonly clock: SimClock;
+  readonly faults: Faults;
+  /** Mutable: changes apply to what happens next. */
+  readonly delays: SimDelays;
+  readonly region: string;
+  readonly account: string;
+  readonly ec2: Ec2Control;
+  readonly route53: Route53Control;
+  readonly s3: S3Control;
+  /** Every event emitted, oldest first (bounded to the last 10,000). */
+  readonly events: CloudEvent[];
+  setEventSink(sink: EventSink | undefined): void;
+  setThrottling(on: boolean, overrides?: Record<string, BucketSpec>): void;
+  failNext(service: string, action: string, n: number, status?: number): void;
+  addCapacityRule(rule: CapacityRule): void;
+  clearCapacityRules(): void;
+  setConsistencyWindow(ms: number): void;
+  /** Spot interruption: emits the warning now, terminates the instance 2 simulated minutes later. */
+  interruptSpot(instanceId: string): CloudEvent;
+  /** Calls by `service:Action`. */
+  calls(): Record<string, number>;
+  resetCalls(): void;
+}
+
+export interface LocalCloud {
+  endpoint: string;
+  control: LocalCloudControl;
+  close(): Promise<void>;
+}
+
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const clock = new SimClock({ speed: options.clockSpeed ?? 1, ...(options.startTime !== undefined ? { start: options.startTime } : {}) });
+  const faults = new Faults(clock);
+  if (options.throttling) faults.setThrottling(true);
+  const delays: SimDelays = { ...DEFAULT_DELAYS, ...(options.delays ?? {}) };
+  const events: CloudEvent[] = [];
+  let sink: EventSink | undefined = options.eventSink;
+  const ctx: SimContext = {
+    clock,
+    faults,
+    delays,
+    region: options.region ?? 'us-east-1',
+    account: options.account ?? '123456789012',
+    ids: createIds(options.idSalt),
+    emit(event) {
+      events.push(event);
+      if (events.length > 10_000) events.splice(0, events.length - 10_000);
+      try {
+        sink?.(event);
+      } catch (err) {
+        process.emitWarning(`local cloud event sink failed: ${String(err)}`);
+      }
+    },
+  };
+
+  const ec2 = createEc2(ctx);
+  const route53 = createRoute53(ctx);
+  const s3 = createS3(ctx);
+  const ebs = createEbs(ctx, ec2);
+  const services = new Map<string, ServiceModule>([
+    ['ec2', ec2],
+    ['route53', route53],
+    ['s3', s3],
+    ['ebs', ebs],
+  ]);
+
+  const control: LocalCloudControl = {
+    clock,
+    faults,
+    delays,
+    region: ctx.region,
+    account: ctx.account,
+    ec2: ec2.control,
+    route53: route53.control,
+    s3: s3.control,
+    events,
+    setEventSink(s) {
+      sink = s;
+    },
+    setThrottling: (on, overrides) => faults.setThrottling(on, overrides),
+    failNext: (service, action, n, status) => faults.failNext(service, action, n, status),
+    addCapacityRule: (rule) => faults.addCapacityRule(rule),
+    clearCapacityRules: () => faults.clearCapacityRules(),
+    setConsistencyWindow(ms) {
+      if (!(ms >= 0)) throw new RangeError(`consistency window must be >= 0 ms, got ${ms}`);
+      faults.consistencyWindowMs = ms;
+    },
+    interruptSpot: (id) => ec2.control.interruptSpot(id),
+    calls: () => Object.fromEntries([...faults.calls.entries()].sort()),
+    resetCalls: () => faults.resetCounters(),
+  };
+
+  const { server, endpoint } = await listen({ services, faults, control: controlHandler(control, (s) => (sink = s)) }, options.port ?? 0);
+  return {
+    endpoint,
+    control,
+    close: () => closeServer(server, clock),
+  };
+}
+
+async function closeServer(server: Server, clock: SimClock): Promise<void> {
+  clock.stop();
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** Post events as JSON to a URL (the HTTP form of the event sink). */
+function urlSink(url: string): EventSink {
+  return (event) => {
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) }).catch((err) =>
+      process.emitWarning(`local cloud: posting event to ${url} failed: ${String(err)}`),
+    );
+  };
+}
+
+function num(body: Record<string, unknown>, key: string, opts: { optional?: boolean } = {}): number | undefined {
+  const v = body[key];
+  if (v === undefined && opts.optional) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ControlError(`"${key}" must be a number`);
+  return v;
+}
+
+function str(body: Record<string, unknown>, key: string, opts: { optional?: boolean } = {}): string | undefined {
+  const v = body[key];
+  if (v === undefined && opts.optional) return undefined;
+  if (typeof v !== 'string' || v === '') throw new ControlError(`"${key}" must be a non-empty string`);
+  return v;
+}
+
+/**
+ * The HTTP control endpoint, under /_sim/ (no AWS signature):
+ *   GET  /_sim/health                      -> {ok, endpoint time}
+ *   GET  /_sim/calls   POST /_sim/calls/reset
+ *   GET  /_sim/events
+ *   POST /_sim/throttling   {on: bool, buckets?: {key: {burst, refillPerSec}}}
+ *   POST /_sim/fail-next    {service, action, n, status?}
+ *   POST /_sim/capacity     {instanceType?, az?, market?, code?, times?}   DELETE /_sim/capacity
+ *   POST /_sim/consistency  {ms}
+ *   POST /_sim/spot-interrupt {instanceId}
+ *   POST /_sim/clock        {speed?, advanceMs?}   GET /_sim/clock
+ *   POST /_sim/delays       {bootMs?, convergeMs?, ...}
+ *   POST /_sim/event-sink   {url} | {url: null}
+ *   POST /_sim/reset        (all knobs back to defaults)
+ */
+function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | undefined) => void) {
+  return (method: string, path: string, _query: URLSearchParams, rawBody: unknown): unknown => {
+    const body = (rawBody ?? {}) as Record<string, unknown>;
+    if (rawBody !== undefined && (typeof rawBody !== 'object' || rawBody === null || Array.isArray(rawBody))) {
+      throw new ControlError('body must be a JSON object');
+    }
+    const route = `${method} ${path.replace(/\/+$/, '') || '/'}`;
+    switch (route) {
+      case 'GET /health':
+        return { ok: true, time: control.clock.nowIso(), speed: control.clock.speed };
+      case 'GET /calls':
+        return control.calls();
+      case 'POST /calls/reset':
+        control.resetCalls();
+        return { ok: true };
+      case 'GET /events':
+        return control.events;
+      case 'POST /throttling': {
+        if (typeof body['on'] !== 'boolean') throw new ControlError('"on" must be true or false');
+        const buckets = body['buckets'];
+        if (buckets !== undefined && (typeof buckets !== 'object' || buckets === null)) throw new ControlError('"buckets" must be an object');
+        control.setThrottling(body['on'], (buckets ?? {}) as Record<string, BucketSpec>);
+        return { ok: true };
+      }
+      case 'POST /fail-next':
+        try {
+          control.failNext(str(body, 'service')!, str(body, 'action')!, num(body, 'n')!, num(body, 'status', { optional: true }));
+        } catch (err) {
+          if (err instanceof RangeError) throw new ControlError(err.message);
+          throw err;
+        }
+        return { ok: true };
+      case 'POST /capacity': {
+        const market = str(body, 'market', { optional: true });
+        if (market !== undefined && market !== 'spot' && market !== 'on-demand') throw new ControlError('"market" must be spot or on-demand');
+        const rule: CapacityRule = {};
+        const it = str(body, 'instanceType', { optional: true });
+        const az = str(body, 'az', { optional: true });
+        const code = str(body, 'code', { optional: true });
+        const times = num(body, 'times', { optional: true });
+        if (it !== undefined) rule.instanceType = it;
+        if (az !== undefined) rule.az = az;
+        if (market !== undefined) rule.market = market;
+        if (code !== undefined) rule.code = code as NonNullable<CapacityRule['code']>;
+        if (times !== undefined) rule.times = times;
+        control.addCapacityRule(rule);
+        return { ok: true };
+      }
+      case 'DELETE /capacity':
+        control.clearCapacityRules();
+        return { ok: true };
+      case 'POST /consistency':
+        control.setConsistencyWindow(num(body, 'ms')!);
+        return { ok: true };
+      case 'POST /spot-interrupt':
+        return control.interruptSpot(str(body, 'instanceId')!);
+      case 'GET /clock':
+        return { now: control.clock.nowIso(), speed: control.clock.speed };
+      case 'POST /clock': {
+        const speed = num(body, 'speed', { optional: true });
+        const adv = num(body, 'advanceMs', { optional: true });
+        try {
+          if (speed !== undefined) control.clock.setSpeed(speed);
+          if (adv !== undefined) control.clock.advance(adv);
+        } catch (err) {
+          throw new ControlError(err instanceof Error ? err.message : String(err));
+        }
+        return { now: control.clock.nowIso(), speed: control.clock.speed };
+      }
+      case 'POST /delays': {
+        for (const [k, v] of Object.entries(body)) {
+          if (!(k in control.delays)) throw new ControlError(`unknown delay "${k}"; known: ${Object.keys(control.delays).join(', ')}`);
+          if (typeof v !== 'number' || !(v >= 0)) throw new ControlError(`"${k}" must be a number >= 0`);
+        }
+        Object.assign(control.delays, body);
+        return control.delays;
+      }
+      case 'POST /event-sink': {
+        const url = body['url'];
+        if (url === null) setSink(undefined);
+        else if (typeof url === 'string' && /^https?:\/\//.test(url)) setSink(urlSink(url));
+        else throw new ControlError('"url" must be an http(s) URL or null');
+        return { ok: true };
+      }
+      case 'POST /reset':
+        control.faults.reset();
+        return { ok: true };
+      default:
+        throw new ControlError(`unknown control command ${route}`, 404);
+    }
+  };
+}
