@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// Runs every test (compiled to dist/test) with Node's own test runner.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dir = join(root, 'dist', 'test');
+if (!existsSync(dir)) {
+  console.error('run-tests: dist/test is missing; the build did not run');
+  process.exit(1);
+}
+const args = ['--test', '--test-concurrency=2', '--test-timeout=300000', ...process.argv.slice(2)];
+if (process.argv.length <= 2) args.push(dir);
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env } });
+process.exit(r.status ?? 1);

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Debian packages that the tests run for real. Installs the missing ones with apt-get when
+# run as root; otherwise says exactly what to install and fails.
+#
+# Each entry: "<command that must exist>:<Debian package>".
+# (ZooKeeper and CFEngine join this list with the coordination and convergence-agent work.)
+set -euo pipefail
+
+NEEDED=(
+)
+
+missing=()
+for entry in "${NEEDED[@]+"${NEEDED[@]}"}"; do
+  cmd="${entry%%:*}"
+  pkg="${entry#*:}"
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -e "$cmd" ]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test-deps: missing Debian packages: ${missing[*]}" >&2
+  echo "test-deps: install them with: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "test-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

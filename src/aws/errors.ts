@@ -1,0 +1,34 @@
+/** Map SDK errors to ours: keep AWS's error code, lead with what we were doing. */
+import { CloudError, InputError } from '../errors.js';
+
+/** The AWS error code of an SDK error (`name` in SDK v3), or undefined for non-AWS errors. */
+export function awsCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { name?: unknown; Code?: unknown; $metadata?: unknown };
+  if (typeof e.Code === 'string') return e.Code;
+  if (e.$metadata !== undefined && typeof e.name === 'string') return e.name;
+  return undefined;
+}
+
+export function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+/** Rethrow an SDK failure as a FleetError with context; configuration problems become InputError (exit 2). */
+export function cloudError(context: string, err: unknown): Error {
+  const code = awsCode(err);
+  if (code) return new CloudError(context, code, err);
+  const name = (err as { name?: string } | undefined)?.name;
+  const message = err instanceof Error ? err.message : String(err);
+  if (name === 'CredentialsProviderError') {
+    return new InputError(`${context}: no AWS credentials found (${message}); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or point AWS_ENDPOINT_URL at a local cloud`, { cause: err });
+  }
+  if (/Region is missing/i.test(message)) {
+    return new InputError(`${context}: no AWS region: set region in fleet.yaml, or AWS_REGION, or a profile's region`, { cause: err });
+  }
+  const sys = (err as { code?: string } | undefined)?.code;
+  if (sys === 'ECONNREFUSED' || sys === 'ENOTFOUND' || sys === 'ECONNRESET' || /ECONNREFUSED|ENOTFOUND/.test(message)) {
+    return new CloudError(context, sys ?? 'NetworkError', err);
+  }
+  return new CloudError(context, name && name !== 'Error' ? name : 'UnknownError', err);
+}

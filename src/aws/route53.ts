@@ -1,0 +1,112 @@
+/** Route 53 adapter: the zone is the inventory. */
+import {
+  CreateHostedZoneCommand,
+  ListHostedZonesByNameCommand,
+  ListResourceRecordSetsCommand,
+  type ListResourceRecordSetsCommandOutput,
+  type Route53Client,
+  type RRType,
+} from '@aws-sdk/client-route-53';
+import type { DnsRecord } from '../model.js';
+import type { Dns, HostedZone, PageProgress } from '../ports.js';
+import { awsCode, cloudError } from './errors.js';
+import { FleetError } from '../errors.js';
+
+/** `web-03.prod.example.com.` -> `web-03.prod.example.com`; decodes Route 53's `\ooo` octal escapes (`\052` is `*`). */
+export function decodeDnsName(name: string): string {
+  const unescaped = name.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+  return unescaped.replace(/\.$/, '').toLowerCase();
+}
+
+export function bareZoneId(id: string): string {
+  return id.replace(/^\/?hostedzone\//, '');
+}
+
+export function createRoute53Dns(client: Route53Client): Dns {
+  return {
+    async findZone(zone: string): Promise<HostedZone | undefined> {
+      const want = zone.replace(/\.$/, '').toLowerCase();
+      const found: HostedZone[] = [];
+      let dnsName: string | undefined = want;
+      let zoneId: string | undefined;
+      // Zones come ordered by reversed labels; the ones named `want` come first from DNSName=want.
+      for (let page = 0; page < 100; page++) {
+        let out;
+        try {
+          out = await client.send(new ListHostedZonesByNameCommand({ DNSName: dnsName, ...(zoneId ? { HostedZoneId: zoneId } : {}), MaxItems: 100 }));
+        } catch (err) {
+          throw cloudError(`looking up hosted zone ${want}`, err);
+        }
+        let past = false;
+        for (const z of out.HostedZones ?? []) {
+          const name = decodeDnsName(z.Name ?? '');
+          if (name !== want) {
+            past = true;
+            break;
+          }
+          if (z.Config?.PrivateZone) continue;
+          found.push({ id: bareZoneId(z.Id ?? ''), name, ...(z.ResourceRecordSetCount !== undefined ? { recordCount: z.ResourceRecordSetCount } : {}) });
+        }
+        if (past || !out.IsTruncated) break;
+        dnsName = out.NextDNSName;
+        zoneId = out.NextHostedZoneId;
+      }
+      if (found.length > 1) {
+        throw new FleetError(`${found.length} public hosted zones are named ${want} (${found.map((z) => z.id).join(', ')}); fleet needs exactly one — delete the extra ones`, {
+          exitCode: 1,
+          data: { zones: found },
+        });
+      }
+      return found[0];
+    },
+
+    async createZone(zone: string, callerReference: string, comment: string): Promise<HostedZone> {
+      try {
+        const out = await client.send(
+          new CreateHostedZoneCommand({ Name: zone, CallerReference: callerReference, HostedZoneConfig: { Comment: comment, PrivateZone: false } }),
+        );
+        return { id: bareZoneId(out.HostedZone?.Id ?? ''), name: decodeDnsName(out.HostedZone?.Name ?? zone) };
+      } catch (err) {
+        if (awsCode(err) === 'HostedZoneAlreadyExists') {
+          // A retry of the same request (same caller reference) after an earlier attempt succeeded.
+          const existing = await this.findZone(zone);
+          if (existing) return existing;
+        }
+        throw cloudError(`creating hosted zone ${zone}`, err);
+      }
+    },
+
+    async listRecords(zoneId: string, onPage?: PageProgress): Promise<DnsRecord[]> {
+      const records: DnsRecord[] = [];
+      let start: { name: string; type: RRType; id?: string } | undefined;
+      let pages = 0;
+      for (;;) {
+        let out: ListResourceRecordSetsCommandOutput;
+        try {
+          out = await client.send(
+            new ListResourceRecordSetsCommand({
+              HostedZoneId: zoneId,
+              MaxItems: 300,
+              ...(start ? { StartRecordName: start.name, StartRecordType: start.type, ...(start.id ? { StartRecordIdentifier: start.id } : {}) } : {}),
+            }),
+          );
+        } catch (err) {
+          throw cloudError(`listing records of zone ${zoneId}`, err);
+        }
+        pages++;
+        for (const rr of out.ResourceRecordSets ?? []) {
+          records.push({
+            name: decodeDnsName(rr.Name ?? ''),
+            type: rr.Type ?? '',
+            ttl: rr.TTL ?? 0,
+            values: (rr.ResourceRecords ?? []).map((r) => r.Value ?? ''),
+          });
+        }
+        onPage?.({ pages, items: records.length });
+        if (!out.IsTruncated || !out.NextRecordName) break;
+        start = { name: out.NextRecordName, type: out.NextRecordType as RRType, ...(out.NextRecordIdentifier ? { id: out.NextRecordIdentifier } : {}) };
+      }
+      return records;
+    },
+  };
+}

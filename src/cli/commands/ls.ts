@@ -1,0 +1,30 @@
+import { FleetError } from '../../errors.js';
+import type { FleetSpec } from '../../model.js';
+import { buildInventory, type Inventory } from '../../plan/inventory.js';
+import type { Progress } from '../../ports.js';
+import type { Deps } from '../wiring.js';
+
+/** Read the zone and the fleet's instances (two paginated listings, in parallel) and join them. */
+export async function readInventory(spec: FleetSpec, deps: Deps, progress: Progress, role?: string): Promise<Inventory> {
+  progress.update(`looking up zone ${spec.dns.zone}…`);
+  const zone = await deps.dns.findZone(spec.dns.zone);
+  if (!zone) {
+    progress.done();
+    throw new FleetError(`hosted zone ${spec.dns.zone} does not exist; run \`fleet init\` to create it`, { exitCode: 1, data: { zone: spec.dns.zone } });
+  }
+  let rec = { pages: 0, items: 0 };
+  let ins = { pages: 0, items: 0 };
+  const show = () => progress.update(`reading zone ${spec.dns.zone}: ${rec.items} records (${rec.pages} pages) · instances: ${ins.items} (${ins.pages} pages)`);
+  const [records, instances] = await Promise.all([
+    deps.dns.listRecords(zone.id, (p) => {
+      rec = p;
+      show();
+    }),
+    deps.compute.listFleetInstances(spec.fleet, (p) => {
+      ins = p;
+      show();
+    }),
+  ]);
+  progress.done();
+  return buildInventory(spec, { records, instances }, role === undefined ? {} : { role });
+}

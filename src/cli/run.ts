@@ -1,0 +1,130 @@
+/**
+ * `fleet` command line: parses argv with commander, wires deps, runs a command, maps errors to
+ * exit codes (0 done, 1 operation failed, 2 bad input or usage). Never prints a stack for a
+ * user's mistake.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig } from '../config/index.js';
+import { FleetError, InputError, ConfigError } from '../errors.js';
+import type { FleetSpec } from '../model.js';
+import { desiredNames } from '../naming.js';
+import { isValidRole, roleProblem } from '../naming.js';
+import { makeProgress, type CliIo } from './io.js';
+import { configPath, makeDeps, type Deps, type GlobalOptions } from './wiring.js';
+import { readInventory } from './commands/ls.js';
+import { applyInit, describeStep, planInit } from './commands/init.js';
+import { renderInventory } from './render.js';
+import { runSim, type SimCliOptions } from './commands/sim.js';
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let exitCode = 0;
+  const deps: Deps[] = [];
+  const program = new Command();
+  program
+    .name('fleet')
+    .description('Orchestrate a stateless fleet on AWS: DNS is the inventory, fleet.yaml the desired fleet.')
+    .option('-c, --config <file>', 'the fleet description', './fleet.yaml')
+    .option('--json', 'machine-readable output on stdout (no progress)', false)
+    .option('--endpoint <url>', 'AWS endpoint override, e.g. a local cloud (default: AWS_ENDPOINT_URL)')
+    .option('--region <region>', 'AWS region (default: fleet.yaml, then AWS_REGION / profile)')
+    .showHelpAfterError('(run `fleet --help` for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
+  const spec = async (cmd: Command): Promise<FleetSpec> => loadConfig(configPath(globals(cmd), io));
+  const wire = (cmd: Command, s: FleetSpec | undefined): Deps => {
+    const d = makeDeps(globals(cmd), s, io);
+    deps.push(d);
+    return d;
+  };
+  const emitJson = (v: unknown) => io.stdout.write(JSON.stringify(v, null, 2) + '\n');
+
+  program
+    .command('validate')
+    .description('check fleet.yaml and report every problem at once, each with file:line:column')
+    .action(async (_o, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      const names = desiredNames(s);
+      if (g.json) emitJson({ ok: true, file: configPath(g, io), fleet: s.fleet, zone: s.dns.zone, roles: s.roles.map((r) => ({ role: r.name, count: r.count })), names: names.length });
+      else io.stdout.write(`${configPath(g, io)}: ok — fleet ${s.fleet}, zone ${s.dns.zone}, ${s.roles.length} role${s.roles.length === 1 ? '' : 's'} (${s.roles.map((r) => `${r.name}×${r.count}`).join(', ')}), ${names.length} names\n`);
+    });
+
+  program
+    .command('ls')
+    .description('the inventory: every name in the zone, the instance serving it, and what is wrong')
+    .option('--role <role>', 'only this role')
+    .action(async (o: { role?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      if (o.role !== undefined) {
+        if (!isValidRole(o.role)) throw new InputError(`--role ${JSON.stringify(o.role)}: ${roleProblem(o.role)}`);
+        if (!s.roles.some((r) => r.name === o.role)) throw new InputError(`--role ${o.role}: no such role in ${configPath(g, io)} (roles: ${s.roles.map((r) => r.name).join(', ')})`);
+      }
+      const inv = await readInventory(s, wire(cmd, s), makeProgress(io, g.json), o.role);
+      if (g.json) emitJson(inv);
+      else io.stdout.write(renderInventory(inv));
+    });
+
+  program
+    .command('init')
+    .description('create the hosted zone and the journal bucket when missing; does nothing when they exist')
+    .option('--dry-run', 'show what would be created, change nothing', false)
+    .action(async (o: { dryRun: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      const d = wire(cmd, s);
+      const steps = await planInit(s, d);
+      if (o.dryRun) {
+        if (g.json) emitJson({ dryRun: true, steps });
+        else io.stdout.write(steps.map((st) => describeStep(st, true)).join('\n') + '\n');
+        return;
+      }
+      const done = await applyInit(s, d, steps, makeProgress(io, g.json));
+      if (g.json) emitJson({ dryRun: false, steps: done });
+      else io.stdout.write(done.map((st) => describeStep(st, false)).join('\n') + '\n');
+    });
+
+  program
+    .command('sim')
+    .description('serve the local cloud (EC2, Route 53, S3, EBS) on 127.0.0.1 until interrupted')
+    .addOption(new Option('--port <n>', 'TCP port (0 picks a free one)').default('4566'))
+    .option('--speed <x>', 'simulated time runs this many times faster than real time', '1')
+    .option('--throttling', 'AWS-like request throttling on from the start', false)
+    .option('--boot-ms <ms>', 'simulated ms from pending to running')
+    .option('--converge-ms <ms>', 'simulated ms from running to converged (fleet bootstraps)')
+    .option('--dns-sync-ms <ms>', 'simulated ms from PENDING to INSYNC')
+    .option('--event-sink <url>', 'POST EventBridge-shaped events (spot interruptions, state changes) to this URL')
+    .action(async (o: SimCliOptions, cmd: Command) => {
+      await runSim(o, globals(cmd).json, io);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    exitCode = report(err, io, program.opts()['json'] === true);
+  } finally {
+    for (const d of deps) d.clients.destroy();
+  }
+  return exitCode;
+}
+
+function report(err: unknown, io: CliIo, json: boolean): number {
+  if (err instanceof CommanderError) {
+    // Help and version exit 0; every usage error is exit 2 (commander has already printed it).
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return 0;
+    return 2;
+  }
+  if (err instanceof FleetError) {
+    if (json) io.stdout.write(JSON.stringify({ error: { type: err.name, message: err.message, ...(err instanceof ConfigError ? { problems: err.problems } : { data: err.data }) } }, null, 2) + '\n');
+    io.stderr.write(`fleet: ${err.message}\n`);
+    return err.exitCode;
+  }
+  // Not a user's mistake: a bug or an unexpected failure; the stack helps whoever fixes it.
+  io.stderr.write(`fleet: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
+}

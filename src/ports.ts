@@ -1,0 +1,63 @@
+/**
+ * Ports: the small interfaces the core and ops/ depend on. src/aws implements them with the
+ * AWS SDK; tests and the local cloud stand behind the same adapters, never behind mocks of
+ * `client.send`.
+ */
+import type { DnsRecord, ImageRef, Instance } from './model.js';
+
+export interface HostedZone {
+  /** Bare id, no `/hostedzone/` prefix: Z0123456789ABCDEFGHIJ. */
+  id: string;
+  /** Lowercase, no trailing dot. */
+  name: string;
+  recordCount?: number;
+}
+
+/** Counts of what a listing cost, for progress and benchmarks. */
+export interface PageProgress {
+  (info: { pages: number; items: number }): void;
+}
+
+export interface Dns {
+  /** The public hosted zone with exactly this name; undefined if none; an error if several. */
+  findZone(zone: string): Promise<HostedZone | undefined>;
+  /** Create the zone; idempotent for retries of the same fleet and zone. */
+  createZone(zone: string, callerReference: string, comment: string): Promise<HostedZone>;
+  /** Every record set of the zone, with paginated ListResourceRecordSets (300 per page). */
+  listRecords(zoneId: string, onPage?: PageProgress): Promise<DnsRecord[]>;
+}
+
+export interface Compute {
+  /** Every instance tagged `fleet:fleet=<fleet>` (all states), filtered and paginated (1000 per page). */
+  listFleetInstances(fleet: string, onPage?: PageProgress): Promise<Instance[]>;
+  /** Resolve an image reference to an AMI id (the newest matching image for owner + pattern). */
+  resolveImage(ref: ImageRef): Promise<string>;
+}
+
+export interface Blobs {
+  /** 'yes' | 'no' | 'foreign' (exists, owned by another account). */
+  bucketStatus(bucket: string): Promise<'yes' | 'no' | 'foreign'>;
+  createBucket(bucket: string, region: string): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+/** A structured log event; the CLI renders it for people, the Lambda writes JSON lines. */
+export interface LogEvent {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  event: string;
+  msg: string;
+  [k: string]: unknown;
+}
+
+export interface Log {
+  (e: LogEvent): void;
+}
+
+/** Progress of a long wait; rendered on a terminal, silent in JSON mode and in CI. */
+export interface Progress {
+  update(text: string): void;
+  done(text?: string): void;
+}
