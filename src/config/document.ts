@@ -1,0 +1,173 @@
+/**
+ * The YAML layer of the config loader: parse with node ranges, collect syntax problems
+ * and duplicate keys, and find the line and column of any path in the document.
+ */
+import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLError } from 'yaml';
+
+export type PathSegment = string | number;
+export type Path = readonly PathSegment[];
+
+/** Which position a finding points at: the value at the path, its key, or the mapping that should hold it. */
+export type Anchor = 'value' | 'key' | 'parent';
+
+/** A problem before it has a position. */
+export interface Finding {
+  path: Path;
+  at: Anchor;
+  message: string;
+}
+
+export interface Located {
+  line: number;
+  column: number;
+  path: string;
+  message: string;
+}
+
+export interface ParsedYaml {
+  doc: Document.Parsed;
+  lines: LineCounter;
+  /** Syntax problems (the tree is not trustworthy when there are any). */
+  syntax: Located[];
+}
+
+/** Dotted path: `roles.web.count`, list items as `defaults.subnets[1]`. */
+export function formatPath(path: Path): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+  return out;
+}
+
+function syntaxMessage(e: YAMLError): string {
+  switch (e.code) {
+    case 'TAB_AS_INDENT':
+      return 'YAML does not allow tabs for indentation; indent with spaces';
+    case 'MULTIPLE_DOCS':
+      return 'the file holds more than one YAML document ("---"); put the whole fleet in one';
+    case 'TAG_RESOLVE_FAILED':
+      return `unsupported YAML tag: ${e.message.replace(/^Unresolved tag: /, '')}; fleet.yaml uses plain values`;
+    case 'DUPLICATE_KEY':
+      return 'duplicate key';
+    default: {
+      const m = e.message.replace(/\s+/g, ' ').trim();
+      return `YAML syntax error: ${m.charAt(0).toLowerCase()}${m.slice(1)}`;
+    }
+  }
+}
+
+/** Parse YAML text, keeping ranges; syntax errors and warnings become problems. */
+export function parseYaml(text: string): ParsedYaml {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, strict: true });
+  const syntax: Located[] = [];
+  // Tabs used for indentation derail the parser; what it reports after them is noise.
+  let errors = [...doc.errors, ...doc.warnings];
+  if (errors.some((e) => e.code === 'TAB_AS_INDENT')) errors = errors.filter((e) => e.code === 'TAB_AS_INDENT');
+  const seenLines = new Set<number>();
+  for (const e of errors) {
+    const { line, col } = lines.linePos(e.pos[0]);
+    if (seenLines.has(line)) continue; // one syntax error per line: the rest follow from it
+    seenLines.add(line);
+    syntax.push({ line, column: col, path: '', message: syntaxMessage(e) });
+  }
+  // Aliases to anchors that do not exist (or come later) are found only when resolving.
+  walk(doc.contents, [], (node, path) => {
+    if (isAlias(node) && node.resolve(doc) === undefined) {
+      const { line, col } = lines.linePos(node.range?.[0] ?? 0);
+      syntax.push({ line, column: col, path: formatPath(path), message: `alias *${node.source} refers to no anchor &${node.source} defined before it` });
+    }
+  });
+  return { doc, lines, syntax };
+}
+
+function keyOf(pair: Pair): string | undefined {
+  const k = pair.key;
+  if (isScalar(k)) return String(k.value);
+  if (k === null || k === undefined) return '';
+  return undefined;
+}
+
+/** Visit every node (not following aliases) with its data path. */
+function walk(node: unknown, path: PathSegment[], fn: (node: Node, path: PathSegment[], pair?: Pair) => void, pair?: Pair): void {
+  if (node === null || node === undefined || typeof node !== 'object') return;
+  fn(node as Node, path, pair);
+  if (isMap(node)) {
+    for (const p of node.items) {
+      const k = keyOf(p) ?? '?';
+      if (p.key && !isScalar(p.key)) walk(p.key, [...path, k], fn);
+      walk(p.value, [...path, k], fn, p);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => walk(item, [...path, i], fn));
+  }
+}
+
+/** Duplicate keys in any mapping, and keys that are not plain scalars. */
+export function keyProblems(parsed: ParsedYaml): Located[] {
+  const out: Located[] = [];
+  const pos = (n: Node | null | undefined) => parsed.lines.linePos(n?.range?.[0] ?? 0);
+  walk(parsed.doc.contents, [], (node, path) => {
+    if (!isMap(node)) return;
+    const seen = new Map<string, number>();
+    for (const p of node.items) {
+      const key = keyOf(p);
+      const at = pos(p.key as Node | null);
+      if (key === undefined) {
+        out.push({ line: at.line, column: at.col, path: formatPath(path), message: 'keys must be plain words, not lists or mappings' });
+        continue;
+      }
+      const first = seen.get(key);
+      if (first !== undefined) {
+        out.push({ line: at.line, column: at.col, path: formatPath([...path, key]), message: `duplicate key '${key}' (first defined on line ${first})` });
+      } else {
+        seen.set(key, at.line);
+      }
+    }
+  });
+  return out;
+}
+
+/** Where `path` is in the document: the node at the path, its pair, and the deepest existing ancestor. */
+function find(parsed: ParsedYaml, path: Path): { node?: Node; pair?: Pair; parent: Node | undefined } {
+  const doc = parsed.doc;
+  let cur: unknown = doc.contents;
+  let pair: Pair | undefined;
+  let parent: Node | undefined;
+  for (const seg of path) {
+    if (isAlias(cur)) cur = cur.resolve(doc);
+    parent = (cur ?? undefined) as Node | undefined;
+    if (isMap(cur)) {
+      const p = cur.items.find((it) => keyOf(it) === String(seg));
+      if (!p) return { parent };
+      pair = p;
+      cur = p.value;
+    } else if (isSeq(cur) && typeof seg === 'number') {
+      pair = undefined;
+      cur = cur.items[seg];
+      if (cur === undefined) return { parent };
+    } else {
+      return { parent };
+    }
+  }
+  return { node: (cur ?? undefined) as Node | undefined, ...(pair && isPair(pair) ? { pair } : {}), parent };
+}
+
+/** Line and column (1-based) for a finding. */
+export function locate(parsed: ParsedYaml, f: Finding): { line: number; column: number } {
+  const { node, pair, parent } = find(parsed, f.path);
+  const lastIsKey = typeof f.path[f.path.length - 1] === 'string';
+  let offset: number | undefined;
+  const keyStart = pair && lastIsKey ? (pair.key as Node | null)?.range?.[0] : undefined;
+  if (f.at === 'key') offset = keyStart ?? node?.range?.[0];
+  else if (f.at === 'value') {
+    // An empty value (`count:`) has a zero-width node after the colon: point at the key instead.
+    const empty = isScalar(node) && node.value === null && node.range && node.range[0] === node.range[1];
+    offset = node && !empty ? node.range?.[0] : keyStart;
+  }
+  if (offset === undefined) {
+    // 'parent', or a path that is not in the document: the mapping that should hold it.
+    offset = parent?.range?.[0] ?? parsed.doc.contents?.range?.[0] ?? 0;
+  }
+  const { line, col } = parsed.lines.linePos(offset);
+  return { line: Math.max(line, 1), column: Math.max(col, 1) };
+}
