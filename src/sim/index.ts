@@ -181,7 +181,9 @@ function str(body: Record<string, unknown>, key: string, opts: { optional?: bool
 
 /**
  * The HTTP control endpoint, under /_sim/ (no AWS signature):
- *   GET  /_sim/health                      -> {ok, endpoint time}
+ *   GET  /_sim/health                      -> {ok, time, speed, rssBytes, maxRssBytes}
+ *   POST /_sim/seed/instances {instances: [...]}   bulk-load (benchmarks), see Ec2Control.seedInstances
+ *   POST /_sim/seed/records   {zone, records: [...]} bulk-load, see Route53Control.seedRecords
  *   GET  /_sim/calls   POST /_sim/calls/reset
  *   GET  /_sim/events
  *   POST /_sim/throttling   {on: bool, buckets?: {key: {burst, refillPerSec}}}
@@ -203,7 +205,27 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
     const route = `${method} ${path.replace(/\/+$/, '') || '/'}`;
     switch (route) {
       case 'GET /health':
-        return { ok: true, time: control.clock.nowIso(), speed: control.clock.speed };
+        return { ok: true, time: control.clock.nowIso(), speed: control.clock.speed, rssBytes: process.memoryUsage().rss, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
+      case 'POST /seed/instances': {
+        const list = body['instances'];
+        if (!Array.isArray(list)) throw new ControlError('"instances" must be an array of {instanceType, subnetId?, az?, tags, market?, state?, converged?}');
+        try {
+          return { instanceIds: control.ec2.seedInstances(list as Parameters<Ec2Control['seedInstances']>[0]) };
+        } catch (err) {
+          throw new ControlError(err instanceof Error ? err.message : String(err));
+        }
+      }
+      case 'POST /seed/records': {
+        const zone = str(body, 'zone')!;
+        const list = body['records'];
+        if (!Array.isArray(list)) throw new ControlError('"records" must be an array of {name, type, ttl, values}');
+        try {
+          control.route53.seedRecords(zone, list as Parameters<Route53Control['seedRecords']>[0]);
+        } catch (err) {
+          throw new ControlError(err instanceof Error ? err.message : String(err));
+        }
+        return { ok: true, count: list.length };
+      }
       case 'GET /calls':
         return control.calls();
       case 'POST /calls/reset':

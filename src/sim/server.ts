@@ -170,8 +170,9 @@ async function handleControl(deps: ServerDeps, method: string, url: URL, body: B
     const out = await deps.control(method.toUpperCase(), url.pathname.slice('/_sim'.length) || '/', url.searchParams, parsed);
     send(res, { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(out ?? { ok: true }) }, requestId);
   } catch (err) {
-    const status = err instanceof ControlError ? err.status : 500;
-    send(res, { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: err instanceof Error ? err.message : String(err) }) }, requestId);
+    const status = err instanceof ControlError ? err.status : err instanceof AwsError ? err.status : 500;
+    const code = err instanceof AwsError ? { code: err.code } : {};
+    send(res, { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: err instanceof Error ? err.message : String(err), ...code }) }, requestId);
   }
 }
 
