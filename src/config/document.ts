@@ -31,10 +31,33 @@ export interface ParsedYaml {
   syntax: Located[];
 }
 
+/** A key for messages: `'count'`, or JSON-quoted when it holds anything unprintable. */
+export function showKey(key: string): string {
+  return /^[\x20-\x7e]*$/.test(key) ? `'${key}'` : JSON.stringify(key);
+}
+
 /** Dotted path: `roles.web.count`, list items as `defaults.subnets[1]`. */
 export function formatPath(path: Path): string {
   let out = '';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+  for (const seg of path) {
+    const s = typeof seg === 'number' ? `[${seg}]` : /^[\x21-\x7e]+$/.test(seg) ? seg : JSON.stringify(seg);
+    out += typeof seg === 'number' || out === '' ? s : `.${s}`;
+  }
+  return out;
+}
+
+/** Characters YAML forbids in a stream (outside c-printable), one problem per line. */
+function unprintable(text: string, lines: LineCounter): Located[] {
+  const out: Located[] = [];
+  const re = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ud800-\udfff\ufffe\uffff]/gu;
+  let lastLine = 0;
+  for (const m of text.matchAll(re)) {
+    const { line, col } = lines.linePos(m.index);
+    if (line === lastLine) continue;
+    lastLine = line;
+    const cp = 'U+' + m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    out.push({ line: Math.max(line, 1), column: col, path: '', message: `control character ${cp} is not allowed in YAML` });
+  }
   return out;
 }
 
@@ -59,7 +82,7 @@ function syntaxMessage(e: YAMLError): string {
 export function parseYaml(text: string): ParsedYaml {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, strict: true });
-  const syntax: Located[] = [];
+  const syntax: Located[] = unprintable(text, lines);
   // Tabs used for indentation derail the parser; what it reports after them is noise.
   let errors = [...doc.errors, ...doc.warnings];
   if (errors.some((e) => e.code === 'TAB_AS_INDENT')) errors = errors.filter((e) => e.code === 'TAB_AS_INDENT');
@@ -118,7 +141,7 @@ export function keyProblems(parsed: ParsedYaml): Located[] {
       }
       const first = seen.get(key);
       if (first !== undefined) {
-        out.push({ line: at.line, column: at.col, path: formatPath([...path, key]), message: `duplicate key '${key}' (first defined on line ${first})` });
+        out.push({ line: at.line, column: at.col, path: formatPath([...path, key]), message: `duplicate key ${showKey(key)} (first defined on line ${first})` });
       } else {
         seen.set(key, at.line);
       }
@@ -137,7 +160,7 @@ function find(parsed: ParsedYaml, path: Path): { node?: Node; pair?: Pair; paren
     if (isAlias(cur)) cur = cur.resolve(doc);
     parent = (cur ?? undefined) as Node | undefined;
     if (isMap(cur)) {
-      const p = cur.items.find((it) => keyOf(it) === String(seg));
+      const p = cur.items.findLast((it) => keyOf(it) === String(seg)); // the last one wins, as in toJS
       if (!p) return { parent };
       pair = p;
       cur = p.value;
@@ -150,6 +173,11 @@ function find(parsed: ParsedYaml, path: Path): { node?: Node; pair?: Pair; paren
     }
   }
   return { node: (cur ?? undefined) as Node | undefined, ...(pair && isPair(pair) ? { pair } : {}), parent };
+}
+
+/** Whether `path` names a node of the document (keys compared as plain scalars). */
+export function hasPath(parsed: ParsedYaml, path: Path): boolean {
+  return find(parsed, path).node !== undefined || find(parsed, path).pair !== undefined;
 }
 
 /** Line and column (1-based) for a finding. */

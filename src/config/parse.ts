@@ -10,7 +10,7 @@ import type * as z from 'zod';
 import { ConfigError, InputError, type ConfigProblem } from '../errors.js';
 import type { FleetSpec, RoleSpec } from '../model.js';
 import { crossChecks } from './cross.js';
-import { formatPath, keyProblems, locate, parseYaml, type Finding, type Located, type ParsedYaml, type Path } from './document.js';
+import { formatPath, hasPath, keyProblems, locate, showKey, parseYaml, type Finding, type Located, type ParsedYaml, type Path } from './document.js';
 import { EXPECT, fleetSchema, KNOWN, type FleetYaml } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { show } from './validators.js';
@@ -35,12 +35,12 @@ function findingsOf(issues: readonly z.core.$ZodIssue[], data: unknown): Finding
   for (const issue of issues) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     const last = path[path.length - 1];
-    const missing = (expected: string): Finding => ({ path, at: 'parent', message: `missing required key '${String(last)}': expected ${expected}` });
+    const missing = (expected: string): Finding => ({ path, at: 'parent', message: `missing required key ${showKey(String(last))}: expected ${expected}` });
     if (issue.code === 'unrecognized_keys') {
       const known = issue.message.startsWith(KNOWN) ? issue.message.slice(KNOWN.length).split(',') : [];
       for (const key of issue.keys) {
         const guess = didYouMean(key, known);
-        const message = guess !== undefined ? `unknown key '${key}' (did you mean '${guess}'?)` : `unknown key '${key}'; expected one of: ${known.join(', ')}`;
+        const message = guess !== undefined ? `unknown key ${showKey(key)} (did you mean '${guess}'?)` : `unknown key ${showKey(key)}; expected one of: ${known.join(', ')}`;
         out.push({ path: [...path, key], at: 'key', message, ...(guess !== undefined ? { suggests: guess } : {}) });
       }
     } else if (issue.code === 'custom' && issue.params?.['missing'] === true) {
@@ -121,7 +121,8 @@ function toSpec(y: FleetYaml): FleetSpec {
   };
   if (y.region !== undefined) spec.region = y.region;
   if (y.defaults['instance-profile'] !== undefined) spec.defaults.instanceProfile = y.defaults['instance-profile'];
-  return spec;
+  // Defaults are shared constants: give every caller its own copy.
+  return structuredClone(spec);
 }
 
 /**
@@ -148,7 +149,8 @@ export function parseConfig(text: string, file: string): FleetSpec {
 
   const problems: Located[] = keyProblems(parsed);
   const result = fleetSchema.safeParse(data);
-  const findings = result.success ? [] : findingsOf(result.error.issues, data);
+  // Keys that are lists or mappings are reported by keyProblems already; zod sees them stringified.
+  const findings = (result.success ? [] : findingsOf(result.error.issues, data)).filter((f) => f.at !== 'key' || hasPath(parsed, f.path));
   findings.push(...crossChecks(data));
   problems.push(...findings.map((f) => located(parsed, f)));
   if (problems.length > 0 || !result.success) fail(problems);

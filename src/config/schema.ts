@@ -125,7 +125,8 @@ function list<T>(item: z.ZodType<T>, expected: string, min = 0, max = Infinity) 
 
 /** An optional block: absent or empty (`chaos:` with everything commented out) gives `fallback`. */
 function block<T>(schema: z.ZodType<T>, fallback: T): z.ZodType<T> {
-  return z.unknown().transform((v, ctx): T => {
+  // `.optional()` before the transform: zod 4 otherwise insists that a missing key stays missing.
+  return z.unknown().optional().transform((v, ctx): T => {
     if (v === undefined || v === null) return fallback;
     const r = schema.safeParse(v);
     if (!r.success) {
