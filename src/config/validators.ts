@@ -238,6 +238,7 @@ export function zkConnectProblem(s: string): string | undefined {
   const chroot = slash === -1 ? undefined : s.slice(slash);
   if (hosts === '') return `${q(s)} names no server: expected host:port[,host:port...][/chroot]`;
   for (const hp of hosts.split(',')) {
+    if (hp.startsWith('[') || (hp.match(/:/g)?.length ?? 0) > 1) return `server ${q(hp)} in ${q(s)}: IPv6 addresses are not supported; use a host name or IPv4 address`;
     const m = /^([^:]*):([0-9]+)$/.exec(hp);
     if (!m) return `server ${q(hp)} in ${q(s)} is not host:port`;
     const host = m[1]!;
