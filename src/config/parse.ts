@@ -153,19 +153,26 @@ export function parseConfig(text: string, file: string): FleetSpec {
   const findings = (result.success ? [] : findingsOf(result.error.issues, data)).filter((f) => f.at !== 'key' || hasPath(parsed, f.path));
   findings.push(...crossChecks(data));
   problems.push(...findings.map((f) => located(parsed, f)));
+  if (!result.success && problems.length === 0) problems.push({ line: 1, column: 1, path: '', message: 'the file does not describe a fleet' });
   if (problems.length > 0 || !result.success) fail(problems);
   return toSpec(result.data!);
 }
 
 /** Read and parse a fleet.yaml; a file that cannot be read is an InputError naming it. */
 export async function loadConfig(file: string): Promise<FleetSpec> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory, not a file' : code === 'EACCES' ? 'permission denied' : `cannot read it (${code ?? String(e)})`;
     throw new InputError(`cannot read ${file}: ${why}`, { cause: e, data: { file } });
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (e) {
+    throw new InputError(`cannot read ${file}: it is not UTF-8 text`, { cause: e, data: { file } });
   }
   return parseConfig(text, file);
 }

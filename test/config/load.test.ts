@@ -164,6 +164,7 @@ test('a missing file is an input error naming the file', async () => {
     return true;
   });
   await assert.rejects(loadConfig(fileURLToPath(new URL('test/fixtures/config/', root))), /is a directory, not a file/);
+  await assert.rejects(loadConfig(fixture('latin1.yaml')), (e: unknown) => e instanceof InputError && e.message.endsWith('latin1.yaml: it is not UTF-8 text'));
 });
 
 test('ConfigError carries every problem and formats them one per line', async () => {
