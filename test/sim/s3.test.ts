@@ -308,6 +308,22 @@ describe('objects', () => {
     assert.equal(await errorCode(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'bin/data.bin' }))), 'NotFound');
   });
 
+  test('non-ASCII metadata is stored as text and returned RFC 2047 encoded, as S3 does', async () => {
+    // Node sends 'välue' as UTF-8 bytes; characters beyond Latin-1 must be sent as an RFC 2047 word.
+    const word = `=?UTF-8?B?${Buffer.from('✓ ok').toString('base64')}?=`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'meta-utf8', Body: 'x', Metadata: { note: 'välue', word, plain: 'ascii' } }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'meta-utf8' }));
+    assert.equal(head.Metadata?.['note'], `=?UTF-8?B?${Buffer.from('välue').toString('base64')}?=`);
+    assert.equal(head.Metadata?.['word'], word);
+    assert.equal(head.Metadata?.['plain'], 'ascii');
+    if (cloud.control) {
+      const info = cloud.control.s3.objects(bucket).find((o) => o.key === 'meta-utf8');
+      assert.deepEqual(info?.metadata, { note: 'välue', word: '✓ ok', plain: 'ascii' });
+    }
+    const tooBig = s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'meta-big', Body: 'x', Metadata: { big: 'v'.repeat(2100) } }));
+    assert.equal(await errorCode(tooBig), 'MetadataTooLarge');
+  });
+
   test('empty objects', async () => {
     const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'empty', Body: Buffer.alloc(0) }));
     assert.equal(put.ETag, '"d41d8cd98f00b204e9800998ecf8427e"');

@@ -262,6 +262,27 @@ function urlEncodeKey(s: string): string {
   return encodeURIComponent(s).replace(/%20/g, '+').replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/**
+ * A metadata value as S3 stores it: RFC 2047 encoded words (`=?UTF-8?B?...?=`) are decoded, and
+ * raw non-ASCII bytes (which arrive latin1-decoded) are read as UTF-8.
+ */
+function decodeMetaValue(v: string): string {
+  const m = /^=\?UTF-8\?([BbQq])\?(.*)\?=$/.exec(v.trim());
+  if (m) {
+    if (m[1]!.toUpperCase() === 'B') return Buffer.from(m[2]!, 'base64').toString('utf8');
+    const bytes = m[2]!.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_x, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    return Buffer.from(bytes, 'latin1').toString('utf8');
+  }
+  if (!/[^\x00-\x7f]/.test(v)) return v;
+  const utf8 = Buffer.from(v, 'latin1').toString('utf8');
+  return utf8.includes('\ufffd') ? v : utf8;
+}
+
+/** A metadata value as S3 returns it: non-ASCII values RFC 2047 encoded, so headers stay ASCII. */
+function encodeMetaValue(v: string): string {
+  return /[^\x00-\x7f]/.test(v) ? `=?UTF-8?B?${Buffer.from(v, 'utf8').toString('base64')}?=` : v;
+}
+
 function md5Hex(b: Uint8Array): string {
   return createHash('md5').update(b).digest('hex');
 }
@@ -853,8 +874,9 @@ export function createS3(ctx: SimContext): S3Service {
     for (const [name, value] of Object.entries(h)) {
       if (!name.startsWith('x-amz-meta-')) continue;
       const short = name.slice('x-amz-meta-'.length);
-      metadata[short] = value;
-      metaSize += utf8Length(short) + utf8Length(value);
+      const decoded = decodeMetaValue(value);
+      metadata[short] = decoded;
+      metaSize += utf8Length(short) + utf8Length(decoded);
     }
     if (metaSize > MAX_METADATA_BYTES) {
       throw new AwsError('MetadataTooLarge', 'Your metadata headers exceed the maximum allowed metadata size', 400, {
@@ -918,7 +940,7 @@ export function createS3(ctx: SimContext): S3Service {
     if (o.contentEncoding !== undefined) out['content-encoding'] = o.contentEncoding;
     if (o.storageClass !== 'STANDARD') out['x-amz-storage-class'] = o.storageClass;
     if (o.tagCount > 0) out['x-amz-tagging-count'] = String(o.tagCount);
-    for (const [k, v] of Object.entries(o.metadata)) out[`x-amz-meta-${k}`] = v;
+    for (const [k, v] of Object.entries(o.metadata)) out[`x-amz-meta-${k}`] = encodeMetaValue(v);
     return out;
   }
 
