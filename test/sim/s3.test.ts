@@ -119,6 +119,26 @@ describe('buckets', () => {
     assert.equal(loc.LocationConstraint ?? '', cloud.region === 'us-east-1' ? '' : cloud.region);
   });
 
+  test('ListBuckets pages with MaxBuckets / ContinuationToken and filters by Prefix', async () => {
+    const tag = `lbp${run}`;
+    const mine = [`${tag}-a`, `${tag}-b`, `${tag}-c`];
+    for (const b of mine) await s3.send(new CreateBucketCommand({ Bucket: b }));
+    const seen: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await s3.send(new ListBucketsCommand({ Prefix: tag, MaxBuckets: 2, ContinuationToken: token }));
+      for (const b of page.Buckets ?? []) seen.push(b.Name!);
+      assert.ok((page.Buckets ?? []).length <= 2);
+      token = page.ContinuationToken;
+      pages++;
+    } while (token);
+    assert.deepEqual(seen, mine);
+    assert.equal(pages, 2);
+    assert.equal(await errorCode(s3.send(new ListBucketsCommand({ MaxBuckets: 0 }))), 'InvalidArgument');
+    for (const b of mine) await s3.send(new DeleteBucketCommand({ Bucket: b }));
+  });
+
   test('HeadBucket on a missing bucket is 404 NotFound without a body', async () => {
     const p = s3.send(new HeadBucketCommand({ Bucket: name('missing') }));
     assert.equal(await errorCode(p), 'NotFound');
@@ -510,6 +530,29 @@ describe('checksums and integrity', () => {
     assert.equal(await errorCode(c.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-trailer', Body: data }))), 'BadDigest');
   });
 
+  test('a broken aws-chunked frame is IncompleteBody; a short body is IncompleteBody too', async () => {
+    const data = Buffer.from('chunked payload');
+    const framing = (frame: (d: Buffer) => Buffer, declared: number) =>
+      tamperingClient((req) => {
+        req.headers['content-encoding'] = 'aws-chunked';
+        req.headers['x-amz-content-sha256'] = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
+        req.headers['x-amz-decoded-content-length'] = String(declared);
+        delete req.headers['x-amz-checksum-crc32'];
+        delete req.headers['x-amz-sdk-checksum-algorithm'];
+        const framed = frame(data);
+        req.body = framed;
+        req.headers['content-length'] = String(framed.length);
+      });
+    const truncated = framing((d) => Buffer.concat([Buffer.from('ff\r\n'), d]), data.length);
+    assert.equal(await errorCode(truncated.send(new PutObjectCommand({ Bucket: bucket, Key: 'broken-frame', Body: data }))), 'IncompleteBody');
+    const short = framing((d) => Buffer.concat([Buffer.from(`${d.length.toString(16)}\r\n`), d, Buffer.from('\r\n0\r\n\r\n')]), data.length + 10);
+    assert.equal(await errorCode(short.send(new PutObjectCommand({ Bucket: bucket, Key: 'broken-frame', Body: data }))), 'IncompleteBody');
+    const good = framing((d) => Buffer.concat([Buffer.from(`${d.length.toString(16)}\r\n`), d, Buffer.from('\r\n0\r\n\r\n')]), data.length);
+    await good.send(new PutObjectCommand({ Bucket: bucket, Key: 'good-frame', Body: data }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'good-frame' }));
+    assert.deepEqual(await bodyOf(got), data);
+  });
+
   test('Content-MD5: a wrong digest is BadDigest, a malformed one InvalidDigest', async () => {
     const body = Buffer.from('md5 checked');
     const good = createHash('md5').update(body).digest('base64');
@@ -706,7 +749,8 @@ describe('listing', () => {
     assert.deepEqual(under.Contents?.map((c) => c.Key), ['prefix/y']);
     assert.deepEqual(under.CommonPrefixes?.map((p) => p.Prefix), ['prefix/x/', 'prefix/z/']);
 
-    const flat = await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: 'b/' }));
+    const flat = await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: 'b/', FetchOwner: true }));
+    assert.ok(flat.Contents?.every((c) => c.Owner?.ID), 'FetchOwner adds Owner');
     assert.deepEqual(flat.Contents?.map((c) => c.Key), ['b/1', 'b/2', 'b/c/3']);
     assert.equal(flat.CommonPrefixes, undefined);
 
