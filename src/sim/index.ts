@@ -194,6 +194,7 @@ function str(body: Record<string, unknown>, key: string, opts: { optional?: bool
  *   POST /_sim/clock        {speed?, advanceMs?}   GET /_sim/clock
  *   POST /_sim/delays       {bootMs?, convergeMs?, ...}
  *   POST /_sim/event-sink   {url} | {url: null}
+ *   POST /_sim/s3/conflict-next {bucket, key, n}  409 ConditionalRequestConflict on the next n conditional writes
  *   POST /_sim/reset        (all knobs back to defaults)
  */
 function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | undefined) => void) {
@@ -300,6 +301,9 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
         else throw new ControlError('"url" must be an http(s) URL or null');
         return { ok: true };
       }
+      case 'POST /s3/conflict-next':
+        control.s3.conflictNext(str(body, 'bucket')!, str(body, 'key')!, num(body, 'n')!);
+        return { ok: true };
       case 'POST /reset':
         control.faults.reset();
         return { ok: true };

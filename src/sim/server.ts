@@ -124,7 +124,8 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
 
   const sreq: SimRequest = {
     method: (req.method ?? 'GET').toUpperCase(),
-    path: url.pathname,
+    // The raw path: URL parsing would collapse dot segments, and `a/../b` is a valid S3 key.
+    path: (req.url ?? '/').split('?')[0] || '/',
     query: url.searchParams,
     headers,
     body,
