@@ -102,7 +102,20 @@ export interface FleetSpec {
   coordination: {
     zookeeper?: ZooKeeperSpec;
   };
+  reconcile: ReconcileSettings;
   chaos: ChaosPolicy;
+}
+
+/** How `fleet apply` and the controller converge. */
+export interface ReconcileSettings {
+  /** Tagged instances with no record younger than this are launches in flight: left alone. */
+  orphanGraceMs: number;
+  /** A new instance that has not reported convergence within this is rolled back. */
+  convergeTimeoutMs: number;
+  /** Names worked on at once. */
+  concurrency: number;
+  /** The controller's loop interval. */
+  intervalMs: number;
 }
 
 /** A name parsed by the naming convention. */
@@ -155,4 +168,30 @@ export interface Instance {
 export interface Observed {
   records: DnsRecord[];
   instances: Instance[];
+}
+
+/** One step of a reconcile plan. A plan is a value: `fleet plan` prints it, `fleet apply` executes it. */
+export type Action =
+  /** Launch generation `generation` of `name`; once converged, point the record at it (CREATE, or swap from `replaces`). */
+  | { kind: 'launch'; name: string; role: string; generation: number; replaces?: RecordTarget; reason: string }
+  /** A live instance tagged with the name already exists but no record serves it: wait for convergence, then point the record at it. */
+  | { kind: 'adopt'; name: string; role: string; instanceId: string; ip: string; replaces?: RecordTarget; reason: string }
+  /** Terminate a tagged instance no record points at (older than the grace period). */
+  | { kind: 'collect'; instanceId: string; name?: string; reason: string }
+  /** A name fleet.yaml no longer wants: delete its record (exactly as it is), then terminate what served it. */
+  | { kind: 'retire'; name: string; record: { ttl: number; values: string[] }; instanceIds: string[]; reason: string };
+
+/** What a record points at now (the exact value a compare-and-swap deletes). */
+export interface RecordTarget {
+  ip: string;
+  ttl: number;
+  instanceId?: string;
+}
+
+export interface Plan {
+  fleet: string;
+  zone: string;
+  actions: Action[];
+  /** Things seen and deliberately left alone, with why (young orphans, instances still converging). */
+  notes: string[];
 }

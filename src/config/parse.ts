@@ -108,6 +108,12 @@ function toSpec(y: FleetYaml): FleetSpec {
     },
     roles,
     coordination: zk ? { zookeeper: { connect: zk.connect, sessionTimeoutMs: zk['session-timeout'] } } : {},
+    reconcile: {
+      orphanGraceMs: y.reconcile['orphan-grace'],
+      convergeTimeoutMs: y.reconcile['converge-timeout'],
+      concurrency: y.reconcile.concurrency,
+      intervalMs: y.reconcile.interval,
+    },
     chaos: {
       schedule: y.chaos.schedule,
       optOutRoles: y.chaos['opt-out'],

@@ -250,6 +250,18 @@ const coordination = mapping(
   'a mapping with zookeeper',
 );
 
+export const RECONCILE_DEFAULTS = { 'orphan-grace': 15 * 60_000, 'converge-timeout': 15 * 60_000, concurrency: 20, interval: 60_000 };
+
+const reconcile = mapping(
+  {
+    'orphan-grace': duration(0, 7 * 86400, 1000).default(RECONCILE_DEFAULTS['orphan-grace']),
+    'converge-timeout': duration(1, 86400, 1000).default(RECONCILE_DEFAULTS['converge-timeout']),
+    concurrency: int(1, 1000).default(RECONCILE_DEFAULTS.concurrency),
+    interval: duration(1, 86400, 1000).default(RECONCILE_DEFAULTS.interval),
+  },
+  'a mapping with orphan-grace, converge-timeout, concurrency and interval',
+);
+
 export const fleetSchema = mapping(
   {
     fleet: str('a fleet name such as demo', fleetNameProblem),
@@ -282,6 +294,7 @@ export const fleetSchema = mapping(
     ),
     roles: z.record(z.string(), role, { error: EXPECT + 'a mapping of role names to roles' }),
     coordination: block(coordination, {}),
+    reconcile: block(reconcile, RECONCILE_DEFAULTS),
     chaos: block(chaos, CHAOS_DEFAULTS),
   },
   'a mapping with fleet, dns, hub, journal, defaults and roles',

@@ -42,7 +42,8 @@ test('the example fleet.yaml loads into the expected spec', async () => {
   assert.deepEqual(queue?.volume, { sizeGiB: 100, type: 'gp3', device: '/dev/sdf', mountPoint: '/var/lib/queue' });
   assert.equal(queue?.market, 'on-demand');
   assert.deepEqual(ci?.stateS3, { bucket: 'demo-fleet-state', prefix: 'ci' });
-  assert.deepEqual(spec.coordination, { zookeeper: { connect: '127.0.0.1:2181', sessionTimeoutMs: 10_000 } });
+  assert.deepEqual(spec.coordination, {}, 'the example leaves ZooKeeper commented out: local locks');
+  assert.deepEqual(spec.reconcile, { orphanGraceMs: 900_000, convergeTimeoutMs: 900_000, concurrency: 20, intervalMs: 60_000 });
   assert.deepEqual(spec.chaos, {
     schedule: '0 3 * * 1-5',
     optOutRoles: ['hub'],

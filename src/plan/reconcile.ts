@@ -1,0 +1,138 @@
+/**
+ * The reconciler's plan (DESIGN.md section 4, Reconcile): pure. Desired (the spec), observed
+ * (records and the fleet's instances) and the time in; a Plan out. No I/O, no clock, no random.
+ *
+ * Per desired name:
+ * - served by a live, converged instance tagged with it: nothing to do;
+ * - no record, or a record pointing at a dead instance: if a live instance tagged with the name
+ *   exists (a launch that was cut off before its DNS step), adopt it; otherwise launch the
+ *   next generation. Either way the record is written only after convergence.
+ * Names no longer desired are retired (record first, then instances). Tagged instances that no
+ * record points at and that no action adopts are collected once older than the grace period.
+ */
+import type { Action, DnsRecord, FleetSpec, Instance, Plan, RecordTarget } from '../model.js';
+import { conventionOf, desiredNames, tryParseName } from '../naming.js';
+import { LIVE_STATES } from './inventory.js';
+
+export interface ReconcileOptions {
+  /** Tagged instances with no record younger than this are left alone (launches in flight). */
+  orphanGraceMs: number;
+}
+
+export const DEFAULT_ORPHAN_GRACE_MS = 15 * 60 * 1000;
+
+export function planReconcile(spec: FleetSpec, observed: { records: readonly DnsRecord[]; instances: readonly Instance[] }, now: Date, opts: ReconcileOptions): Plan {
+  const conv = conventionOf(spec);
+  const actions: Action[] = [];
+  const notes: string[] = [];
+  const desired = desiredNames(spec);
+  const desiredSet = new Set(desired.map((n) => n.name));
+
+  const mine = observed.instances.filter((i) => i.fleet === spec.fleet);
+  const byIp = new Map<string, Instance>();
+  for (const i of mine) {
+    if (!i.privateIp) continue;
+    const prev = byIp.get(i.privateIp);
+    if (!prev || (!LIVE_STATES.has(prev.state) && LIVE_STATES.has(i.state))) byIp.set(i.privateIp, i);
+  }
+  const byName = new Map<string, Instance[]>();
+  for (const i of mine) {
+    if (!i.name) continue;
+    const list = byName.get(i.name) ?? [];
+    list.push(i);
+    byName.set(i.name, list);
+  }
+  const records = new Map<string, DnsRecord>();
+  for (const r of observed.records) {
+    if (r.type !== 'A') continue;
+    const n = tryParseName(r.name, conv);
+    if (n) records.set(n.name, r);
+  }
+
+  /** Instances kept: served by a record, or adopted by an action. */
+  const kept = new Set<string>();
+  for (const r of records.values()) {
+    for (const ip of r.values) {
+      const i = byIp.get(ip);
+      if (i && LIVE_STATES.has(i.state)) kept.add(i.id);
+    }
+  }
+
+  const nextGeneration = (name: string): number => Math.max(0, ...(byName.get(name) ?? []).map((i) => i.generation ?? 0)) + 1;
+
+  for (const n of desired) {
+    const rec = records.get(n.name);
+    const target = rec?.values.length === 1 ? byIp.get(rec.values[0]!) : undefined;
+    const healthy = target && LIVE_STATES.has(target.state) && target.converged && (target.name === undefined || target.name === n.name);
+    if (rec && healthy) continue;
+    if (rec && target && LIVE_STATES.has(target.state) && !target.converged) {
+      notes.push(`${n.name}: record points at ${target.id}, which has not reported convergence yet; left alone`);
+      continue;
+    }
+    const replaces: RecordTarget | undefined =
+      rec && rec.values.length === 1 ? { ip: rec.values[0]!, ttl: rec.ttl, ...(target ? { instanceId: target.id } : {}) } : undefined;
+    if (rec && rec.values.length !== 1) {
+      notes.push(`${n.name}: record holds ${rec.values.length} values; fix it by hand (fleet never guesses which one serves)`);
+      continue;
+    }
+    // A live instance of this name that no record serves: the survivor of an interrupted launch.
+    const candidates = (byName.get(n.name) ?? [])
+      .filter((i) => LIVE_STATES.has(i.state) && i.privateIp && !kept.has(i.id))
+      .sort((a, b) => Number(Boolean(b.converged)) - Number(Boolean(a.converged)) || (b.generation ?? 0) - (a.generation ?? 0));
+    const adoptee = candidates[0];
+    const why = rec ? `record points at ${replaces!.ip}${target ? ` (${target.id}, ${target.state})` : ', which no live instance has'}` : 'no record';
+    if (adoptee) {
+      kept.add(adoptee.id);
+      actions.push({
+        kind: 'adopt',
+        name: n.name,
+        role: n.role,
+        instanceId: adoptee.id,
+        ip: adoptee.privateIp!,
+        ...(replaces ? { replaces } : {}),
+        reason: `${why}; ${adoptee.id} (generation ${adoptee.generation ?? '?'}) is tagged ${n.name} and ${adoptee.converged ? 'converged' : 'still converging'}`,
+      });
+    } else {
+      actions.push({ kind: 'launch', name: n.name, role: n.role, generation: nextGeneration(n.name), ...(replaces ? { replaces } : {}), reason: why });
+    }
+  }
+
+  for (const [name, rec] of records) {
+    if (desiredSet.has(name)) continue;
+    const ids = new Set<string>();
+    for (const ip of rec.values) {
+      const i = byIp.get(ip);
+      if (i && LIVE_STATES.has(i.state)) ids.add(i.id);
+    }
+    for (const i of byName.get(name) ?? []) if (LIVE_STATES.has(i.state)) ids.add(i.id);
+    for (const id of ids) kept.add(id);
+    actions.push({ kind: 'retire', name, record: { ttl: rec.ttl, values: [...rec.values] }, instanceIds: [...ids].sort(), reason: 'not in fleet.yaml' });
+  }
+
+  for (const i of mine) {
+    if (!LIVE_STATES.has(i.state) || kept.has(i.id)) continue;
+    const age = now.getTime() - Date.parse(i.launchTime);
+    const label = `${i.id}${i.name ? ` (tagged ${i.name}, generation ${i.generation ?? '?'})` : ''}`;
+    if (Number.isFinite(age) && age < opts.orphanGraceMs) {
+      notes.push(`${label}: no record points at it, but it is ${Math.round(age / 1000)} s old (grace ${Math.round(opts.orphanGraceMs / 1000)} s); left alone`);
+      continue;
+    }
+    actions.push({ kind: 'collect', instanceId: i.id, ...(i.name ? { name: i.name } : {}), reason: `${label} is ${i.state}, no record points at it` });
+  }
+
+  return { fleet: spec.fleet, zone: spec.dns.zone, actions, notes };
+}
+
+/** One line per action, for people. */
+export function describeAction(a: Action): string {
+  switch (a.kind) {
+    case 'launch':
+      return `launch ${a.name} generation ${a.generation}${a.replaces ? `, then swap its record from ${a.replaces.ip}` : ', then create its record'} (${a.reason})`;
+    case 'adopt':
+      return `adopt ${a.instanceId} (${a.ip}) as ${a.name}${a.replaces ? `, swapping its record from ${a.replaces.ip}` : ', creating its record'} (${a.reason})`;
+    case 'collect':
+      return `terminate orphan ${a.instanceId} (${a.reason})`;
+    case 'retire':
+      return `retire ${a.name}: delete its record, then terminate ${a.instanceIds.length ? a.instanceIds.join(', ') : 'nothing (no live instance)'} (${a.reason})`;
+  }
+}
