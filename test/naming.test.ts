@@ -230,6 +230,7 @@ function spec(roles: Array<[string, number]>, indexDigits = 2): FleetSpec {
     fleet: 'demo',
     dns: { zone: 'prod.example.com', ttl: 60 },
     naming: { indexDigits },
+    reconcile: { orphanGraceMs: 900_000, convergeTimeoutMs: 900_000, concurrency: 20, intervalMs: 60_000 },
     hub: 'hub-01',
     journal: { bucket: 'b', prefix: 'journal' },
     defaults: { image: { id: 'ami-12345678' }, subnets: ['subnet-12345678'], securityGroups: ['sg-12345678'], market: 'on-demand' },

@@ -221,7 +221,7 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
         const list = body['records'];
         if (!Array.isArray(list)) throw new ControlError('"records" must be an array of {name, type, ttl, values}');
         try {
-          control.route53.seedRecords(zone, list as Parameters<Route53Control['seedRecords']>[0]);
+          control.route53.seedRecords(zone, list as Parameters<Route53Control['seedRecords']>[1]);
         } catch (err) {
           throw new ControlError(err instanceof Error ? err.message : String(err));
         }
