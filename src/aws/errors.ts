@@ -1,12 +1,13 @@
 /** Map SDK errors to ours: keep AWS's error code, lead with what we were doing. */
-import { CloudError, InputError } from '../errors.js';
+import { CloudError, FleetError, InputError } from '../errors.js';
 
 /** The AWS error code of an SDK error (`name` in SDK v3), or undefined for non-AWS errors. */
 export function awsCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { name?: unknown; Code?: unknown; $metadata?: unknown };
+  // Service exceptions carry $fault ('client' | 'server'); network failures also get $metadata but no $fault.
+  const e = err as { name?: unknown; Code?: unknown; $fault?: unknown };
   if (typeof e.Code === 'string') return e.Code;
-  if (e.$metadata !== undefined && typeof e.name === 'string') return e.name;
+  if (e.$fault !== undefined && typeof e.name === 'string' && e.name !== 'Error') return e.name;
   return undefined;
 }
 
@@ -26,9 +27,9 @@ export function cloudError(context: string, err: unknown): Error {
   if (/Region is missing/i.test(message)) {
     return new InputError(`${context}: no AWS region: set region in fleet.yaml, or AWS_REGION, or a profile's region`, { cause: err });
   }
-  const sys = (err as { code?: string } | undefined)?.code;
-  if (sys === 'ECONNREFUSED' || sys === 'ENOTFOUND' || sys === 'ECONNRESET' || /ECONNREFUSED|ENOTFOUND/.test(message)) {
-    return new CloudError(context, sys ?? 'NetworkError', err);
+  const sys = (err as { code?: string } | undefined)?.code ?? /\b(E[A-Z]{4,})\b/.exec(message)?.[1];
+  if (sys && /^E(CONNREFUSED|NOTFOUND|CONNRESET|TIMEDOUT|HOSTUNREACH|NETUNREACH|AI_AGAIN|PIPE)$/.test(sys)) {
+    return new FleetError(`${context}: cannot reach the AWS endpoint (${message})`, { exitCode: 1, cause: err, data: { code: sys } });
   }
   return new CloudError(context, name && name !== 'Error' ? name : 'UnknownError', err);
 }

@@ -9,13 +9,13 @@ import type { VolumeType } from '../model.js';
 import { formatName, nameError, parseName, roleProblem, type NamingConvention } from '../naming.js';
 import type { Finding, Path, PathSegment } from './document.js';
 import { didYouMean } from './suggest.js';
-import { normalizeZone, VOLUME_IOPS, VOLUME_SIZE_GIB, VOLUME_TYPES, zoneProblem } from './validators.js';
+import { MAX_COUNT, normalizeZone, VOLUME_IOPS, VOLUME_SIZE_GIB, VOLUME_TYPES, zoneProblem } from './validators.js';
 
 type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const get = (v: unknown, key: string): unknown => (isObj(v) && Object.hasOwn(v, key) ? v[key] : undefined);
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 999;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_COUNT;
 const isMarket = (v: unknown): v is 'spot' | 'on-demand' => v === 'spot' || v === 'on-demand';
 const q = (s: string) => JSON.stringify(s);
 
@@ -45,7 +45,7 @@ export function rawConvention(data: unknown): NamingConvention | undefined {
   const naming = get(data, 'naming');
   const digits = naming === undefined || naming === null ? 2 : isObj(naming) ? (get(naming, 'index-digits') ?? 2) : undefined;
   if (typeof zone !== 'string' || zoneProblem(zone) !== undefined) return undefined;
-  if (typeof digits !== 'number' || !Number.isInteger(digits) || digits < 1 || digits > 4) return undefined;
+  if (typeof digits !== 'number' || !Number.isInteger(digits) || digits < 1 || digits > 6) return undefined;
   return { zone: normalizeZone(zone), indexDigits: digits };
 }
 

@@ -14,6 +14,7 @@ import * as z from 'zod';
 import type { ImageRef, Market, StateS3Spec, VolumeType } from '../model.js';
 import { cronProblem } from './cron.js';
 import {
+  MAX_COUNT,
   amiIdProblem,
   amiNamePatternProblem,
   amiOwnerProblem,
@@ -194,7 +195,7 @@ const volume = mapping(
 
 const role = mapping(
   {
-    count: int(0, 999),
+    count: int(0, MAX_COUNT),
     type: instanceType,
     alternatives: list(instanceType, 'a list of instance types').optional(),
     market: market.optional(),
@@ -227,8 +228,8 @@ const chaos = mapping(
     'opt-out': list(z.string({ error: EXPECT + 'a role name' }), 'a list of role names').default([]),
     'max-kills-per-run': int(0, 999).default(CHAOS_DEFAULTS['max-kills-per-run']),
     'max-kills-per-role': int(0, 999).default(CHAOS_DEFAULTS['max-kills-per-role']),
-    'min-converged': z.record(z.string(), int(0, 999), { error: EXPECT + 'a mapping of role names to counts' }).default({}),
-    'min-converged-default': int(0, 999).default(CHAOS_DEFAULTS['min-converged-default']),
+    'min-converged': z.record(z.string(), int(0, MAX_COUNT), { error: EXPECT + 'a mapping of role names to counts' }).default({}),
+    'min-converged-default': int(0, MAX_COUNT).default(CHAOS_DEFAULTS['min-converged-default']),
     'min-time-between-kills': duration(0, 365 * 86400).default(CHAOS_DEFAULTS['min-time-between-kills']),
     leashed: bool().default(true),
   },
@@ -273,7 +274,7 @@ export const fleetSchema = mapping(
       },
       'a mapping with zone and ttl',
     ),
-    naming: block(mapping({ 'index-digits': int(1, 4).default(2) }, 'a mapping with index-digits'), { 'index-digits': 2 }),
+    naming: block(mapping({ 'index-digits': int(1, 6).default(2) }, 'a mapping with index-digits'), { 'index-digits': 2 }),
     hub: leaf('the name of the policy hub, such as hub-01', (v) => (typeof v === 'string' ? v : gotString('a name such as hub-01', v))),
     journal: mapping(
       {

@@ -22,6 +22,8 @@ export function show(v: unknown): string {
 // ---- fleet, region, zone -------------------------------------------------------------
 
 export const MAX_FLEET_NAME = 32;
+/** Most names one role may have (the scale fleet is built and benchmarked for). */
+export const MAX_COUNT = 100_000;
 
 export function fleetNameProblem(s: string): string | undefined {
   if (s === '') return 'fleet name is empty';

@@ -215,22 +215,22 @@ describe('fleet init and fleet ls against the local cloud', () => {
 
   test('ls of 5,000 names reads the zone and the instances in the minimum of pages', async () => {
     const zone = 'big.example.com';
-    const config = writeConfig(fleetYaml({ fleet: 'big', zone, web: 5000, api: 0 }));
+    const config = writeConfig(fleetYaml({ fleet: 'big', zone, web: 5000, api: 0, digits: 4 }));
     const init = await fleet(['init', '--config', config], { endpoint: cloud.endpoint });
     assert.equal(init.code, 0, init.stderr);
     const ids = cloud.control.ec2.seedInstances(
       Array.from({ length: 5000 }, (_, i) => ({
         instanceType: 't3.medium',
-        subnetId: 'subnet-0aa00000000000001',
+        az: ['us-east-1a', 'us-east-1b', 'us-east-1c'][i % 3]!,
         market: 'spot' as const,
         converged: true,
-        tags: { 'fleet:fleet': 'big', 'fleet:name': `web-${String(i + 1).padStart(2, '0')}`, 'fleet:role': 'web', 'fleet:generation': '1' },
+        tags: { 'fleet:fleet': 'big', 'fleet:name': `web-${String(i + 1).padStart(4, '0')}`, 'fleet:role': 'web', 'fleet:generation': '1' },
       })),
     );
     const byId = new Map(cloud.control.ec2.instances().map((i) => [i.instanceId, i]));
     cloud.control.route53.seedRecords(
       zone,
-      ids.map((id, i) => ({ name: `web-${String(i + 1).padStart(2, '0')}.${zone}`, type: 'A', ttl: 60, values: [byId.get(id)!.privateIpAddress!] })),
+      ids.map((id, i) => ({ name: `web-${String(i + 1).padStart(4, '0')}.${zone}`, type: 'A', ttl: 60, values: [byId.get(id)!.privateIpAddress!] })),
     );
     cloud.control.resetCalls();
     const r = await fleet(['--json', 'ls', '--config', config], { endpoint: cloud.endpoint });
@@ -273,7 +273,7 @@ describe('fleet init and fleet ls against the local cloud', () => {
     const started = Date.now();
     const r = await fleet(['ls', '--config', config], { endpoint: 'http://127.0.0.1:9' });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /looking up hosted zone prod\.example\.com: ECONNREFUSED/);
+    assert.match(r.stderr, /looking up hosted zone prod\.example\.com: cannot reach the AWS endpoint \(connect ECONNREFUSED 127\.0\.0\.1:9\)/);
     assert.ok(Date.now() - started < 20_000);
   });
 });

@@ -174,16 +174,16 @@ const cases: Array<{ name: string; text: string; problems: string[] }> = [
   {
     name: 'wrong type: a word for a number',
     text: edit([['count: 1', 'count: four']]),
-    problems: ['14:12 roles.hub.count: expected a whole number 0..999, got "four"'],
+    problems: ['14:12 roles.hub.count: expected a whole number 0..100000, got "four"'],
   },
-  { name: 'negative count', text: edit([['count: 1', 'count: -1']]), problems: ['14:12 roles.hub.count: expected a whole number 0..999, got -1'] },
-  { name: 'fractional count', text: edit([['count: 1', 'count: 1.5']]), problems: ['14:12 roles.hub.count: expected a whole number 0..999, got 1.5'] },
+  { name: 'negative count', text: edit([['count: 1', 'count: -1']]), problems: ['14:12 roles.hub.count: expected a whole number 0..100000, got -1'] },
+  { name: 'fractional count', text: edit([['count: 1', 'count: 1.5']]), problems: ['14:12 roles.hub.count: expected a whole number 0..100000, got 1.5'] },
   {
     name: 'quoted number',
     text: edit([['count: 1', 'count: "1"']]),
-    problems: ['14:12 roles.hub.count: expected a whole number 0..999, got the string "1" (remove the quotes)'],
+    problems: ['14:12 roles.hub.count: expected a whole number 0..100000, got the string "1" (remove the quotes)'],
   },
-  { name: 'empty value', text: edit([['count: 1', 'count:']]), problems: ['14:5 roles.hub.count: expected a whole number 0..999, got nothing (null)'] },
+  { name: 'empty value', text: edit([['count: 1', 'count:']]), problems: ['14:5 roles.hub.count: expected a whole number 0..100000, got nothing (null)'] },
   {
     name: 'yes is not a boolean in YAML 1.2',
     text: BASE + 'chaos:\n  leashed: yes\n',
@@ -396,7 +396,7 @@ const cases: Array<{ name: string; text: string; problems: string[] }> = [
     problems: [
       '1:8 fleet: fleet name "9lives" must start with a letter a-z',
       '4:6 hub: hub "hub-07" is beyond the count of role hub (1)',
-      '18:12 roles.web.count: expected a whole number 0..999, got -2',
+      '18:12 roles.web.count: expected a whole number 0..100000, got -2',
       '21:25 roles.web.on-demand-fallback: on-demand-fallback applies only to spot roles; role web runs on-demand',
     ],
   },
