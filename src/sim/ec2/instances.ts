@@ -342,29 +342,39 @@ export class InstanceStore {
 
   /** A smaller candidate list from the tag index or instance ids, when a filter allows it. */
   #candidates(filters: FilterSpec[]): InstanceRecord[] | undefined {
-    let best: Set<InstanceRecord> | undefined;
+    const limit = Math.max(64, this.#order.length / 4);
+    const exact = (values: string[]): boolean => values.every((v) => !/[*?\\]/.test(v));
+    let best: Set<InstanceRecord>[] | undefined;
+    let bestSize = Infinity;
     for (const f of filters) {
-      let set: Set<InstanceRecord> | undefined;
-      if (f.name === 'instance-id' && f.values.every((v) => !/[*?\\]/.test(v))) {
-        set = new Set();
+      let sets: Set<InstanceRecord>[] | undefined;
+      if (f.name === 'instance-id' && exact(f.values)) {
+        const set = new Set<InstanceRecord>();
         for (const v of f.values) {
           const r = this.byId.get(v);
           if (r) set.add(r);
         }
-      } else if (f.name.startsWith('tag:') && f.name !== `tag:${CONVERGED_TAG}` && f.values.every((v) => !/[*?\\]/.test(v))) {
+        sets = [set];
+      } else if (f.name.startsWith('tag:') && f.name !== `tag:${CONVERGED_TAG}` && exact(f.values)) {
         const byValue = this.#tagIndex.get(f.name.slice(4));
-        set = new Set();
-        if (byValue) {
-          for (const v of f.values) {
-            const s = byValue.get(v);
-            if (s) for (const r of s) set.add(r);
-          }
+        sets = [];
+        for (const v of f.values) {
+          const s = byValue?.get(v);
+          if (s) sets.push(s);
         }
       }
-      if (set && (!best || set.size < best.size)) best = set;
+      if (!sets) continue;
+      // The sum of the sets bounds the union: decide before copying anything.
+      const size = sets.reduce((n, s) => n + s.size, 0);
+      if (size < bestSize) {
+        best = sets;
+        bestSize = size;
+      }
     }
-    if (!best || best.size > this.#order.length / 4) return undefined;
-    return [...best].sort((a, b) => a.seq - b.seq);
+    if (!best || bestSize > limit) return undefined;
+    const union = new Set<InstanceRecord>();
+    for (const s of best) for (const r of s) union.add(r);
+    return [...union].sort((a, b) => a.seq - b.seq);
   }
 
   #filterTable(now: number): Record<string, (m: ValueMatcher) => (r: InstanceRecord) => boolean> {
@@ -503,11 +513,31 @@ export class InstanceStore {
   }
 
   #create(init: Omit<InstanceRecord, 'seq' | 'ip' | 'tags' | 'epoch' | 'convergeMs' | 'convergedDone' | 'visibleFor' | 'reason' | 'stateReason' | 'interruptAt' | 'removed'>): InstanceRecord {
+    // An explicit literal (not a spread): one object shape for every record, cheap to create.
     const r: InstanceRecord = {
-      ...init,
+      id: init.id,
       seq: this.#seq++,
+      reservationId: init.reservationId,
+      image: init.image,
+      type: init.type,
+      subnet: init.subnet,
       ip: undefined,
+      launchTime: init.launchTime,
+      market: init.market,
+      spot: init.spot,
       tags: new Map(),
+      userData: init.userData,
+      bootstrap: init.bootstrap,
+      groups: init.groups,
+      profile: init.profile,
+      metadata: init.metadata,
+      clientToken: init.clientToken,
+      launchIndex: init.launchIndex,
+      keyName: init.keyName,
+      visibleAt: init.visibleAt,
+      phase: init.phase,
+      phaseStart: init.phaseStart,
+      phaseEnd: init.phaseEnd,
       epoch: 0,
       convergeMs: this.ctx.delays.convergeMs,
       convergedDone: false,

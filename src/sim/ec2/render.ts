@@ -2,6 +2,13 @@
  * XML of instances and reservations, element names as the SDK's EC2 deserializer reads them
  * (`instanceState`, `tagSet`, `groupSet`, `blockDeviceMapping`, `networkInterfaceSet`, ...).
  * Built by string concatenation: a page of 1,000 instances is rendered per DescribeInstances.
+ * The instance carries what fleet and common tools read (identity, state, placement, network,
+ * tags, lifecycle, metadata options, profile, block devices, one network interface); the
+ * rarely read option blocks real EC2 also returns (capacityReservationSpecification,
+ * hibernationOptions, enclaveOptions, maintenanceOptions, privateDnsNameOptions, ...) are left
+ * out, and the network interface carries its identity, address and attachment only (its
+ * groups and address list repeat the instance's): the SDK's XML parser costs time per byte,
+ * and a 100,000-instance listing is 100 pages of 1,000.
  */
 import { escapeXml } from '../server.js';
 import { EC2_XMLNS } from './query.js';
@@ -63,7 +70,6 @@ export function instanceXml(r: InstanceRecord, c: RenderCtx): string {
   x += el('reason', r.reason);
   x += el('keyName', r.keyName);
   x += el('amiLaunchIndex', r.launchIndex);
-  x += '<productCodes/>';
   x += el('instanceType', r.type.name);
   x += el('launchTime', launch);
   x += `<placement><availabilityZoneId>${r.subnet.azId}</availabilityZoneId><availabilityZone>${r.subnet.az}</availabilityZone><groupName></groupName><tenancy>default</tenancy></placement>`;
@@ -98,33 +104,22 @@ export function instanceXml(r: InstanceRecord, c: RenderCtx): string {
     x += el('networkInterfaceId', eniId);
     x += el('subnetId', r.subnet.id);
     x += el('vpcId', r.subnet.vpcId);
-    x += '<description></description>';
     x += el('ownerId', c.account);
     x += '<status>in-use</status>';
     x += el('macAddress', macOf(r));
     x += el('privateIpAddress', ip);
     x += el('privateDnsName', dns);
-    x += '<sourceDestCheck>true</sourceDestCheck>';
-    x += `<groupSet>${groups}</groupSet>`;
-    x += `<attachment><attachmentId>eni-attach-${r.id.slice(2)}</attachmentId><deviceIndex>0</deviceIndex><status>attached</status><attachTime>${launch}</attachTime><deleteOnTermination>true</deleteOnTermination><networkCardIndex>0</networkCardIndex></attachment>`;
-    x += `<privateIpAddressesSet><item><privateIpAddress>${ip}</privateIpAddress><privateDnsName>${dns}</privateDnsName><primary>true</primary></item></privateIpAddressesSet>`;
-    x += '<ipv6AddressesSet/><interfaceType>interface</interfaceType></item></networkInterfaceSet>';
+    x += `<attachment><attachmentId>eni-attach-${r.id.slice(2)}</attachmentId><deviceIndex>0</deviceIndex><status>attached</status><deleteOnTermination>true</deleteOnTermination></attachment>`;
+    x += '<interfaceType>interface</interfaceType></item></networkInterfaceSet>';
   } else {
     x += '<networkInterfaceSet/>';
   }
   if (r.profile) x += `<iamInstanceProfile>${el('arn', r.profile.arn)}${el('id', r.profile.id)}</iamInstanceProfile>`;
   x += '<ebsOptimized>false</ebsOptimized><enaSupport>true</enaSupport>';
   x += `<cpuOptions><coreCount>${Math.max(1, r.type.vcpus / 2)}</coreCount><threadsPerCore>${r.type.vcpus >= 2 ? 2 : 1}</threadsPerCore></cpuOptions>`;
-  x += '<capacityReservationSpecification><capacityReservationPreference>open</capacityReservationPreference></capacityReservationSpecification>';
-  x += '<hibernationOptions><configured>false</configured></hibernationOptions>';
-  x += `<metadataOptions><state>${state === 'pending' ? 'pending' : 'applied'}</state>${el('httpTokens', r.metadata.httpTokens)}${el('httpPutResponseHopLimit', r.metadata.hopLimit)}${el('httpEndpoint', r.metadata.httpEndpoint)}<httpProtocolIpv6>disabled</httpProtocolIpv6><instanceMetadataTags>disabled</instanceMetadataTags></metadataOptions>`;
-  x += '<enclaveOptions><enabled>false</enabled></enclaveOptions>';
+  x += `<metadataOptions><state>${state === 'pending' ? 'pending' : 'applied'}</state>${el('httpTokens', r.metadata.httpTokens)}${el('httpPutResponseHopLimit', r.metadata.hopLimit)}${el('httpEndpoint', r.metadata.httpEndpoint)}<httpProtocolIpv6>disabled</httpProtocolIpv6></metadataOptions>`;
   x += el('bootMode', r.image.bootMode);
   x += '<platformDetails>Linux/UNIX</platformDetails><usageOperation>RunInstances</usageOperation>';
-  x += el('usageOperationUpdateTime', launch);
-  x += '<privateDnsNameOptions><hostnameType>ip-name</hostnameType><enableResourceNameDnsARecord>false</enableResourceNameDnsARecord><enableResourceNameDnsAAAARecord>false</enableResourceNameDnsAAAARecord></privateDnsNameOptions>';
-  x += '<maintenanceOptions><autoRecovery>default</autoRecovery></maintenanceOptions>';
-  x += '<currentInstanceBootMode>uefi</currentInstanceBootMode>';
   if (r.market === 'spot') {
     x += '<instanceLifecycle>spot</instanceLifecycle>';
     x += el('spotInstanceRequestId', r.spot?.requestId);
