@@ -13,5 +13,5 @@ if (!existsSync(dir)) {
 }
 const args = ['--test', '--test-concurrency=2', '--test-timeout=300000', ...process.argv.slice(2)];
 if (process.argv.length <= 2) args.push(dir);
-const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env } });
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...process.env } });
 process.exit(r.status ?? 1);

@@ -10,6 +10,8 @@ import { ChangeResourceRecordSetsCommand, ListHostedZonesByNameCommand, Route53C
 import { EC2Client, RunInstancesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { BOOTSTRAP_MARKER } from '../src/bootstrap/marker.js';
 
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(root, 'dist', 'src', 'cli', 'main.js');
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -100,8 +102,11 @@ async function main(): Promise<void> {
     step('the inventory again: web-01 is served, web-02 points at nothing, the rest are missing');
     fleet(env, 'ls', '--role', 'web');
 
-    step('the same, for scripts');
-    fleet(env, '--json', 'ls', '--role', 'web');
+    step('the same, for scripts: --json (here only its summary)');
+    process.stdout.write(`${bold('$ fleet --json ls --role web')}\n`);
+    const json = spawnSync(process.execPath, [cli, '--json', 'ls', '--role', 'web'], { cwd: root, env, encoding: 'utf8' });
+    if (json.status !== 0) throw new Error(`fleet --json ls exited ${json.status}: ${json.stderr}`);
+    process.stdout.write(`{ "summary": ${JSON.stringify((JSON.parse(json.stdout) as { summary: unknown }).summary)}, "rows": [...], "orphans": [...] }\n`);
   } finally {
     r53.destroy();
     ec2.destroy();
