@@ -3,10 +3,11 @@
 # run as root; otherwise says exactly what to install and fails.
 #
 # Each entry: "<command that must exist>:<Debian package>".
-# (ZooKeeper and CFEngine join this list with the coordination and convergence-agent work.)
 set -euo pipefail
 
 NEEDED=(
+  "shellcheck:shellcheck"     # lints the rendered user-data and scripts/
+  "cf-agent:cfengine3"        # the real agent reads the augments the bootstrap writes
 )
 
 missing=()
