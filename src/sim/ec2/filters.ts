@@ -31,7 +31,6 @@ export class ValueMatcher {
           re += escapeRe(c);
         }
       }
-      // A wildcard-free value with only escapes is still an exact value.
       res.push(re);
     }
     this.pattern = res.length > 0 ? new RegExp(`^(?:${res.join('|')})$`) : undefined;
