@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import {
   AttachVolumeCommand,
   CreateSnapshotCommand,
+  CreateTagsCommand,
+  DeleteTagsCommand,
   CreateVolumeCommand,
   DeleteVolumeCommand,
   DescribeInstancesCommand,
@@ -17,6 +19,7 @@ import {
   DescribeVolumesCommand,
   DetachVolumeCommand,
   RunInstancesCommand,
+  StopInstancesCommand,
   TerminateInstancesCommand,
   paginateDescribeSnapshots,
   paginateDescribeVolumes,
@@ -257,7 +260,8 @@ test('AttachVolume: an instance that is not running or stopped -> IncorrectState
     await waitVolume(ready.VolumeId!, 'available');
     // The instance may be invisible for a consistency window; then it is NotFound, which is AWS too.
     const code = await errorCode(cloud.clients.ec2.send(new AttachVolumeCommand({ VolumeId: ready.VolumeId!, InstanceId: pendingId, Device: '/dev/sdf' })));
-    assert.ok(code === 'IncorrectState' || code === 'InvalidInstanceID.NotFound', code);
+    if (control.faults.consistencyWindowMs === 0) assert.equal(code, 'IncorrectState');
+    else assert.ok(code === 'IncorrectState' || code === 'InvalidInstanceID.NotFound', code);
     const running = await (async () => {
       control.delays.bootMs = saved.bootMs;
       return launch();
@@ -269,18 +273,63 @@ test('AttachVolume: an instance that is not running or stopped -> IncorrectState
   }
 });
 
-test('TerminateInstances: attached volumes detach and become available', async () => {
+test('TerminateInstances: attached volumes detach and become available; the root volume (DeleteOnTermination) is deleted', async () => {
   const ec2 = cloud.clients.ec2;
   const instanceId = await launch(SUBNET_B);
+  const roots = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }] }));
+  assert.equal(roots.Volumes?.length, 1, 'RunInstances made the root volume');
+  const root = roots.Volumes![0]!;
+  assert.equal(root.State, 'in-use');
+  assert.equal(root.AvailabilityZone, az('b'));
+  assert.equal(root.Attachments?.[0]?.DeleteOnTermination, true);
+  assert.equal(root.Attachments?.[0]?.InstanceId, instanceId);
+
   const v = await createVolume({ AvailabilityZone: az('b') });
   await waitVolume(v.VolumeId!, 'available');
   await ec2.send(new AttachVolumeCommand({ VolumeId: v.VolumeId!, InstanceId: instanceId, Device: '/dev/sdh' }));
   await eventually(async () => (await describeVolume(v.VolumeId!)).Attachments?.[0]?.State === 'attached');
+  const both = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }] }));
+  assert.deepEqual(both.Volumes?.map((x) => x.VolumeId).sort(), [root.VolumeId, v.VolumeId].sort());
+
   await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
   const free = await waitVolume(v.VolumeId!, 'available');
   assert.deepEqual(free.Attachments, []);
+  await eventually(async () => (await errorCode(describeVolume(root.VolumeId!))) === 'InvalidVolume.NotFound');
   const byInstance = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }] }));
   assert.deepEqual(byInstance.Volumes, []);
+});
+
+test('AttachVolume to a stopped instance works, as on AWS', async () => {
+  const ec2 = cloud.clients.ec2;
+  const instanceId = await launch(SUBNET_A);
+  await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+  await eventually(async () => {
+    const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    return d.Reservations?.[0]?.Instances?.[0]?.State?.Name === 'stopped';
+  });
+  const v = await createVolume();
+  await waitVolume(v.VolumeId!, 'available');
+  const att = await ec2.send(new AttachVolumeCommand({ VolumeId: v.VolumeId!, InstanceId: instanceId, Device: '/dev/sdp' }));
+  assert.equal(att.State, 'attaching');
+  await eventually(async () => (await describeVolume(v.VolumeId!)).Attachments?.[0]?.State === 'attached');
+});
+
+test('CreateTags / DeleteTags on volumes and snapshots; tag filters follow', async () => {
+  const ec2 = cloud.clients.ec2;
+  const v = await createVolume();
+  await waitVolume(v.VolumeId!, 'available');
+  const s = await ec2.send(new CreateSnapshotCommand({ VolumeId: v.VolumeId! }));
+  const name = unique('web-03');
+  await ec2.send(new CreateTagsCommand({ Resources: [v.VolumeId!, s.SnapshotId!], Tags: [{ Key: 'fleet:name', Value: name }] }));
+  const vols = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'tag:fleet:name', Values: [name] }] }));
+  assert.deepEqual(vols.Volumes?.map((x) => x.VolumeId), [v.VolumeId]);
+  assert.deepEqual(vols.Volumes?.[0]?.Tags, [{ Key: 'fleet:name', Value: name }]);
+  const snaps = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'tag:fleet:name', Values: [name] }] }));
+  assert.deepEqual(snaps.Snapshots?.map((x) => x.SnapshotId), [s.SnapshotId]);
+  await ec2.send(new DeleteTagsCommand({ Resources: [v.VolumeId!], Tags: [{ Key: 'fleet:name' }] }));
+  const after = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'tag:fleet:name', Values: [name] }] }));
+  assert.deepEqual(after.Volumes, []);
+  assert.equal(await errorCode(ec2.send(new CreateTagsCommand({ Resources: ['vol-0123456789abcdef0'], Tags: [{ Key: 'a', Value: 'b' }] }))), 'InvalidVolume.NotFound');
 });
 
 test('DescribeVolumes: filters, MaxResults/NextToken paging over 23 volumes, the paginator', async () => {
