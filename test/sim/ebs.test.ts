@@ -16,7 +16,8 @@ import {
   type ChangedBlock,
   type ListChangedBlocksCommandInput,
 } from '@aws-sdk/client-ebs';
-import { cloudUnderTest, errorCode, errorStatus, eventually, type CloudUnderTest } from './harness.js';
+import type { SimDelays } from '../../src/sim/types.js';
+import { cloudUnderTest, errorCode, errorStatus, eventually, simControl, type CloudUnderTest } from './harness.js';
 
 let cloud: CloudUnderTest;
 
@@ -28,6 +29,62 @@ after(async () => {
 });
 
 const BLOCK = 524_288;
+
+/** The knobs: in-process control, or the HTTP control endpoint of a local cloud elsewhere. */
+interface Knobs {
+  delays(d: Partial<SimDelays>): Promise<Partial<SimDelays>>;
+  advance(ms: number): Promise<void>;
+  throttling(on: boolean, buckets?: Record<string, { burst: number; refillPerSec: number }>): Promise<void>;
+  failNext(service: string, action: string, n: number, status?: number): Promise<void>;
+  /** Simulate the instance writing blocks; false when the endpoint offers no way to do it. */
+  writeBlocks(volumeId: string, blocks: Record<number, string>): Promise<boolean>;
+}
+
+function knobs(): Knobs | undefined {
+  const control = cloud.control;
+  if (control) {
+    return {
+      async delays(d) {
+        const prev: Partial<SimDelays> = {};
+        for (const k of Object.keys(d) as (keyof SimDelays)[]) prev[k] = control.delays[k];
+        Object.assign(control.delays, d);
+        return prev;
+      },
+      advance: async (ms) => control.clock.advance(ms),
+      throttling: async (on, buckets) => control.setThrottling(on, buckets),
+      failNext: async (service, action, n, status) => control.failNext(service, action, n, status),
+      async writeBlocks(volumeId, blocks) {
+        control.ec2.writeVolumeBlocks(volumeId, blocks);
+        return true;
+      },
+    };
+  }
+  if (cloud.isLocalCloud) {
+    const ep = cloud.endpoint;
+    return {
+      async delays(d) {
+        const all = (await simControl(ep, '/delays', {})) as SimDelays;
+        const prev: Partial<SimDelays> = {};
+        for (const k of Object.keys(d) as (keyof SimDelays)[]) prev[k] = all[k];
+        await simControl(ep, '/delays', d);
+        return prev;
+      },
+      advance: async (ms) => void (await simControl(ep, '/clock', { advanceMs: ms })),
+      throttling: async (on, buckets) => void (await simControl(ep, '/throttling', { on, ...(buckets ? { buckets } : {}) })),
+      failNext: async (service, action, n, status) => void (await simControl(ep, '/fail-next', { service, action, n, ...(status ? { status } : {}) })),
+      async writeBlocks(volumeId, blocks) {
+        try {
+          await simControl(ep, '/volume-blocks', { volumeId, blocks });
+          return true;
+        } catch (err) {
+          if (/: 404 /.test(String(err))) return false;
+          throw err;
+        }
+      },
+    };
+  }
+  return undefined;
+}
 
 async function newVolume(sizeGiB: number, az = `${cloud.region}a`, snapshotId?: string): Promise<string> {
   const v = await cloud.clients.ec2.send(new CreateVolumeCommand({ AvailabilityZone: az, Size: sizeGiB, VolumeType: 'gp3', ...(snapshotId ? { SnapshotId: snapshotId } : {}) }));
@@ -47,6 +104,17 @@ async function snapshot(volumeId: string, wait = true): Promise<string> {
     });
   }
   return s.SnapshotId!;
+}
+
+/** "Code status Reason" of a rejected EBS call. */
+async function reason(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    const x = e as { name: string; Reason?: string; $metadata?: { httpStatusCode?: number } };
+    return `${x.name} ${x.$metadata?.httpStatusCode} ${x.Reason ?? ''}`.trim();
+  }
+  throw new Error('expected the call to fail');
 }
 
 function range(from: number, to: number, content: (i: number) => string): Record<number, string> {
@@ -71,22 +139,25 @@ async function allChanged(input: ListChangedBlocksCommandInput): Promise<{ block
 }
 
 /** A fixture: a 10 GiB volume with 2,500 written blocks (S1), then changes (S2). */
-let fixture: { volumeId: string; s1: string; s2: string } | undefined;
+let fixture: { volumeId: string; s1: string; s2: string } | undefined | false;
+const NO_WRITES = 'needs the local cloud control: writes volume blocks (control.ec2.writeVolumeBlocks or POST /_sim/volume-blocks)';
 
 async function withData(t: { skip(msg: string): void }): Promise<{ volumeId: string; s1: string; s2: string } | undefined> {
-  if (!cloud.control) {
-    t.skip('needs the local cloud control: writes volume blocks (control.ec2.writeVolumeBlocks)');
+  const k = knobs();
+  if (fixture === undefined && k) {
+    const volumeId = await newVolume(10);
+    if (await k.writeBlocks(volumeId, range(0, 2500, (i) => `v1-${i}`))) {
+      const s1 = await snapshot(volumeId);
+      // S2: blocks 10..14 and 3 rewritten, block 19000 new (far away: many empty pages in between).
+      await k.writeBlocks(volumeId, { ...range(10, 15, (i) => `v2-${i}`), 3: 'v2-3', 19000: 'v2-far' });
+      const s2 = await snapshot(volumeId);
+      fixture = { volumeId, s1, s2 };
+    } else fixture = false;
+  }
+  if (!fixture) {
+    t.skip(NO_WRITES);
     return undefined;
   }
-  if (fixture) return fixture;
-  const control = cloud.control;
-  const volumeId = await newVolume(10);
-  control.ec2.writeVolumeBlocks(volumeId, range(0, 2500, (i) => `v1-${i}`));
-  const s1 = await snapshot(volumeId);
-  // S2: blocks 10..14 rewritten, block 3 rewritten, block 19000 new (far away: many empty pages in between).
-  control.ec2.writeVolumeBlocks(volumeId, { ...range(10, 15, (i) => `v2-${i}`), 3: 'v2-3', 19000: 'v2-far' });
-  const s2 = await snapshot(volumeId);
-  fixture = { volumeId, s1, s2 };
   return fixture;
 }
 
@@ -214,17 +285,8 @@ test('GetSnapshotBlock: 512 KiB of deterministic data with its SHA256 checksum; 
   assert.equal(await errorCode(unwritten), 'ValidationException');
 });
 
-test('errors: unknown or pending snapshot -> ResourceNotFoundException 404; bad parameters -> ValidationException 400 with Reason', async (t) => {
+test('errors: unknown snapshot -> ResourceNotFoundException 404; bad parameters -> ValidationException 400 with Reason', async () => {
   const ebs = cloud.clients.ebs;
-  const reason = async (p: Promise<unknown>): Promise<string> => {
-    try {
-      await p;
-    } catch (e) {
-      const x = e as { name: string; Reason?: string; $metadata?: { httpStatusCode?: number } };
-      return `${x.name} ${x.$metadata?.httpStatusCode} ${x.Reason ?? ''}`.trim();
-    }
-    throw new Error('expected the call to fail');
-  };
   assert.equal(await reason(ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: 'snap-0123456789abcdef0' }))), 'ResourceNotFoundException 404 SNAPSHOT_NOT_FOUND');
   assert.equal(await reason(ebs.send(new ListChangedBlocksCommand({ SecondSnapshotId: 'snap-0123456789abcdef0' }))), 'ResourceNotFoundException 404 SNAPSHOT_NOT_FOUND');
   assert.equal(await errorCode(ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: 'vol-123' }))), 'ValidationException');
@@ -242,26 +304,35 @@ test('errors: unknown or pending snapshot -> ResourceNotFoundException 404; bad 
   const empty = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: s }));
   assert.deepEqual(empty.Blocks, []);
   assert.equal(empty.VolumeSize, 1);
+});
 
-  if (!cloud.control) return t.skip('needs the local cloud control: page tokens of another snapshot need written blocks; pending snapshots need a slow snapshot');
-  const control = cloud.control;
-  // A page token belongs to its snapshot.
+test('errors: a page token belongs to its snapshot and operation', async (t) => {
   const f = await withData(t);
-  const page = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: f!.s1, MaxResults: 100 }));
-  assert.equal(await reason(ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: f!.s2, NextToken: page.NextToken! }))), 'ValidationException 400 INVALID_PAGE_TOKEN');
-  assert.equal(await reason(ebs.send(new ListChangedBlocksCommand({ SecondSnapshotId: f!.s1, NextToken: page.NextToken! }))), 'ValidationException 400 INVALID_PAGE_TOKEN');
+  if (!f) return;
+  const ebs = cloud.clients.ebs;
+  const page = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: f.s1, MaxResults: 100 }));
+  assert.ok(page.NextToken);
+  assert.equal(await reason(ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: f.s2, NextToken: page.NextToken! }))), 'ValidationException 400 INVALID_PAGE_TOKEN');
+  assert.equal(await reason(ebs.send(new ListChangedBlocksCommand({ SecondSnapshotId: f.s1, NextToken: page.NextToken! }))), 'ValidationException 400 INVALID_PAGE_TOKEN');
+  const ok = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: f.s1, MaxResults: 100, NextToken: page.NextToken! }));
+  assert.equal(ok.Blocks?.[0]?.BlockIndex, 100);
+});
 
-  // Until a snapshot completes, the EBS direct API does not see it.
-  const saved = control.delays.snapshotMs;
-  control.delays.snapshotMs = 600_000;
+test('errors: until a snapshot completes, the EBS direct API does not see it (ResourceNotFoundException)', async (t) => {
+  const k = knobs();
+  if (!k) return t.skip('needs the local cloud control: slows snapshots and advances the clock');
+  const ebs = cloud.clients.ebs;
+  const volumeId = await newVolume(1);
+  const saved = await k.delays({ snapshotMs: 600_000 });
   try {
     const pending = await snapshot(volumeId, false);
     assert.equal(await reason(ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: pending }))), 'ResourceNotFoundException 404 SNAPSHOT_NOT_FOUND');
-    control.clock.advance(600_000);
+    assert.equal(await reason(ebs.send(new ListChangedBlocksCommand({ SecondSnapshotId: pending }))), 'ResourceNotFoundException 404 SNAPSHOT_NOT_FOUND');
+    await k.advance(600_000);
     const now = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: pending }));
     assert.deepEqual(now.Blocks, []);
   } finally {
-    control.delays.snapshotMs = saved;
+    await k.delays(saved);
   }
 });
 
@@ -270,7 +341,7 @@ test('lineage: a volume restored from a snapshot in another AZ carries its block
   if (!f) return;
   const ebs = cloud.clients.ebs;
   const restored = await newVolume(10, `${cloud.region}c`, f.s2);
-  cloud.control!.ec2.writeVolumeBlocks(restored, { 2499: 'restored-change' });
+  await knobs()!.writeBlocks(restored, { 2499: 'restored-change' });
   const s3 = await snapshot(restored);
   const list = async (id: string): Promise<string> => {
     const out: string[] = [];
@@ -285,27 +356,29 @@ test('lineage: a volume restored from a snapshot in another AZ carries its block
     diff.blocks.map((x) => x.BlockIndex),
     [2499],
   );
-  const snaps = cloud.control!.ec2.snapshots();
-  assert.equal(snaps.find((x) => x.snapshotId === s3)?.parentSnapshotId, f.s2);
-  assert.equal(snaps.find((x) => x.snapshotId === f.s2)?.parentSnapshotId, f.s1);
+  if (cloud.control) {
+    const snaps = cloud.control.ec2.snapshots();
+    assert.equal(snaps.find((x) => x.snapshotId === s3)?.parentSnapshotId, f.s2);
+    assert.equal(snaps.find((x) => x.snapshotId === f.s2)?.parentSnapshotId, f.s1);
+  }
 });
 
 test('fault knobs: injected 5xx -> InternalServerException (SDK retries them); throttling -> RequestThrottledException 400', async (t) => {
-  if (!cloud.control) return t.skip('needs the local cloud control: failNext and setThrottling');
-  const control = cloud.control;
+  const k = knobs();
+  if (!k) return t.skip('needs the local cloud control: failNext and setThrottling');
   const volumeId = await newVolume(1);
   const s = await snapshot(volumeId);
   const ebs = cloud.clients.ebs;
 
-  control.failNext('ebs', 'ListSnapshotBlocks', 2);
-  assert.equal(await errorCode(ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: s }))), 'InternalServerException');
+  await k.failNext('ebs', 'ListSnapshotBlocks', 2);
+  assert.equal(await reason(ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: s }))), 'InternalServerException 500');
   assert.equal(await errorStatus(ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: s }))), 500);
   const ok = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: s }));
   assert.deepEqual(ok.Blocks, []);
 
   const retrying = cloud.makeClients({ maxAttempts: 3 });
   try {
-    control.failNext('ebs', 'ListChangedBlocks', 2, 503);
+    await k.failNext('ebs', 'ListChangedBlocks', 2, 503);
     const r = await retrying.ebs.send(new ListChangedBlocksCommand({ SecondSnapshotId: s }));
     assert.deepEqual(r.ChangedBlocks, []);
     assert.equal(r.$metadata.attempts, 3);
@@ -316,16 +389,12 @@ test('fault knobs: injected 5xx -> InternalServerException (SDK retries them); t
     retrying.route53.destroy();
   }
 
-  control.setThrottling(true, { 'ebs:direct': { burst: 2, refillPerSec: 0.001 } });
+  await k.throttling(true, { 'ebs:direct': { burst: 2, refillPerSec: 0.001 } });
   try {
     await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: s }));
     await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: s }));
-    const throttled = ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: s }));
-    const e = await throttled.catch((x: unknown) => x as { name: string; Reason?: string; $metadata?: { httpStatusCode?: number } });
-    assert.equal((e as { name: string }).name, 'RequestThrottledException');
-    assert.equal((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, 400);
-    assert.equal((e as { Reason?: string }).Reason, 'ACCOUNT_THROTTLED');
+    assert.equal(await reason(ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: s }))), 'RequestThrottledException 400 ACCOUNT_THROTTLED');
   } finally {
-    control.setThrottling(false);
+    await k.throttling(false);
   }
 });

@@ -27,7 +27,8 @@ import {
   type Snapshot,
   type Volume,
 } from '@aws-sdk/client-ec2';
-import { cloudUnderTest, errorCode, errorStatus, eventually, type CloudUnderTest } from './harness.js';
+import type { SimDelays } from '../../src/sim/types.js';
+import { cloudUnderTest, errorCode, errorStatus, eventually, simControl, type CloudUnderTest } from './harness.js';
 
 let cloud: CloudUnderTest;
 let run = 0;
@@ -44,6 +45,49 @@ const SUBNET_A = 'subnet-0aa00000000000001';
 const SUBNET_B = 'subnet-0bb00000000000002';
 /** A tag value unique to this process and call, to isolate Describe results on a shared endpoint. */
 const unique = (what: string): string => `${what}-${process.pid}-${++run}-${Date.now()}`;
+
+/** The fault and time knobs: in-process control, or the HTTP control endpoint of a local cloud elsewhere. */
+interface Knobs {
+  /** Set delays; returns the previous values of the keys set. */
+  delays(d: Partial<SimDelays>): Promise<Partial<SimDelays>>;
+  advance(ms: number): Promise<void>;
+  throttling(on: boolean, buckets?: Record<string, { burst: number; refillPerSec: number }>): Promise<void>;
+  /** The consistency window for new instances, when known. */
+  consistencyWindowMs: number | undefined;
+}
+
+function knobs(): Knobs | undefined {
+  const control = cloud.control;
+  if (control) {
+    return {
+      async delays(d) {
+        const prev: Partial<SimDelays> = {};
+        for (const k of Object.keys(d) as (keyof SimDelays)[]) prev[k] = control.delays[k];
+        Object.assign(control.delays, d);
+        return prev;
+      },
+      advance: async (ms) => control.clock.advance(ms),
+      throttling: async (on, buckets) => control.setThrottling(on, buckets),
+      consistencyWindowMs: control.faults.consistencyWindowMs,
+    };
+  }
+  if (cloud.isLocalCloud) {
+    const ep = cloud.endpoint;
+    return {
+      async delays(d) {
+        const all = (await simControl(ep, '/delays', {})) as SimDelays;
+        const prev: Partial<SimDelays> = {};
+        for (const k of Object.keys(d) as (keyof SimDelays)[]) prev[k] = all[k];
+        await simControl(ep, '/delays', d);
+        return prev;
+      },
+      advance: async (ms) => void (await simControl(ep, '/clock', { advanceMs: ms })),
+      throttling: async (on, buckets) => void (await simControl(ep, '/throttling', { on, ...(buckets ? { buckets } : {}) })),
+      consistencyWindowMs: undefined,
+    };
+  }
+  return undefined;
+}
 
 async function createVolume(input: Partial<CreateVolumeCommandInput> = {}): Promise<Volume> {
   return cloud.clients.ec2.send(new CreateVolumeCommand({ AvailabilityZone: az('a'), Size: 8, VolumeType: 'gp3', ...input }));
@@ -245,31 +289,27 @@ test('AttachVolume / DetachVolume / DeleteVolume: lifecycle and every refusal', 
 });
 
 test('AttachVolume: an instance that is not running or stopped -> IncorrectState; a creating volume -> IncorrectState', async (t) => {
-  if (!cloud.control) return t.skip('needs the local cloud control: slows boot and volume creation to observe pending states');
-  const control = cloud.control;
-  const saved = { ...control.delays };
-  control.delays.bootMs = 600_000;
-  control.delays.attachMs = 600_000;
+  const k = knobs();
+  if (!k) return t.skip('needs the local cloud control: slows boot and volume creation to observe pending states');
+  const saved = await k.delays({ bootMs: 600_000, attachMs: 600_000 });
   try {
     const r = await cloud.clients.ec2.send(new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', InstanceType: 't3.small', SubnetId: SUBNET_A, MinCount: 1, MaxCount: 1 }));
     const pendingId = r.Instances![0]!.InstanceId!;
     const creating = await createVolume();
     assert.equal(creating.State, 'creating');
-    control.delays.attachMs = saved.attachMs;
+    await k.delays({ attachMs: saved.attachMs! });
     const ready = await createVolume();
     await waitVolume(ready.VolumeId!, 'available');
-    // The instance may be invisible for a consistency window; then it is NotFound, which is AWS too.
     const code = await errorCode(cloud.clients.ec2.send(new AttachVolumeCommand({ VolumeId: ready.VolumeId!, InstanceId: pendingId, Device: '/dev/sdf' })));
-    if (control.faults.consistencyWindowMs === 0) assert.equal(code, 'IncorrectState');
+    // Inside a consistency window the new instance is not found yet, which is AWS too.
+    if (k.consistencyWindowMs === 0) assert.equal(code, 'IncorrectState');
     else assert.ok(code === 'IncorrectState' || code === 'InvalidInstanceID.NotFound', code);
-    const running = await (async () => {
-      control.delays.bootMs = saved.bootMs;
-      return launch();
-    })();
+    await k.delays({ bootMs: saved.bootMs! });
+    const running = await launch();
     assert.equal(await errorCode(cloud.clients.ec2.send(new AttachVolumeCommand({ VolumeId: creating.VolumeId!, InstanceId: running, Device: '/dev/sdf' }))), 'IncorrectState');
     assert.equal(await errorCode(cloud.clients.ec2.send(new DeleteVolumeCommand({ VolumeId: creating.VolumeId! }))), 'IncorrectState');
   } finally {
-    Object.assign(control.delays, saved);
+    await k.delays(saved);
   }
 });
 
@@ -461,17 +501,14 @@ test('CreateSnapshot / DescribeSnapshots: pending -> completed with progress, fi
   assert.equal(await errorCode(ec2.send(new CreateSnapshotCommand({ VolumeId: v.VolumeId!, DryRun: true }))), 'DryRunOperation');
 });
 
-test('CreateVolume from a snapshot: size rules, pending snapshot refused, data follows into another AZ', async (t) => {
+test('CreateVolume from a snapshot: size rules, the snapshot size by default, any AZ', async () => {
   const ec2 = cloud.clients.ec2;
   const v = await createVolume({ Size: 4 });
   await waitVolume(v.VolumeId!, 'available');
-  const blocks: Record<number, string> = { 0: 'boot', 7: 'seven', 8191: 'last' };
-  if (cloud.control) cloud.control.ec2.writeVolumeBlocks(v.VolumeId!, blocks);
   const s = await ec2.send(new CreateSnapshotCommand({ VolumeId: v.VolumeId! }));
-  if (cloud.control) cloud.control.ec2.writeVolumeBlocks(v.VolumeId!, { 9: 'after the snapshot' });
   await waitSnapshot(s.SnapshotId!);
-
   assert.equal(await errorCode(createVolume({ SnapshotId: s.SnapshotId!, Size: 3 })), 'InvalidParameterValue');
+  assert.equal(await errorCode(createVolume({ SnapshotId: s.SnapshotId!, Size: undefined, VolumeType: 'st1' })), 'InvalidParameterValue');
   const copy = await createVolume({ SnapshotId: s.SnapshotId!, Size: undefined, AvailabilityZone: az('b') });
   assert.equal(copy.Size, 4);
   assert.equal(copy.SnapshotId, s.SnapshotId);
@@ -480,51 +517,73 @@ test('CreateVolume from a snapshot: size rules, pending snapshot refused, data f
   assert.equal(bigger.Size, 16);
   const fromSnap = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'snapshot-id', Values: [s.SnapshotId!] }] }));
   assert.deepEqual(fromSnap.Volumes?.map((x) => x.VolumeId).sort(), [copy.VolumeId, bigger.VolumeId].sort());
+});
 
-  if (!cloud.control) return t.skip('needs the local cloud control: writes volume blocks and slows snapshots');
-  const control = cloud.control;
-  const data = control.ec2.volume(copy.VolumeId!)!.blocks;
-  assert.deepEqual(Object.fromEntries(data), blocks);
-  assert.deepEqual(Object.fromEntries(control.ec2.volume(bigger.VolumeId!)!.blocks), blocks);
-  assert.equal(control.ec2.volume(v.VolumeId!)!.blocks.get(9), 'after the snapshot');
-  assert.throws(() => control.ec2.writeVolumeBlocks(v.VolumeId!, { 8192: 'past the end of 4 GiB' }), RangeError);
-  assert.throws(() => control.ec2.writeVolumeBlocks(v.VolumeId!, { [-1]: 'negative' }), RangeError);
-
-  const saved = control.delays.snapshotMs;
-  control.delays.snapshotMs = 600_000;
+test('CreateSnapshot: progress on the simulated clock; a pending snapshot cannot make a volume', async (t) => {
+  const k = knobs();
+  if (!k) return t.skip('needs the local cloud control: slows snapshots and advances the clock');
+  const ec2 = cloud.clients.ec2;
+  const v = await createVolume({ Size: 4 });
+  await waitVolume(v.VolumeId!, 'available');
+  const saved = await k.delays({ snapshotMs: 600_000 });
   try {
     const pending = await ec2.send(new CreateSnapshotCommand({ VolumeId: v.VolumeId! }));
     assert.equal(pending.State, 'pending');
     assert.equal(pending.Progress, '0%');
     assert.equal(await errorCode(createVolume({ SnapshotId: pending.SnapshotId!, Size: undefined })), 'IncorrectState');
-    control.clock.advance(300_000);
+    await k.advance(300_000);
     assert.equal((await describeSnapshot(pending.SnapshotId!)).Progress, '50%');
-    control.clock.advance(300_000);
+    await k.advance(300_000);
     const completed = await describeSnapshot(pending.SnapshotId!);
     assert.equal(completed.State, 'completed');
     assert.equal(completed.Progress, '100%');
-    const snapshots = control.ec2.snapshots();
-    const rec = snapshots.find((x) => x.snapshotId === pending.SnapshotId);
-    assert.equal(rec?.parentSnapshotId, s.SnapshotId, 'a snapshot records the previous snapshot of its volume');
-    assert.equal(rec?.blocks.get(9), 'after the snapshot');
+    const restored = await createVolume({ SnapshotId: pending.SnapshotId!, Size: undefined });
+    assert.equal(restored.SnapshotId, pending.SnapshotId);
   } finally {
-    control.delays.snapshotMs = saved;
+    await k.delays(saved);
   }
 });
 
-test('throttling: CreateVolume past its bucket -> RequestLimitExceeded (503)', async (t) => {
-  if (!cloud.control) return t.skip('needs the local cloud control: turns on throttling with a small bucket');
+test('the volume data follows a snapshot into a new volume in another AZ; the snapshot records its parent', async (t) => {
   const control = cloud.control;
-  control.setThrottling(true, { 'ec2:volumes': { burst: 3, refillPerSec: 0.001 } });
+  if (!control) return t.skip('needs the in-process local cloud control: writes and reads volume blocks');
+  const ec2 = cloud.clients.ec2;
+  const v = await createVolume({ Size: 4 });
+  await waitVolume(v.VolumeId!, 'available');
+  const blocks: Record<number, string> = { 0: 'boot', 7: 'seven', 8191: 'last' };
+  control.ec2.writeVolumeBlocks(v.VolumeId!, blocks);
+  assert.throws(() => control.ec2.writeVolumeBlocks(v.VolumeId!, { 8192: 'past the end of 4 GiB' }), RangeError);
+  assert.throws(() => control.ec2.writeVolumeBlocks(v.VolumeId!, { [-1]: 'negative' }), RangeError);
+  assert.throws(() => control.ec2.writeVolumeBlocks('vol-0123456789abcdef0', { 1: 'x' }), RangeError);
+  const s1 = await ec2.send(new CreateSnapshotCommand({ VolumeId: v.VolumeId! }));
+  control.ec2.writeVolumeBlocks(v.VolumeId!, { 9: 'after the snapshot' });
+  await waitSnapshot(s1.SnapshotId!);
+  const copy = await createVolume({ SnapshotId: s1.SnapshotId!, Size: undefined, AvailabilityZone: az('b') });
+  const bigger = await createVolume({ SnapshotId: s1.SnapshotId!, Size: 16, AvailabilityZone: az('c') });
+  assert.deepEqual(Object.fromEntries(control.ec2.volume(copy.VolumeId!)!.blocks), blocks);
+  assert.deepEqual(Object.fromEntries(control.ec2.volume(bigger.VolumeId!)!.blocks), blocks);
+  assert.equal(control.ec2.volume(copy.VolumeId!)!.az, az('b'));
+  assert.equal(control.ec2.volume(v.VolumeId!)!.blocks.get(9), 'after the snapshot');
+
+  const s2 = await ec2.send(new CreateSnapshotCommand({ VolumeId: v.VolumeId! }));
+  const rec = control.ec2.snapshots().find((x) => x.snapshotId === s2.SnapshotId);
+  assert.equal(rec?.parentSnapshotId, s1.SnapshotId, 'a snapshot records the previous snapshot of its volume');
+  assert.equal(rec?.blocks.get(9), 'after the snapshot');
+  assert.equal(control.ec2.snapshots().find((x) => x.snapshotId === s1.SnapshotId)?.blocks.get(9), undefined);
+});
+
+test('throttling: CreateVolume past its bucket -> RequestLimitExceeded (503)', async (t) => {
+  const k = knobs();
+  if (!k) return t.skip('needs the local cloud control: turns on throttling with a small bucket');
+  await k.throttling(true, { 'ec2:volumes': { burst: 3, refillPerSec: 0.001 } });
   try {
     for (let i = 0; i < 3; i++) await createVolume();
-    const p = createVolume();
-    assert.equal(await errorCode(p), 'RequestLimitExceeded');
+    assert.equal(await errorCode(createVolume()), 'RequestLimitExceeded');
     assert.equal(await errorStatus(createVolume()), 503);
     // Describe* use another bucket and still pass.
     const r = await cloud.clients.ec2.send(new DescribeVolumesCommand({ MaxResults: 5 }));
     assert.ok(Array.isArray(r.Volumes));
   } finally {
-    control.setThrottling(false);
+    await k.throttling(false);
   }
 });
