@@ -65,3 +65,21 @@ export class CloudError extends FleetError {
     this.code = code;
   }
 }
+
+/** No capacity for a launch shape: change the type, the AZ or the market, never retry the same. */
+export class CapacityError extends FleetError {
+  readonly code: string;
+  constructor(context: string, code: string, cause?: unknown) {
+    super(`${context}: ${code}`, { cause, data: { code } });
+    this.code = code;
+  }
+}
+
+/** A Route 53 change batch that did not apply (someone else changed the record). */
+export class DnsConflictError extends FleetError {
+  readonly messages: string[];
+  constructor(context: string, messages: string[], cause?: unknown) {
+    super(`${context}: ${messages.join('; ') || 'the change batch was rejected'}`, { cause, data: { messages } });
+    this.messages = messages;
+  }
+}

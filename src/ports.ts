@@ -18,6 +18,16 @@ export interface PageProgress {
   (info: { pages: number; items: number }): void;
 }
 
+/** One record change; CREATE and DELETE make compare-and-swap batches, UPSERT is last-writer-wins. */
+export interface DnsChange {
+  action: 'CREATE' | 'DELETE' | 'UPSERT';
+  /** FQDN, no trailing dot. */
+  name: string;
+  type: 'A';
+  ttl: number;
+  values: string[];
+}
+
 export interface Dns {
   /** The public hosted zone with exactly this name; undefined if none; an error if several. */
   findZone(zone: string): Promise<HostedZone | undefined>;
@@ -25,6 +35,23 @@ export interface Dns {
   createZone(zone: string, callerReference: string, comment: string): Promise<HostedZone>;
   /** Every record set of the zone, with paginated ListResourceRecordSets (300 per page). */
   listRecords(zoneId: string, onPage?: PageProgress): Promise<DnsRecord[]>;
+  /** The current A record of one name (one ListResourceRecordSets call), or undefined. */
+  getRecord(zoneId: string, fqdn: string): Promise<DnsRecord | undefined>;
+  /** Apply one atomic batch; returns the change id. A batch that does not apply throws DnsConflictError. */
+  change(zoneId: string, changes: DnsChange[], comment?: string): Promise<string>;
+  changeStatus(changeId: string): Promise<'PENDING' | 'INSYNC'>;
+}
+
+export interface LaunchRequest {
+  clientToken: string;
+  imageId: string;
+  instanceType: string;
+  market: 'spot' | 'on-demand';
+  subnetId: string;
+  securityGroupIds: string[];
+  instanceProfile?: string;
+  userDataBase64: string;
+  tags: Record<string, string>;
 }
 
 export interface Compute {
@@ -32,6 +59,17 @@ export interface Compute {
   listFleetInstances(fleet: string, onPage?: PageProgress): Promise<Instance[]>;
   /** Resolve an image reference to an AMI id (the newest matching image for owner + pattern). */
   resolveImage(ref: ImageRef): Promise<string>;
+  /** RunInstances (tags at launch, IMDSv2 required). Capacity errors throw CapacityError. */
+  launch(req: LaunchRequest): Promise<Instance>;
+  /** The instances with these ids that are visible now (missing ones are simply absent: eventual consistency). */
+  describe(ids: string[]): Promise<Map<string, Instance>>;
+  terminate(ids: string[]): Promise<void>;
+}
+
+/** The history: create-only objects, one per operation or chaos kill. */
+export interface Journal {
+  /** Write `body` at `key` (under the journal prefix) only if absent; false if it exists. */
+  create(key: string, body: unknown): Promise<boolean>;
 }
 
 export interface Blobs {

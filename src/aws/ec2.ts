@@ -1,10 +1,39 @@
 /** EC2 adapter: the fleet's instances, read with filtered, paginated DescribeInstances. */
-import { DescribeImagesCommand, DescribeInstancesCommand, type EC2Client, type Instance as SdkInstance } from '@aws-sdk/client-ec2';
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type _InstanceType,
+  type EC2Client,
+  type Instance as SdkInstance,
+} from '@aws-sdk/client-ec2';
 import type { ImageRef, Instance, InstanceState } from '../model.js';
-import type { Compute, PageProgress } from '../ports.js';
+import type { Compute, LaunchRequest, PageProgress } from '../ports.js';
 import { CONVERGED_TAG } from '../bootstrap/marker.js';
-import { cloudError } from './errors.js';
-import { FleetError } from '../errors.js';
+import { awsCode, cloudError } from './errors.js';
+import { CapacityError, FleetError, InputError } from '../errors.js';
+
+/** Errors that mean "no capacity for this type/AZ/market now": change one of them. */
+export const CAPACITY_CODES: ReadonlySet<string> = new Set([
+  'InsufficientInstanceCapacity',
+  'UnfulfillableCapacity',
+  'SpotMaxPriceTooLow',
+  'MaxSpotInstanceCountExceeded',
+  'InstanceLimitExceeded',
+  'InsufficientFreeAddressesInSubnet',
+]);
+
+/** Launch errors that are the caller's mistake (a type, an image, a subnet that does not exist). */
+const INPUT_CODES: ReadonlySet<string> = new Set([
+  'InvalidAMIID.NotFound',
+  'InvalidAMIID.Malformed',
+  'InvalidSubnetID.NotFound',
+  'InvalidGroup.NotFound',
+  'InvalidParameterValue',
+  'InvalidParameterCombination',
+  'Unsupported',
+]);
 
 export const TAG = {
   fleet: 'fleet:fleet',
@@ -67,6 +96,75 @@ export function createEc2Compute(client: EC2Client): Compute {
         token = res.NextToken || undefined;
       } while (token);
       return out;
+    },
+
+    async launch(req: LaunchRequest): Promise<Instance> {
+      const tags = Object.entries(req.tags).map(([Key, Value]) => ({ Key, Value }));
+      let res;
+      try {
+        res = await client.send(
+          new RunInstancesCommand({
+            ClientToken: req.clientToken,
+            ImageId: req.imageId,
+            InstanceType: req.instanceType as _InstanceType,
+            MinCount: 1,
+            MaxCount: 1,
+            SubnetId: req.subnetId,
+            SecurityGroupIds: req.securityGroupIds,
+            ...(req.instanceProfile ? { IamInstanceProfile: req.instanceProfile.startsWith('arn:') ? { Arn: req.instanceProfile } : { Name: req.instanceProfile } } : {}),
+            UserData: req.userDataBase64,
+            MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
+            ...(req.market === 'spot'
+              ? { InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' } } }
+              : {}),
+            TagSpecifications: [
+              { ResourceType: 'instance', Tags: tags },
+              { ResourceType: 'volume', Tags: tags },
+            ],
+          }),
+        );
+      } catch (err) {
+        const code = awsCode(err);
+        const what = `launching ${req.tags[TAG.name] ?? 'an instance'} as ${req.instanceType} ${req.market} in ${req.subnetId}`;
+        if (code && CAPACITY_CODES.has(code)) throw new CapacityError(what, code, err);
+        if (code && INPUT_CODES.has(code)) throw new InputError(`${what}: ${code}: ${err instanceof Error ? err.message : ''}`, { cause: err });
+        throw cloudError(what, err);
+      }
+      const inst = res.Instances?.[0];
+      if (!inst?.InstanceId) throw new FleetError('RunInstances returned no instance', { exitCode: 1 });
+      return fromSdkInstance(inst);
+    },
+
+    async describe(ids: string[]): Promise<Map<string, Instance>> {
+      const out = new Map<string, Instance>();
+      // By filter, not InstanceIds: an id not visible yet (eventual consistency) is simply
+      // absent instead of failing the whole call with InvalidInstanceID.NotFound.
+      for (let i = 0; i < ids.length; i += 200) {
+        let token: string | undefined;
+        do {
+          let res;
+          try {
+            res = await client.send(
+              new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids.slice(i, i + 200) }], MaxResults: 1000, ...(token ? { NextToken: token } : {}) }),
+            );
+          } catch (err) {
+            throw cloudError(`describing ${ids.length === 1 ? ids[0] : `${ids.length} instances`}`, err);
+          }
+          for (const r of res.Reservations ?? []) for (const inst of r.Instances ?? []) if (inst.InstanceId) out.set(inst.InstanceId, fromSdkInstance(inst));
+          token = res.NextToken || undefined;
+        } while (token);
+      }
+      return out;
+    },
+
+    async terminate(ids: string[]): Promise<void> {
+      for (let i = 0; i < ids.length; i += 1000) {
+        try {
+          await client.send(new TerminateInstancesCommand({ InstanceIds: ids.slice(i, i + 1000) }));
+        } catch (err) {
+          throw cloudError(`terminating ${ids.slice(i, i + 1000).join(', ')}`, err);
+        }
+      }
     },
 
     async resolveImage(ref: ImageRef): Promise<string> {

@@ -1,6 +1,8 @@
 /** Route 53 adapter: the zone is the inventory. */
 import {
+  ChangeResourceRecordSetsCommand,
   CreateHostedZoneCommand,
+  GetChangeCommand,
   ListHostedZonesByNameCommand,
   ListResourceRecordSetsCommand,
   type ListResourceRecordSetsCommandOutput,
@@ -8,9 +10,9 @@ import {
   type RRType,
 } from '@aws-sdk/client-route-53';
 import type { DnsRecord } from '../model.js';
-import type { Dns, HostedZone, PageProgress } from '../ports.js';
+import type { Dns, DnsChange, HostedZone, PageProgress } from '../ports.js';
 import { awsCode, cloudError } from './errors.js';
-import { FleetError } from '../errors.js';
+import { DnsConflictError, FleetError } from '../errors.js';
 
 /** `web-03.prod.example.com.` -> `web-03.prod.example.com`; decodes Route 53's `\ooo` octal escapes (`\052` is `*`). */
 export function decodeDnsName(name: string): string {
@@ -107,6 +109,51 @@ export function createRoute53Dns(client: Route53Client): Dns {
         start = { name: out.NextRecordName, type: out.NextRecordType as RRType, ...(out.NextRecordIdentifier ? { id: out.NextRecordIdentifier } : {}) };
       }
       return records;
+    },
+
+    async getRecord(zoneId: string, fqdn: string): Promise<DnsRecord | undefined> {
+      let out: ListResourceRecordSetsCommandOutput;
+      try {
+        out = await client.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId, StartRecordName: fqdn, StartRecordType: 'A', MaxItems: 1 }));
+      } catch (err) {
+        throw cloudError(`reading the record of ${fqdn}`, err);
+      }
+      const rr = out.ResourceRecordSets?.[0];
+      if (!rr || decodeDnsName(rr.Name ?? '') !== fqdn.toLowerCase() || rr.Type !== 'A') return undefined;
+      return { name: decodeDnsName(rr.Name ?? ''), type: 'A', ttl: rr.TTL ?? 0, values: (rr.ResourceRecords ?? []).map((r) => r.Value ?? '') };
+    },
+
+    async change(zoneId: string, changes: DnsChange[], comment?: string): Promise<string> {
+      try {
+        const out = await client.send(
+          new ChangeResourceRecordSetsCommand({
+            HostedZoneId: zoneId,
+            ChangeBatch: {
+              ...(comment ? { Comment: comment.slice(0, 256) } : {}),
+              Changes: changes.map((c) => ({
+                Action: c.action,
+                ResourceRecordSet: { Name: c.name, Type: c.type, TTL: c.ttl, ResourceRecords: c.values.map((Value) => ({ Value })) },
+              })),
+            },
+          }),
+        );
+        return (out.ChangeInfo?.Id ?? '').replace(/^\/?change\//, '');
+      } catch (err) {
+        if (awsCode(err) === 'InvalidChangeBatch') {
+          const messages = (err as { messages?: string[] }).messages ?? [err instanceof Error ? err.message : String(err)];
+          throw new DnsConflictError(`changing ${changes.map((c) => `${c.action} ${c.name}`).slice(0, 4).join(', ')}${changes.length > 4 ? ', …' : ''}`, messages, err);
+        }
+        throw cloudError(`changing records in zone ${zoneId}`, err);
+      }
+    },
+
+    async changeStatus(changeId: string): Promise<'PENDING' | 'INSYNC'> {
+      try {
+        const out = await client.send(new GetChangeCommand({ Id: changeId }));
+        return out.ChangeInfo?.Status === 'INSYNC' ? 'INSYNC' : 'PENDING';
+      } catch (err) {
+        throw cloudError(`reading change ${changeId}`, err);
+      }
     },
   };
 }

@@ -2,6 +2,7 @@
  * The CLI's view of the outside world, passed in so that tests run the CLI in-process with
  * their own streams and environment.
  */
+import { createInterface } from 'node:readline/promises';
 import type { Progress } from '../ports.js';
 
 export interface CliIo {
@@ -13,6 +14,16 @@ export interface CliIo {
   cwd: string;
   /** Resolves when the command should stop (long-running commands: `fleet sim`). */
   stopSignal?: Promise<void>;
+  /** stdin is a terminal a person can answer on. */
+  stdinIsTTY: boolean;
+  /** Ask a question on the terminal and return the answer line. */
+  ask(question: string): Promise<string>;
+}
+
+/** Ask for a yes; anything else is no. */
+export async function confirm(io: CliIo, question: string): Promise<boolean> {
+  const answer = (await io.ask(`${question} [y/N] `)).trim().toLowerCase();
+  return answer === 'y' || answer === 'yes';
 }
 
 export function processIo(): CliIo {
@@ -26,6 +37,15 @@ export function processIo(): CliIo {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     }),
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    async ask(question) {
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    },
   };
 }
 

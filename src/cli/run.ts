@@ -15,6 +15,7 @@ import { readInventory } from './commands/ls.js';
 import { applyInit, describeStep, planInit } from './commands/init.js';
 import { renderInventory } from './render.js';
 import { runSim, type SimCliOptions } from './commands/sim.js';
+import { applyCommand, killCommand, planCommand, upgradeCommand, type MutateOptions, type UpgradeOptions } from './commands/mutate.js';
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode = 0;
@@ -88,6 +89,60 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (g.json) emitJson({ dryRun: false, steps: done });
       else io.stdout.write(done.map((st) => describeStep(st, false)).join('\n') + '\n');
     });
+
+  const mutating = (c: Command): Command =>
+    c
+      .option('--dry-run', 'show the plan, change nothing', false)
+      .option('-y, --yes', 'proceed without asking (required without a terminal)', false)
+      .option('--verbose', 'log every step', false)
+      .addOption(new Option('--time-scale <n>', 'for a local cloud run with --speed N: every wait, timeout and rate runs N times faster'))
+      .addOption(new Option('--poll-ms <ms>', 'poll interval while waiting on AWS (default 5000)'));
+
+  program
+    .command('plan')
+    .description('show what `fleet apply` would do to converge the cloud to fleet.yaml')
+    .action(async (_o, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      await planCommand(s, wire(cmd, s), io, g.json);
+    });
+
+  mutating(
+    program
+      .command('apply')
+      .description('converge: launch missing names, repair records pointing at dead instances, collect orphans, retire names no longer wanted'),
+  ).action(async (o: MutateOptions, cmd: Command) => {
+    const g = globals(cmd);
+    const s = await spec(cmd);
+    exitCode = await applyCommand(s, wire(cmd, s), io, g.json, o);
+  });
+
+  mutating(
+    program
+      .command('upgrade')
+      .description('replace a name (or every name of a role) by a new instance of another type, market or image, without leaving it unserved')
+      .argument('<target>', 'a name (web-03) or a role (web)')
+      .option('--type <type>', 'instance type, one the role allows')
+      .option('--market <market>', 'spot or on-demand')
+      .option('--image <ami>', 'an AMI id')
+      .option('--max-surge <n>', 'names replaced at once, each launched before its old instance goes', '1')
+      .option('--max-unavailable <n>', 'with --max-surge 0: names replaced at once kill-first (unserved meanwhile)', '1'),
+  ).action(async (target: string, o: UpgradeOptions, cmd: Command) => {
+    const g = globals(cmd);
+    const s = await spec(cmd);
+    exitCode = await upgradeCommand(s, configPath(g, io), target, wire(cmd, s), io, g.json, o);
+  });
+
+  mutating(
+    program
+      .command('kill')
+      .description('terminate the instance serving a name; the next apply rebuilds it')
+      .argument('<name>', 'a name such as web-03'),
+  ).action(async (name: string, o: MutateOptions, cmd: Command) => {
+    const g = globals(cmd);
+    const s = await spec(cmd);
+    exitCode = await killCommand(s, name, wire(cmd, s), io, g.json, o);
+  });
 
   program
     .command('sim')

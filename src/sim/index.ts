@@ -194,6 +194,11 @@ function str(body: Record<string, unknown>, key: string, opts: { optional?: bool
  *   POST /_sim/clock        {speed?, advanceMs?}   GET /_sim/clock
  *   POST /_sim/delays       {bootMs?, convergeMs?, ...}
  *   POST /_sim/event-sink   {url} | {url: null}
+ *   POST /_sim/volume-blocks  {volumeId, blocks: {index: token}}  the instance writes data
+ *   POST /_sim/ec2/convergence {rules?: [...]}   instances that never (or slowly) converge
+ *   POST /_sim/ec2/rebalance  {instanceId}       emit a rebalance recommendation
+ *   POST /_sim/ec2/terminate  {instanceId}       the service terminates it (hardware failure)
+ *   GET  /_sim/ec2/instances                     plain views of every instance
  *   POST /_sim/s3/conflict-next {bucket, key, n}  409 ConditionalRequestConflict on the next n conditional writes
  *   POST /_sim/reset        (all knobs back to defaults)
  */
@@ -301,6 +306,25 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
         else throw new ControlError('"url" must be an http(s) URL or null');
         return { ok: true };
       }
+      case 'POST /volume-blocks': {
+        const blocks = body['blocks'];
+        if (typeof blocks !== 'object' || blocks === null || Array.isArray(blocks)) throw new ControlError('"blocks" must be an object {blockIndex: contentToken}');
+        control.ec2.writeVolumeBlocks(str(body, 'volumeId')!, blocks as Record<number, string>);
+        return { ok: true };
+      }
+      case 'POST /ec2/convergence': {
+        const rules = body['rules'];
+        if (rules !== undefined && !Array.isArray(rules)) throw new ControlError('"rules" must be an array of convergence rules, or absent to restore the default');
+        control.ec2.setConvergence(rules as Parameters<Ec2Control['setConvergence']>[0]);
+        return { ok: true };
+      }
+      case 'POST /ec2/rebalance':
+        return control.ec2.rebalanceRecommendation(str(body, 'instanceId')!);
+      case 'POST /ec2/terminate':
+        control.ec2.terminate(str(body, 'instanceId')!);
+        return { ok: true };
+      case 'GET /ec2/instances':
+        return control.ec2.instances();
       case 'POST /s3/conflict-next':
         control.s3.conflictNext(str(body, 'bucket')!, str(body, 'key')!, num(body, 'n')!);
         return { ok: true };

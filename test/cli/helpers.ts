@@ -56,7 +56,7 @@ export function writeConfig(text: string, dir = tempDir()): string {
 }
 
 /** Run the CLI in-process with its own streams and environment. */
-export async function fleet(args: string[], opts: { endpoint?: string; cwd?: string; env?: Record<string, string | undefined>; isTTY?: boolean } = {}): Promise<CliResult> {
+export async function fleet(args: string[], opts: { endpoint?: string; cwd?: string; env?: Record<string, string | undefined>; isTTY?: boolean; answer?: string } = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const env: Record<string, string | undefined> = { PATH: process.env['PATH'], ...(opts.endpoint ? { AWS_ENDPOINT_URL: opts.endpoint } : {}), ...(opts.env ?? {}) };
@@ -66,6 +66,11 @@ export async function fleet(args: string[], opts: { endpoint?: string; cwd?: str
     env,
     isTTY: opts.isTTY ?? false,
     cwd: opts.cwd ?? process.cwd(),
+    stdinIsTTY: opts.answer !== undefined,
+    ask: async (q: string) => {
+      stderr += q;
+      return opts.answer ?? '';
+    },
   });
   return { code, stdout, stderr };
 }

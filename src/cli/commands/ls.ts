@@ -1,11 +1,17 @@
 import { FleetError } from '../../errors.js';
-import type { FleetSpec } from '../../model.js';
+import type { DnsRecord, FleetSpec, Instance } from '../../model.js';
 import { buildInventory, type Inventory } from '../../plan/inventory.js';
-import type { Progress } from '../../ports.js';
+import type { HostedZone, Progress } from '../../ports.js';
 import type { Deps } from '../wiring.js';
 
-/** Read the zone and the fleet's instances (two paginated listings, in parallel) and join them. */
-export async function readInventory(spec: FleetSpec, deps: Deps, progress: Progress, role?: string): Promise<Inventory> {
+export interface ObservedNow {
+  zone: HostedZone;
+  records: DnsRecord[];
+  instances: Instance[];
+}
+
+/** Read the zone and the fleet's instances: two paginated listings, in parallel. */
+export async function readObserved(spec: FleetSpec, deps: Deps, progress: Progress): Promise<ObservedNow> {
   progress.update(`looking up zone ${spec.dns.zone}…`);
   const zone = await deps.dns.findZone(spec.dns.zone);
   if (!zone) {
@@ -15,16 +21,24 @@ export async function readInventory(spec: FleetSpec, deps: Deps, progress: Progr
   let rec = { pages: 0, items: 0 };
   let ins = { pages: 0, items: 0 };
   const show = () => progress.update(`reading zone ${spec.dns.zone}: ${rec.items} records (${rec.pages} pages) · instances: ${ins.items} (${ins.pages} pages)`);
-  const [records, instances] = await Promise.all([
-    deps.dns.listRecords(zone.id, (p) => {
-      rec = p;
-      show();
-    }),
-    deps.compute.listFleetInstances(spec.fleet, (p) => {
-      ins = p;
-      show();
-    }),
-  ]);
-  progress.done();
-  return buildInventory(spec, { records, instances }, role === undefined ? {} : { role });
+  try {
+    const [records, instances] = await Promise.all([
+      deps.dns.listRecords(zone.id, (p) => {
+        rec = p;
+        show();
+      }),
+      deps.compute.listFleetInstances(spec.fleet, (p) => {
+        ins = p;
+        show();
+      }),
+    ]);
+    return { zone, records, instances };
+  } finally {
+    progress.done();
+  }
+}
+
+export async function readInventory(spec: FleetSpec, deps: Deps, progress: Progress, role?: string): Promise<Inventory> {
+  const o = await readObserved(spec, deps, progress);
+  return buildInventory(spec, o, role === undefined ? {} : { role });
 }

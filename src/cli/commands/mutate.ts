@@ -1,0 +1,213 @@
+/** plan, apply, upgrade, kill: the commands that change the cloud. */
+import { InputError, FleetError } from '../../errors.js';
+import type { FleetSpec, Market, Plan } from '../../model.js';
+import { conventionOf, parseName } from '../../naming.js';
+import { LIVE_STATES } from '../../plan/inventory.js';
+import { describeAction, planReconcile } from '../../plan/reconcile.js';
+import { roleOf } from '../../plan/shape.js';
+import { describeChange, planUpgrade, upgradeTargets, type UpgradePlan } from '../../plan/upgrade.js';
+import { executePlan, type ActionOutcome } from '../../ops/apply.js';
+import { replaceName, journal, type ReplaceResult } from '../../ops/replace.js';
+import { terminateConfirmed } from '../../ops/terminate.js';
+import { resolveImage } from '../../ops/launch.js';
+import PQueue from 'p-queue';
+import { confirm, makeProgress, type CliIo } from '../io.js';
+import type { Deps } from '../wiring.js';
+import { readObserved } from './ls.js';
+import { makeOpsDeps, type OpsCliOptions } from '../opsdeps.js';
+import { suggestEdit } from '../suggest.js';
+
+export interface MutateOptions extends OpsCliOptions {
+  dryRun?: boolean;
+  yes?: boolean;
+}
+
+/**
+ * Every command that changes the cloud shows its plan first; on a terminal it asks, with --yes
+ * it proceeds, and without a terminal and without --yes it refuses (exit 2): a cron line must
+ * say what it means.
+ */
+export async function mayProceed(io: CliIo, o: MutateOptions, what: string): Promise<void> {
+  if (o.yes) return;
+  if (!io.stdinIsTTY) throw new InputError(`refusing to ${what} without --yes: there is no terminal to ask (add --yes to a cron line or a script)`);
+  if (!(await confirm(io, `${what}?`))) throw new FleetError('cancelled; nothing was changed', { exitCode: 1 });
+}
+
+function printPlan(io: CliIo, plan: Plan): void {
+  if (plan.actions.length === 0) io.stdout.write(`fleet ${plan.fleet} is converged: nothing to do\n`);
+  else {
+    io.stdout.write(`plan for fleet ${plan.fleet} (${plan.actions.length} action${plan.actions.length === 1 ? '' : 's'}):\n`);
+    for (const a of plan.actions) io.stdout.write(`  ${describeAction(a)}\n`);
+  }
+  for (const n of plan.notes) io.stdout.write(`  note: ${n}\n`);
+}
+
+export async function planCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean): Promise<Plan> {
+  const o = await readObserved(spec, deps, makeProgress(io, json));
+  const plan = planReconcile(spec, o, new Date(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
+  if (json) io.stdout.write(JSON.stringify(plan, null, 2) + '\n');
+  else printPlan(io, plan);
+  return plan;
+}
+
+export async function applyCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: MutateOptions): Promise<number> {
+  const ops = await makeOpsDeps(spec, deps, io, json, o);
+  const observed = await readObserved(spec, deps, makeProgress(io, json));
+  const plan = planReconcile(spec, observed, ops.clock.now(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
+  if (o.dryRun || plan.actions.length === 0) {
+    if (json) io.stdout.write(JSON.stringify({ dryRun: Boolean(o.dryRun), plan, outcomes: [] }, null, 2) + '\n');
+    else printPlan(io, plan);
+    return 0;
+  }
+  if (!json) printPlan(io, plan);
+  await mayProceed(io, o, `apply ${plan.actions.length} action${plan.actions.length === 1 ? '' : 's'} to fleet ${spec.fleet}`);
+  const outcomes = await executePlan(ops, plan, makeProgress(io, json));
+  const failed = outcomes.filter((x) => !x.ok);
+  if (json) io.stdout.write(JSON.stringify({ dryRun: false, plan, outcomes }, null, 2) + '\n');
+  else {
+    for (const x of outcomes) io.stdout.write(`${x.ok ? 'done' : 'FAILED'}: ${outcomeLine(x)}\n`);
+    io.stdout.write(`${outcomes.length - failed.length} of ${outcomes.length} actions done${failed.length ? `, ${failed.length} failed (rolled back; rerun apply)` : ''}\n`);
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+function outcomeLine(x: ActionOutcome): string {
+  if (!x.ok) return `${describeAction(x.action)}: ${x.error}`;
+  const r = x.result;
+  if (r) return `${r.name} -> ${r.instanceId} (${r.type} ${r.market} ${r.az}, ${r.ip}, generation ${r.generation})${fallbackNote(r)}`;
+  return describeAction(x.action);
+}
+
+function fallbackNote(r: ReplaceResult): string {
+  const failed = (r.attempts ?? []).filter((a) => a.error);
+  return failed.length ? `; tried first: ${failed.map((a) => `${a.shape.instanceType} ${a.shape.market} ${a.shape.subnetId} (${a.error})`).join(', ')}` : '';
+}
+
+export interface UpgradeOptions extends MutateOptions {
+  type?: string;
+  market?: string;
+  image?: string;
+  maxUnavailable: string;
+  maxSurge: string;
+}
+
+function count(flag: string, v: string): number {
+  if (!/^\d+$/.test(v)) throw new InputError(`${flag} ${JSON.stringify(v)}: expected a whole number >= 0`);
+  return Number(v);
+}
+
+export async function upgradeCommand(spec: FleetSpec, configFile: string, target: string, deps: Deps, io: CliIo, json: boolean, o: UpgradeOptions): Promise<number> {
+  // Bad input first, before any call: exit 2, nothing changed.
+  const { role, single } = upgradeTargets(spec, target);
+  if (o.market !== undefined && o.market !== 'spot' && o.market !== 'on-demand') throw new InputError(`--market ${JSON.stringify(o.market)}: expected spot or on-demand`);
+  if (o.image !== undefined && !/^ami-([0-9a-f]{8}|[0-9a-f]{17})$/.test(o.image)) throw new InputError(`--image ${JSON.stringify(o.image)}: expected an AMI id (ami- and 8 or 17 hex digits)`);
+  if (o.type !== undefined && !/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(o.type)) throw new InputError(`--type ${JSON.stringify(o.type)}: expected an instance type such as m5.large`);
+  const maxSurge = count('--max-surge', o.maxSurge);
+  const maxUnavailable = count('--max-unavailable', o.maxUnavailable);
+  if (maxSurge === 0 && maxUnavailable === 0) throw new InputError('--max-surge and --max-unavailable cannot both be 0: nothing could be replaced');
+  const change = { ...(o.type ? { instanceType: o.type } : {}), ...(o.market ? { market: o.market as Market } : {}), ...(o.image ? { imageId: o.image } : {}) };
+  // Validates the type against the role (exit 2) before reading anything.
+  planUpgrade(spec, { records: [], instances: [] }, target, change);
+
+  const ops = await makeOpsDeps(spec, deps, io, json, o);
+  const observed = await readObserved(spec, deps, makeProgress(io, json));
+  const plan = planUpgrade(spec, observed, target, change);
+  if (single && plan.steps.length === 0 && plan.skipped[0] && !plan.skipped[0].reason.startsWith('already')) {
+    throw new FleetError(`cannot upgrade ${target}: ${plan.skipped[0].reason}`, { exitCode: 1 });
+  }
+  const suggestion = suggestEdit(configFile, spec, role, change, single ? target : undefined);
+  const killFirst = maxSurge === 0;
+  const concurrency = killFirst ? maxUnavailable : maxSurge;
+  if (!json || o.dryRun) printUpgrade(io, json, plan, { concurrency, killFirst, ttl: spec.dns.ttl }, suggestion, Boolean(o.dryRun));
+  if (o.dryRun || plan.steps.length === 0) return 0;
+  await mayProceed(io, o, `replace ${plan.steps.length} instance${plan.steps.length === 1 ? '' : 's'} of fleet ${spec.fleet}`);
+
+  if (change.imageId) await resolveImage(ops, { id: change.imageId });
+  const conv = conventionOf(spec);
+  const roleSpec = roleOf(spec, role)!;
+  const queue = new PQueue({ concurrency });
+  const results: { name: string; ok: boolean; error?: string; result?: ReplaceResult }[] = [];
+  const progress = makeProgress(io, json);
+  let done = 0;
+  await Promise.all(
+    plan.steps.map((step) =>
+      queue.add(async () => {
+        progress.update(`upgrade: ${done}/${plan.steps.length} done, replacing ${step.name}…`);
+        try {
+          if (killFirst) await terminateConfirmed(ops, [step.from.instanceId], `${step.name}: --max-surge 0 replaces kill-first`);
+          const result = await replaceName(ops, {
+            name: parseName(step.name, conv),
+            role: roleSpec,
+            generation: step.generation,
+            override: { ...(change.instanceType ? { instanceType: change.instanceType } : {}), ...(change.market ? { market: change.market } : {}), ...(change.imageId ? { image: { id: change.imageId } } : {}) },
+            strictType: change.instanceType !== undefined,
+            replaces: step.replaces,
+            retire: [],
+          });
+          results.push({ name: step.name, ok: true, result });
+        } catch (err) {
+          results.push({ name: step.name, ok: false, error: err instanceof Error ? err.message : String(err) });
+        }
+        done++;
+      }),
+    ),
+  );
+  progress.done();
+  const failed = results.filter((r) => !r.ok);
+  if (json) io.stdout.write(JSON.stringify({ plan, results, suggestion }, null, 2) + '\n');
+  else {
+    for (const r of results) io.stdout.write(r.ok ? `done: ${r.name} -> ${r.result!.instanceId} (${r.result!.type} ${r.result!.market}, generation ${r.result!.generation}); ${r.result!.terminated.join(', ') || 'nothing'} terminated\n` : `FAILED: ${r.error}\n`);
+    if (results.some((r) => r.ok) && suggestion) io.stdout.write(`\n${suggestion}\n`);
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+function printUpgrade(io: CliIo, json: boolean, plan: UpgradePlan, how: { concurrency: number; killFirst: boolean; ttl: number }, suggestion: string | undefined, dryRun: boolean): void {
+  if (json) {
+    io.stdout.write(JSON.stringify({ dryRun, plan, suggestion }, null, 2) + '\n');
+    return;
+  }
+  if (plan.steps.length === 0) io.stdout.write(`nothing to upgrade to ${describeChange(plan.change)}\n`);
+  else {
+    io.stdout.write(`upgrade ${plan.target} to ${describeChange(plan.change)}: ${plan.steps.length} name${plan.steps.length === 1 ? '' : 's'}, ${how.concurrency} at a time${how.killFirst ? ', kill-first (--max-surge 0: each name is unserved while it is replaced)' : ''}\n`);
+    for (const s of plan.steps) {
+      io.stdout.write(
+        how.killFirst
+          ? `  ${s.name}: terminate ${s.from.instanceId} (${s.from.type} ${s.from.market}), launch generation ${s.generation}, wait converged, swap the record, wait INSYNC and ${how.ttl} s\n`
+          : `  ${s.name}: launch generation ${s.generation} beside ${s.from.instanceId} (${s.from.type} ${s.from.market}), wait converged, swap the record (${s.replaces.ip} -> new), wait INSYNC and the TTL (${how.ttl} s), terminate ${s.from.instanceId}\n`,
+      );
+    }
+  }
+  for (const k of plan.skipped) io.stdout.write(`  skip ${k.name}: ${k.reason}\n`);
+  if (dryRun && suggestion) io.stdout.write(`\n${suggestion}\n`);
+}
+
+export async function killCommand(spec: FleetSpec, target: string, deps: Deps, io: CliIo, json: boolean, o: MutateOptions): Promise<number> {
+  const conv = conventionOf(spec);
+  const name = parseName(target, conv);
+  const role = roleOf(spec, name.role);
+  if (!role || name.index > role.count) throw new InputError(`${name.name} is not a name of fleet ${spec.fleet}`);
+  const ops = await makeOpsDeps(spec, deps, io, json, o);
+  const rec = await deps.dns.getRecord(ops.zoneId, name.fqdn);
+  const observed = rec ? await deps.compute.listFleetInstances(spec.fleet) : [];
+  const victim = rec ? observed.find((i) => i.privateIp !== undefined && rec.values.includes(i.privateIp) && LIVE_STATES.has(i.state)) : undefined;
+  if (!victim) {
+    const msg = `${name.name} is not served by a live instance${rec ? ` (record points at ${rec.values.join(', ')})` : ' (no record)'}; nothing to kill`;
+    if (json) io.stdout.write(JSON.stringify({ name: name.name, killed: null, reason: msg }) + '\n');
+    else io.stdout.write(msg + '\n');
+    return 0;
+  }
+  const line = `kill ${name.name}: terminate ${victim.id} (${victim.type} ${victim.market} ${victim.az}, ${victim.privateIp}); the record stays and the next \`fleet apply\` rebuilds the name`;
+  if (o.dryRun) {
+    if (json) io.stdout.write(JSON.stringify({ dryRun: true, name: name.name, instanceId: victim.id }) + '\n');
+    else io.stdout.write(line + '\n');
+    return 0;
+  }
+  if (!json) io.stdout.write(line + '\n');
+  await mayProceed(io, o, `terminate ${victim.id} serving ${name.name}`);
+  await terminateConfirmed(ops, [victim.id], `fleet kill ${name.name}`);
+  await journal(ops, 'kill', name.name, { instanceId: victim.id });
+  if (json) io.stdout.write(JSON.stringify({ dryRun: false, name: name.name, killed: victim.id }) + '\n');
+  else io.stdout.write(`killed ${victim.id}; ${name.name} now points at a dead instance until \`fleet apply\` rebuilds it\n`);
+  return 0;
+}

@@ -1,0 +1,80 @@
+/** Build the ops deps for a mutating command: the zone, the journal, the clock, the limiter, the watchers. */
+import { randomUUID } from 'node:crypto';
+import { createS3Journal } from '../aws/s3.js';
+import { FleetError, InputError } from '../errors.js';
+import type { FleetSpec } from '../model.js';
+import type { Log, LogEvent } from '../ports.js';
+import { scaledClock } from '../ops/clock.js';
+import type { OpsDeps, Step } from '../ops/context.js';
+import { DnsWriter } from '../ops/dns.js';
+import { RateLimiter } from '../ops/limiter.js';
+import { InstanceWatcher } from '../ops/watcher.js';
+import type { CliIo } from './io.js';
+import type { Deps } from './wiring.js';
+
+export interface OpsCliOptions {
+  /** For a local cloud whose clock runs N times faster: waits, timeouts and rates run N times faster too. */
+  timeScale?: string;
+  /** Poll interval while waiting on AWS (clock ms). */
+  pollMs?: string;
+  verbose?: boolean;
+}
+
+const STEPS: readonly Step[] = ['launched', 'converged', 'swapped', 'insync', 'terminated'];
+
+export function cliLog(io: CliIo, json: boolean, verbose: boolean): Log {
+  return (e: LogEvent) => {
+    if (json) {
+      if (e.level === 'error' || e.level === 'warn') io.stderr.write(JSON.stringify(e) + '\n');
+      return;
+    }
+    if (e.level === 'debug' && !verbose) return;
+    if (e.level === 'info' && !verbose) return;
+    io.stderr.write(`${e.level === 'info' ? '' : `${e.level}: `}${e.msg}\n`);
+  };
+}
+
+function positive(flag: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InputError(`${flag} ${JSON.stringify(v)}: expected a number > 0`);
+  return n;
+}
+
+export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<OpsDeps> {
+  const scale = positive('--time-scale', o.timeScale, 1);
+  const pollMs = positive('--poll-ms', o.pollMs, 5000);
+  const clock = scaledClock(scale);
+  const log = cliLog(io, json, Boolean(o.verbose));
+  const zone = await deps.dns.findZone(spec.dns.zone);
+  if (!zone) throw new FleetError(`hosted zone ${spec.dns.zone} does not exist; run \`fleet init\` to create it`, { exitCode: 1 });
+  const limiter = new RateLimiter(clock);
+  const opsDeps: OpsDeps = {
+    spec,
+    zoneId: zone.id,
+    compute: deps.compute,
+    dns: deps.dns,
+    journal: createS3Journal(deps.clients.s3, spec.journal.bucket, spec.journal.prefix),
+    clock,
+    log,
+    limiter,
+    watcher: new InstanceWatcher(deps.compute, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
+    dnsWriter: new DnsWriter(deps.dns, zone.id, clock, limiter, log, { batchWindowMs: Math.min(1000, pollMs), pollMs }),
+    operationId: randomUUID().slice(0, 8),
+    images: new Map(),
+  };
+  // Crash injection for the crash-safety tests: FLEET_TEST_CRASH_AT=<step>[:<name>] kills this
+  // process with SIGKILL when a replacement reaches that step.
+  const crash = io.env['FLEET_TEST_CRASH_AT'];
+  if (crash) {
+    const [step, only] = crash.split(':');
+    if (!STEPS.includes(step as Step)) throw new InputError(`FLEET_TEST_CRASH_AT=${crash}: step must be one of ${STEPS.join(', ')}`);
+    opsDeps.hook = (s, name) => {
+      if (s === step && (!only || only === name)) {
+        io.stderr.write(`FLEET_TEST_CRASH_AT: crashing at ${s} of ${name}\n`);
+        process.kill(process.pid, 'SIGKILL');
+      }
+    };
+  }
+  return opsDeps;
+}

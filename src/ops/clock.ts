@@ -1,0 +1,33 @@
+/**
+ * The clock ops run on: real time, or real time scaled by a factor (to drive a local cloud
+ * whose clock runs faster than real time: every wait, timeout and rate then runs in that
+ * cloud's simulated time).
+ */
+import type { Clock } from '../ports.js';
+
+export interface OpsClock extends Clock {
+  /** Resolve after `ms` (clock time); rejects with the signal's reason when aborted. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export function scaledClock(scale = 1, realNow: () => number = Date.now): OpsClock {
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new RangeError(`time scale must be > 0, got ${scale}`);
+  const start = realNow();
+  return {
+    now: () => new Date(start + (realNow() - start) * scale),
+    sleep(ms, signal) {
+      return new Promise((resolve, reject) => {
+        if (signal?.aborted) return reject(signal.reason);
+        const t = setTimeout(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, Math.max(0, ms / scale));
+        const onAbort = () => {
+          clearTimeout(t);
+          reject(signal!.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/** What ops need, passed as one plain object built at the edge (CLI, Lambda entry). */
+import type { FleetSpec } from '../model.js';
+import type { Compute, Dns, Journal, Log } from '../ports.js';
+import type { OpsClock } from './clock.js';
+import type { RateLimiter } from './limiter.js';
+import type { InstanceWatcher } from './watcher.js';
+import type { DnsWriter } from './dns.js';
+
+/** Named steps of a replacement, where a test may inject a crash. */
+export type Step = 'launched' | 'converged' | 'swapped' | 'insync' | 'terminated';
+
+export interface OpsDeps {
+  spec: FleetSpec;
+  zoneId: string;
+  compute: Compute;
+  dns: Dns;
+  journal: Journal;
+  clock: OpsClock;
+  log: Log;
+  limiter: RateLimiter;
+  watcher: InstanceWatcher;
+  dnsWriter: DnsWriter;
+  /** Identifies this run in tags and the journal. */
+  operationId: string;
+  /** Called at each named step (crash injection in tests); may never return. */
+  hook?: (step: Step, name: string) => void | Promise<void>;
+  /** Resolved image ids by reference (DescribeImages once per run). */
+  images: Map<string, Promise<string>>;
+}

@@ -1,0 +1,110 @@
+/**
+ * Launch one generation of a name: try the role's launch shapes in order (a capacity error
+ * moves to the next type, AZ or market, never retries the same one), with a ClientToken per
+ * attempt so that a retried or rerun request never launches twice.
+ */
+import { CapacityError, FleetError } from '../errors.js';
+import type { FleetName, ImageRef, Instance, RoleSpec } from '../model.js';
+import { TAG } from '../aws/ec2.js';
+import { userDataBase64 } from '../bootstrap/userdata.js';
+import { clientToken, imageOf, launchCandidates, type LaunchShape, type ShapeOverride } from '../plan/shape.js';
+import type { OpsDeps } from './context.js';
+
+export interface LaunchResult {
+  instance: Instance;
+  generation: number;
+  shape: LaunchShape;
+  /** Every attempt, in order, with the error of the failed ones. */
+  attempts: { shape: LaunchShape; error?: string }[];
+}
+
+function imageKey(ref: ImageRef): string {
+  return 'id' in ref ? ref.id : `${ref.owner}/${ref.namePattern}`;
+}
+
+export function resolveImage(deps: OpsDeps, ref: ImageRef): Promise<string> {
+  const key = imageKey(ref);
+  let p = deps.images.get(key);
+  if (!p) {
+    p = deps.limiter.take('ec2:describe').then(() => deps.compute.resolveImage(ref));
+    deps.images.set(key, p);
+    p.catch(() => deps.images.delete(key));
+  }
+  return p;
+}
+
+export function describeShape(s: LaunchShape): string {
+  return `${s.instanceType} ${s.market} in ${s.subnetId}`;
+}
+
+export async function launchGeneration(
+  deps: OpsDeps,
+  name: FleetName,
+  role: RoleSpec,
+  generation: number,
+  opts: { override?: ShapeOverride; strictType?: boolean; fencingToken?: string } = {},
+): Promise<LaunchResult> {
+  const shapes = launchCandidates(deps.spec, role, name, opts.override, opts.strictType);
+  const imageId = await resolveImage(deps, imageOf(deps.spec, role, opts.override));
+  const attempts: LaunchResult['attempts'] = [];
+  let gen = generation;
+  let bumps = 0;
+  const bump = (): void => {
+    if (++bumps > 20) throw new FleetError(`${name.name}: 20 generations in a row were launched and rolled back before; refusing to go on`);
+    gen++;
+  };
+  for (let i = 0; i < shapes.length; i++) {
+    const shape = shapes[i]!;
+    const tags: Record<string, string> = {
+      [TAG.fleet]: deps.spec.fleet,
+      [TAG.name]: name.name,
+      [TAG.role]: role.name,
+      [TAG.generation]: String(gen),
+      'fleet:operation': deps.operationId,
+      Name: name.fqdn,
+    };
+    if (opts.fencingToken) tags['fleet:fence'] = opts.fencingToken;
+    await deps.limiter.take('ec2:run-instances');
+    await deps.limiter.take('ec2:run-instances-resource');
+    let instance: Instance;
+    try {
+      instance = await deps.compute.launch({
+        clientToken: clientToken(deps.spec.fleet, name.name, gen, shape),
+        imageId,
+        instanceType: shape.instanceType,
+        market: shape.market,
+        subnetId: shape.subnetId,
+        securityGroupIds: deps.spec.defaults.securityGroups,
+        ...(deps.spec.defaults.instanceProfile ? { instanceProfile: deps.spec.defaults.instanceProfile } : {}),
+        userDataBase64: userDataBase64({ spec: deps.spec, name, generation: gen }),
+        tags,
+      });
+    } catch (err) {
+      if (err instanceof CapacityError) {
+        attempts.push({ shape, error: err.code });
+        deps.log({ level: 'warn', event: 'capacity', msg: `${name.name}: no capacity for ${describeShape(shape)} (${err.code}); trying the next shape`, name: name.name, code: err.code });
+        continue;
+      }
+      if ((err as { code?: string }).code === 'IdempotentInstanceTerminated') {
+        // This generation's token belongs to an attempt that was rolled back: move on to the next generation.
+        bump();
+        i--;
+        continue;
+      }
+      throw err;
+    }
+    if (instance.state === 'shutting-down' || instance.state === 'terminated') {
+      // The token replayed a rolled-back launch of this generation (AWS returns the original reservation).
+      deps.log({ level: 'info', event: 'token-replay', msg: `${name.name}: generation ${gen} was launched and rolled back before; using generation ${gen + 1}`, name: name.name });
+      bump();
+      i--;
+      continue;
+    }
+    attempts.push({ shape });
+    deps.log({ level: 'info', event: 'launched', msg: `${name.name}: launched ${instance.id} (${describeShape(shape)}, generation ${gen})`, name: name.name, instanceId: instance.id, generation: gen });
+    return { instance, generation: gen, shape, attempts };
+  }
+  throw new FleetError(`no capacity for ${name.name}: tried ${attempts.map((a) => `${describeShape(a.shape)} (${a.error})`).join('; ')}`, {
+    data: { name: name.name, attempts },
+  });
+}

@@ -1,0 +1,141 @@
+/**
+ * Replace-by-name (DESIGN.md section 4): launch generation g+1 (or adopt a live instance of
+ * the name), wait until it converges, compare-and-swap the record onto it, wait INSYNC and
+ * the TTL, then terminate what served the name before.
+ *
+ * Failure before the swap: the new instance is terminated, DNS and the old instance stay as
+ * they were. Failure after the swap: the old instance may be left running; it is an orphan
+ * that the next apply collects. At no point is the name left without a record it had.
+ */
+import { DnsConflictError, FleetError } from '../errors.js';
+import type { FleetName, Instance, RecordTarget, RoleSpec } from '../model.js';
+import type { ShapeOverride } from '../plan/shape.js';
+import type { OpsDeps } from './context.js';
+import { swapChanges } from './dns.js';
+import { describeShape, launchGeneration, type LaunchResult } from './launch.js';
+import { terminateConfirmed } from './terminate.js';
+
+export interface ReplaceJob {
+  name: FleetName;
+  role: RoleSpec;
+  /** The generation to launch (ignored when adopting). */
+  generation: number;
+  /** Adopt this live instance instead of launching. */
+  adopt?: string;
+  override?: ShapeOverride;
+  /** An explicit type is not swapped for another one on a capacity error (other AZs are still tried). */
+  strictType?: boolean;
+  /** What the record points at now; undefined: the name has no record. */
+  replaces?: RecordTarget;
+  /** Live instances that serve or claim the name now, terminated once the swap is INSYNC. */
+  retire: string[];
+  fencingToken?: string;
+}
+
+export interface ReplaceResult {
+  name: string;
+  instanceId: string;
+  ip: string;
+  generation: number;
+  type: string;
+  market: string;
+  az: string;
+  changeId: string;
+  terminated: string[];
+  /** Launch attempts, when launched (capacity fallbacks). */
+  attempts?: LaunchResult['attempts'];
+  /** Simulated/clock ms from start to the record pointing at the new instance. */
+  msToServed: number;
+}
+
+export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<ReplaceResult> {
+  const started = deps.clock.now().getTime();
+  const name = job.name.name;
+  let instance: Instance;
+  let generation: number;
+  let attempts: LaunchResult['attempts'] | undefined;
+  if (job.adopt) {
+    const seen = (await deps.compute.describe([job.adopt])).get(job.adopt);
+    if (!seen || !seen.privateIp) throw new FleetError(`${name}: ${job.adopt} is gone; nothing to adopt`);
+    instance = seen;
+    generation = seen.generation ?? 0;
+  } else {
+    const launched = await launchGeneration(deps, job.name, job.role, job.generation, {
+      ...(job.override ? { override: job.override } : {}),
+      ...(job.strictType ? { strictType: true } : {}),
+      ...(job.fencingToken ? { fencingToken: job.fencingToken } : {}),
+    });
+    instance = launched.instance;
+    generation = launched.generation;
+    attempts = launched.attempts;
+    await deps.hook?.('launched', name);
+  }
+
+  // Until the swap, any failure rolls back: terminate the new instance, leave DNS alone.
+  let converged: Instance;
+  let changeId: string;
+  try {
+    deps.log({ level: 'info', event: 'waiting', msg: `${name}: waiting for ${instance.id} to converge`, name, instanceId: instance.id });
+    converged = await deps.watcher.converged(instance.id, deps.spec.reconcile.convergeTimeoutMs);
+    await deps.hook?.('converged', name);
+    if (!converged.privateIp) throw new FleetError(`${name}: ${instance.id} converged without a private address`);
+    changeId = await deps.dnsWriter.submit(swapChanges(job.name.fqdn, job.replaces, converged.privateIp, deps.spec.dns.ttl));
+  } catch (err) {
+    const why = err instanceof DnsConflictError ? `the record of ${name} changed underneath this operation` : err instanceof Error ? err.message : String(err);
+    deps.log({ level: 'warn', event: 'rollback', msg: `${name}: rolling back: terminating ${instance.id} (${why}); DNS untouched`, name, instanceId: instance.id });
+    try {
+      await terminateConfirmed(deps, [instance.id], `rollback of ${name}`);
+    } catch (cleanup) {
+      throw new FleetError(`${name}: ${why}; AND the rollback failed to terminate ${instance.id}: ${cleanup instanceof Error ? cleanup.message : String(cleanup)} — the next apply collects it`, { cause: err });
+    }
+    throw new FleetError(`${name}: ${why}; rolled back (${instance.id} terminated, DNS untouched)`, { cause: err, data: { name, instanceId: instance.id } });
+  }
+  const msToServed = deps.clock.now().getTime() - started;
+  deps.log({ level: 'info', event: 'swapped', msg: `${name}: record now points at ${converged.id} (${converged.privateIp})`, name, instanceId: converged.id, changeId });
+  await deps.hook?.('swapped', name);
+
+  // After the swap: resolvers must move before the old instance goes.
+  await deps.dnsWriter.waitInsync(changeId, 10 * 60_000);
+  await deps.clock.sleep(deps.spec.dns.ttl * 1000);
+  await deps.hook?.('insync', name);
+
+  const old = [...new Set([...(job.replaces?.instanceId ? [job.replaces.instanceId] : []), ...job.retire])].filter((id) => id !== converged.id);
+  let terminated: string[] = [];
+  if (old.length > 0) {
+    try {
+      await terminateConfirmed(deps, old, `replaced by ${converged.id}`);
+      terminated = old;
+    } catch (err) {
+      deps.log({ level: 'warn', event: 'orphan-left', msg: `${name}: could not terminate ${old.join(', ')} (${err instanceof Error ? err.message : String(err)}); the next apply collects it`, name });
+    }
+  }
+  await deps.hook?.('terminated', name);
+
+  const result: ReplaceResult = {
+    name,
+    instanceId: converged.id,
+    ip: converged.privateIp,
+    generation,
+    type: converged.type,
+    market: converged.market,
+    az: converged.az,
+    changeId,
+    terminated,
+    msToServed,
+    ...(attempts ? { attempts } : {}),
+  };
+  await journal(deps, 'replace', name, { ...result, shape: attempts ? describeShape(attempts[attempts.length - 1]!.shape) : 'adopted' });
+  return result;
+}
+
+/** One create-only journal object per operation on a name. Never fails the operation. */
+export async function journal(deps: OpsDeps, kind: string, name: string, body: Record<string, unknown>): Promise<void> {
+  const at = deps.clock.now().toISOString();
+  const key = `${deps.spec.fleet}/${at.slice(0, 10)}/${at}-${kind}-${name}-${deps.operationId}.json`;
+  try {
+    await deps.limiter.take('s3:write');
+    await deps.journal.create(key, { kind, name, at, operation: deps.operationId, ...body });
+  } catch (err) {
+    deps.log({ level: 'warn', event: 'journal-failed', msg: `journal entry for ${name} not written: ${err instanceof Error ? err.message : String(err)}`, name });
+  }
+}
