@@ -21,7 +21,9 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import { cloudUnderTest, errorCode, errorStatus, type CloudUnderTest } from './harness.js';
+import { cloudUnderTest, errorCode, errorStatus, simControl, type CloudUnderTest } from './harness.js';
+import type { SimDelays } from '../../src/sim/types.js';
+import type { Route53SeedRecord } from '../../src/sim/route53/index.js';
 import { RecordStore, rrKey, type RRSet } from '../../src/sim/route53/store.js';
 import { parseXml } from '../../src/sim/route53/xml.js';
 
@@ -103,6 +105,61 @@ function tamperedClient(rewrite: (req: { body: unknown; path: string; method: st
     { step: 'build', name: 'tamperForTest' },
   );
   return client;
+}
+
+/** The fault and time knobs: in-process control, or the HTTP control endpoint of a local cloud elsewhere. */
+interface Knobs {
+  /** Set delays; returns the previous values of the keys set. */
+  delays(d: Partial<SimDelays>): Promise<Partial<SimDelays>>;
+  advance(ms: number): Promise<void>;
+  speed(speed: number): Promise<void>;
+  throttling(on: boolean): Promise<void>;
+  failNext(service: string, action: string, n: number, status: number): Promise<void>;
+  seedRecords(zone: string, records: Route53SeedRecord[]): Promise<void>;
+}
+
+function knobs(): Knobs | undefined {
+  const control = cloud.control;
+  if (control) {
+    return {
+      async delays(d) {
+        const prev: Partial<SimDelays> = {};
+        for (const k of Object.keys(d) as (keyof SimDelays)[]) prev[k] = control.delays[k];
+        Object.assign(control.delays, d);
+        return prev;
+      },
+      advance: async (ms) => control.clock.advance(ms),
+      speed: async (x) => control.clock.setSpeed(x),
+      throttling: async (on) => control.setThrottling(on),
+      failNext: async (service, action, n, status) => control.failNext(service, action, n, status),
+      seedRecords: async (zone, records) => void control.route53.seedRecords(zone, records),
+    };
+  }
+  if (cloud.isLocalCloud) {
+    const ep = cloud.endpoint;
+    return {
+      async delays(d) {
+        const all = (await simControl(ep, '/delays', {})) as SimDelays;
+        const prev: Partial<SimDelays> = {};
+        for (const k of Object.keys(d) as (keyof SimDelays)[]) prev[k] = all[k];
+        await simControl(ep, '/delays', d);
+        return prev;
+      },
+      advance: async (ms) => void (await simControl(ep, '/clock', { advanceMs: ms })),
+      speed: async (x) => void (await simControl(ep, '/clock', { speed: x })),
+      throttling: async (on) => void (await simControl(ep, '/throttling', { on })),
+      failNext: async (service, action, n, status) => void (await simControl(ep, '/fail-next', { service, action, n, status })),
+      seedRecords: async (zone, records) => void (await simControl(ep, '/seed/records', { zone, records })),
+    };
+  }
+  return undefined;
+}
+
+async function zoneIdByName(name: string): Promise<string> {
+  const out = await r53.send(new ListHostedZonesByNameCommand({ DNSName: name, MaxItems: 1 }));
+  const z = out.HostedZones?.[0];
+  assert.equal(z?.Name, `${name}.`);
+  return z!.Id!.replace('/hostedzone/', '');
 }
 
 describe('local cloud Route 53', () => {
@@ -552,10 +609,9 @@ describe('local cloud Route 53', () => {
 
   describe('changes and limits', () => {
     test('GetChange: PENDING until dnsSyncMs of simulated time has passed, then INSYNC; unknown id is NoSuchChange (404)', async (t) => {
-      const control = cloud.control;
-      if (!control) return t.skip('needs the local cloud control: the simulated clock');
-      const saved = control.delays.dnsSyncMs;
-      control.delays.dnsSyncMs = 60_000;
+      const k = knobs();
+      if (!k) return t.skip('needs the local cloud control: sets dnsSyncMs and advances the simulated clock');
+      const saved = await k.delays({ dnsSyncMs: 60_000 });
       try {
         const zone = uniqueZone('sync');
         const id = await createZone(zone);
@@ -564,12 +620,12 @@ describe('local cloud Route 53', () => {
         const pending = await r53.send(new GetChangeCommand({ Id: changeId }));
         assert.equal(pending.ChangeInfo!.Status, 'PENDING');
         assert.equal(pending.ChangeInfo!.Id, changeId);
-        control.clock.advance(60_000);
+        await k.advance(60_000);
         const insync = await r53.send(new GetChangeCommand({ Id: changeId.replace('/change/', '') }));
         assert.equal(insync.ChangeInfo!.Status, 'INSYNC');
         assert.equal(insync.ChangeInfo!.SubmittedAt!.getTime(), out.ChangeInfo!.SubmittedAt!.getTime());
       } finally {
-        control.delays.dnsSyncMs = saved;
+        await k.delays(saved);
       }
       const missing = await failure(r53.send(new GetChangeCommand({ Id: 'C0000NOSUCHCHANGE' })));
       assert.equal(missing.name, 'NoSuchChange');
@@ -597,7 +653,7 @@ describe('local cloud Route 53', () => {
 
     test('the record-set quota per zone (AWS default 10,000) answers InvalidChangeBatch when exceeded', async (t) => {
       const control = cloud.control;
-      if (!control) return t.skip('needs the local cloud control: setRecordSetQuota');
+      if (!control) return t.skip('needs the in-process local cloud control: setRecordSetQuota');
       const zone = uniqueZone('quota');
       const id = await createZone(zone);
       control.route53.setRecordSetQuota(5);
@@ -666,25 +722,41 @@ describe('local cloud Route 53', () => {
   });
 
   describe('fault knobs', () => {
-    test('throttling: a burst of 5, then Throttling (400); after a simulated second it works; with maxAttempts 3 the SDK recovers', async (t) => {
-      const control = cloud.control;
-      if (!control) return t.skip('needs the local cloud control: throttling and the clock');
+    test('throttling: a burst of 5, then Throttling (400); after a simulated second it works', async (t) => {
+      const k = knobs();
+      if (!k) return t.skip('needs the local cloud control: throttling and the clock');
       const zone = uniqueZone('throttle');
       const id = await createZone(zone);
-      const faults = control.faults;
-      control.clock.setSpeed(0.001); // simulated time nearly stops: no refill while the burst is spent
-      control.setThrottling(true);
-      const retrying = cloud.makeClients({ maxAttempts: 3 }).route53;
+      await k.speed(0.001); // simulated time nearly stops: no refill while the burst is spent
+      await k.throttling(true);
       try {
         for (let i = 0; i < 5; i++) await r53.send(new GetHostedZoneCommand({ Id: id }));
         const f = await failure(r53.send(new GetHostedZoneCommand({ Id: id })));
         assert.deepEqual(f, { name: 'Throttling', message: 'Rate exceeded', status: 400 });
-        control.clock.advance(1000); // 5 tokens back
-        await r53.send(new GetHostedZoneCommand({ Id: id }));
+        assert.equal(await errorCode(apply(id, [change('CREATE', rrset(`a.${zone}`, 'A', 60, ['10.20.0.1']))])), 'Throttling', 'one bucket for every action');
+        await k.advance(1000); // 5 tokens back
+        for (let i = 0; i < 5; i++) await r53.send(new GetHostedZoneCommand({ Id: id }));
+        assert.equal(await errorCode(r53.send(new GetHostedZoneCommand({ Id: id }))), 'Throttling');
+      } finally {
+        await k.throttling(false);
+        await k.speed(1);
+      }
+    });
+
+    test('throttling: with maxAttempts 3 the SDK retries Throttling and recovers once tokens are back', async (t) => {
+      const control = cloud.control;
+      if (!control) return t.skip('needs the in-process local cloud control: refills the bucket between two attempts of one call');
+      const zone = uniqueZone('throttle-retry');
+      const id = await createZone(zone);
+      const faults = control.faults;
+      control.clock.setSpeed(0.001);
+      control.setThrottling(true);
+      const retrying = cloud.makeClients({ maxAttempts: 3 }).route53;
+      try {
         while (faults.take('route53:api')) {
-          /* spend what is left */
+          /* spend the burst */
         }
-        // The first attempt is throttled; the refill happens before the SDK retries.
+        // The first attempt is throttled; the bucket refills before the SDK retries.
         const throttledBefore = faults.throttled.get('route53:GetHostedZone') ?? 0;
         const original = faults.countThrottle;
         faults.countThrottle = (key: string) => {
@@ -707,21 +779,21 @@ describe('local cloud Route 53', () => {
     });
 
     test('failNext: an injected 503 answers ServiceUnavailable and applies nothing; 500 is InternalFailure', async (t) => {
-      const control = cloud.control;
-      if (!control) return t.skip('needs the local cloud control: failNext');
+      const k = knobs();
+      if (!k) return t.skip('needs the local cloud control: failNext');
       const zone = uniqueZone('fail');
       const id = await createZone(zone);
-      control.failNext('route53', 'ChangeResourceRecordSets', 1, 503);
+      await k.failNext('route53', 'ChangeResourceRecordSets', 1, 503);
       const f = await failure(apply(id, [change('CREATE', rrset(`a.${zone}`, 'A', 60, ['10.17.0.1']))]));
       assert.equal(f.name, 'ServiceUnavailable');
       assert.equal(f.status, 503);
       assert.equal((await listAll(id)).sets.length, 2);
-      control.failNext('route53', 'ListResourceRecordSets', 1, 500);
+      await k.failNext('route53', 'ListResourceRecordSets', 1, 500);
       const g = await failure(r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: id })));
       assert.equal(g.name, 'InternalFailure');
       assert.equal(g.status, 500);
       // The SDK retries 5xx itself.
-      control.failNext('route53', 'ChangeResourceRecordSets', 1, 500);
+      await k.failNext('route53', 'ChangeResourceRecordSets', 1, 500);
       const retrying = cloud.makeClients({ maxAttempts: 3 }).route53;
       try {
         const out = await apply(id, [change('CREATE', rrset(`a.${zone}`, 'A', 60, ['10.17.0.1']))], retrying);
@@ -734,7 +806,7 @@ describe('local cloud Route 53', () => {
 
     test('setPriorRequestNotComplete answers the next n changes on that zone with PriorRequestNotComplete (400)', async (t) => {
       const control = cloud.control;
-      if (!control) return t.skip('needs the local cloud control: setPriorRequestNotComplete');
+      if (!control) return t.skip('needs the in-process local cloud control: setPriorRequestNotComplete');
       const zone = uniqueZone('prnc');
       const id = await createZone(zone);
       const other = uniqueZone('prnc-other');
@@ -758,8 +830,8 @@ describe('local cloud Route 53', () => {
 
   describe('scale', () => {
     test('seedRecords of 100,000 then a full listing: 334 pages of 300, every record exactly once', async (t) => {
-      const control = cloud.control;
-      if (!control) return t.skip('needs the local cloud control: seedRecords');
+      const k = knobs();
+      if (!k) return t.skip('needs the local cloud control: seedRecords');
       const zone = uniqueZone('big');
       const records = Array.from({ length: 100_000 }, (_, i) => ({
         name: `web-${String(i).padStart(5, '0')}.r${i % 13}.${zone}`,
@@ -768,8 +840,9 @@ describe('local cloud Route 53', () => {
         values: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`],
       }));
       const t0 = Date.now();
-      const id = control.route53.seedRecords(zone, records);
-      assert.equal(control.route53.zoneId(zone), id);
+      await k.seedRecords(zone, records);
+      const id = await zoneIdByName(zone);
+      if (cloud.control) assert.equal(cloud.control.route53.zoneId(zone), id);
       const seeded = Date.now() - t0;
       assert.ok(seeded < 5_000, `seeding took ${seeded} ms`);
       const { sets, pages } = await listAll(id, 300);
