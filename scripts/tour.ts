@@ -7,8 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { ChangeResourceRecordSetsCommand, ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53';
-import { EC2Client, RunInstancesCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { BOOTSTRAP_MARKER } from '../src/bootstrap/marker.js';
+import { EC2Client } from '@aws-sdk/client-ec2';
 
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
@@ -27,92 +26,82 @@ function fleet(env: NodeJS.ProcessEnv, ...args: string[]): void {
 }
 
 async function main(): Promise<void> {
-  step('start the local cloud (EC2, Route 53, S3, EBS on 127.0.0.1)');
-  const sim = spawn(process.execPath, [cli, 'sim', '--port', '0', '--json', '--boot-ms', '500', '--converge-ms', '1500'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const started = Date.now();
+  // The local cloud runs 20 times faster than real time, and so does fleet (--time-scale 20):
+  // a 60 s TTL wait takes 3 s here, as every other wait does.
+  const speed = 20;
+  step(`start the local cloud (EC2, Route 53, S3, EBS on 127.0.0.1; its clock runs ${speed}x)`);
+  const sim = spawn(process.execPath, [cli, 'sim', '--port', '0', '--json', '--speed', String(speed)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: sim.stdout! });
     rl.once('line', resolve);
     sim.once('exit', (code) => reject(new Error(`fleet sim exited ${code}`)));
   });
   const { endpoint, region } = JSON.parse(line) as { endpoint: string; region: string };
-  process.stdout.write(`$ fleet sim --port 0\nlocal cloud listening on ${endpoint}\n`);
+  process.stdout.write(`$ fleet sim --speed ${speed}\nlocal cloud listening on ${endpoint}\n`);
   const env = { ...process.env, AWS_ENDPOINT_URL: endpoint, AWS_REGION: region, AWS_ACCESS_KEY_ID: 'AKIDLOCALCLOUD', AWS_SECRET_ACCESS_KEY: 'local-cloud' };
   const sdk = { endpoint, region, credentials: { accessKeyId: 'AKIDLOCALCLOUD', secretAccessKey: 'local-cloud' } };
   const r53 = new Route53Client(sdk);
   const ec2 = new EC2Client(sdk);
+  const fast = ['--time-scale', String(speed), '--poll-ms', '2000'];
   try {
     step('check fleet.yaml');
     fleet(env, 'validate');
 
-    step('create the hosted zone and the journal bucket');
+    step('create the hosted zone and the journal bucket (a second init does nothing)');
     fleet(env, 'init');
-    process.stdout.write('(again: init does nothing when they exist)\n');
     fleet(env, 'init');
 
     step('the inventory of an empty zone: every desired name is missing');
     fleet(env, 'ls', '--role', 'web');
 
-    step('by hand, through the AWS SDK: launch web-01 and point its record at it; point web-02 at an address nobody has');
-    const run = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: 'ami-0123456789abcdef0',
-        InstanceType: 't3.medium',
-        MinCount: 1,
-        MaxCount: 1,
-        SubnetId: 'subnet-0aa00000000000001',
-        MetadataOptions: { HttpTokens: 'required' },
-        UserData: Buffer.from(`#!/bin/sh\n${BOOTSTRAP_MARKER}\n`).toString('base64'),
-        TagSpecifications: [
-          {
-            ResourceType: 'instance',
-            Tags: [
-              { Key: 'fleet:fleet', Value: 'demo' },
-              { Key: 'fleet:name', Value: 'web-01' },
-              { Key: 'fleet:role', Value: 'web' },
-              { Key: 'fleet:generation', Value: '1' },
-              { Key: 'Name', Value: 'web-01.prod.example.com' },
-            ],
-          },
-        ],
-      }),
-    );
-    const id = run.Instances![0]!.InstanceId!;
-    const ip = run.Instances![0]!.PrivateIpAddress!;
-    process.stdout.write(`RunInstances -> ${id} (${ip}); waiting for it to report convergence…\n`);
-    for (let i = 0; i < 100; i++) {
-      const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
-      if (d.Reservations?.[0]?.Instances?.[0]?.Tags?.some((t) => t.Key === 'fleet:converged')) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    step('by hand, through the AWS SDK: a record for web-01 that points at an address nobody has');
     const zones = await r53.send(new ListHostedZonesByNameCommand({ DNSName: 'prod.example.com', MaxItems: 1 }));
     const zoneId = zones.HostedZones![0]!.Id!;
     await r53.send(
       new ChangeResourceRecordSetsCommand({
         HostedZoneId: zoneId,
-        ChangeBatch: {
-          Changes: [
-            { Action: 'CREATE', ResourceRecordSet: { Name: 'web-01.prod.example.com', Type: 'A', TTL: 60, ResourceRecords: [{ Value: ip }] } },
-            { Action: 'CREATE', ResourceRecordSet: { Name: 'web-02.prod.example.com', Type: 'A', TTL: 60, ResourceRecords: [{ Value: '10.0.99.99' }] } },
-          ],
-        },
+        ChangeBatch: { Changes: [{ Action: 'CREATE', ResourceRecordSet: { Name: 'web-01.prod.example.com', Type: 'A', TTL: 60, ResourceRecords: [{ Value: '10.0.99.99' }] } }] },
       }),
     );
-    process.stdout.write('ChangeResourceRecordSets -> CREATE web-01 A ' + ip + ', CREATE web-02 A 10.0.99.99\n');
-
-    step('the inventory again: web-01 is served, web-02 points at nothing, the rest are missing');
+    process.stdout.write('ChangeResourceRecordSets -> CREATE web-01.prod.example.com A 10.0.99.99\n');
     fleet(env, 'ls', '--role', 'web');
 
-    step('the same, for scripts: --json (here only its summary)');
-    process.stdout.write(`${bold('$ fleet --json ls --role web')}\n`);
-    const json = spawnSync(process.execPath, [cli, '--json', 'ls', '--role', 'web'], { cwd: root, env, encoding: 'utf8' });
+    step('what apply would do');
+    fleet(env, 'plan');
+
+    step('apply: launch every name (spot and on-demand roles, the policy hub), wait until each converges, then write its record');
+    fleet(env, 'apply', '--yes', ...fast);
+
+    step('the fleet');
+    fleet(env, 'ls');
+
+    step('apply again: nothing to do, nothing changed');
+    fleet(env, 'apply', '--yes', ...fast);
+
+    step('replace web-03 by a bigger one with the same name: launch, converge, swap DNS, wait the TTL, kill the small one');
+    fleet(env, 'upgrade', 'web-03', '--type', 'm5.large', '--yes', ...fast);
+
+    step('kill web-02: its record now points at a dead instance');
+    fleet(env, 'kill', 'web-02', '--yes', ...fast);
+    fleet(env, 'ls', '--role', 'web');
+
+    step('apply rebuilds web-02 (generation 2) and swaps its record');
+    fleet(env, 'apply', '--yes', ...fast);
+    fleet(env, 'ls', '--role', 'web');
+
+    step('for scripts: --json (here only the summary)');
+    process.stdout.write(`${bold('$ fleet --json ls')}\n`);
+    const json = spawnSync(process.execPath, [cli, '--json', 'ls'], { cwd: root, env, encoding: 'utf8' });
     if (json.status !== 0) throw new Error(`fleet --json ls exited ${json.status}: ${json.stderr}`);
     process.stdout.write(`{ "summary": ${JSON.stringify((JSON.parse(json.stdout) as { summary: unknown }).summary)}, "rows": [...], "orphans": [...] }\n`);
+    void ec2;
   } finally {
     r53.destroy();
     ec2.destroy();
     sim.kill('SIGTERM');
   }
-  process.stdout.write(`\n${bold('tour done.')} Next: \`npm test\` runs every test; \`npm run fleet -- --help\` lists the commands.\n`);
+  process.stdout.write(`\n${bold(`tour done in ${((Date.now() - started) / 1000).toFixed(1)} s.`)} Next: \`npm test\` runs every test; \`npm run fleet -- --help\` lists the commands.\n`);
 }
 
 main().catch((err) => {

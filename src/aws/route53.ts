@@ -140,7 +140,9 @@ export function createRoute53Dns(client: Route53Client): Dns {
         return (out.ChangeInfo?.Id ?? '').replace(/^\/?change\//, '');
       } catch (err) {
         if (awsCode(err) === 'InvalidChangeBatch') {
-          const messages = (err as { messages?: string[] }).messages ?? [err instanceof Error ? err.message : String(err)];
+          // AWS now sends the messages as one bracketed string in the error message, not as a list.
+          const listed = (err as { messages?: string[] }).messages;
+          const messages = listed && listed.length > 0 ? listed : [err instanceof Error ? err.message : String(err)];
           throw new DnsConflictError(`changing ${changes.map((c) => `${c.action} ${c.name}`).slice(0, 4).join(', ')}${changes.length > 4 ? ', …' : ''}`, messages, err);
         }
         throw cloudError(`changing records in zone ${zoneId}`, err);

@@ -69,8 +69,11 @@ export function planReconcile(spec: FleetSpec, observed: { records: readonly Dns
       notes.push(`${n.name}: record points at ${target.id}, which has not reported convergence yet; left alone`);
       continue;
     }
+    // The instance the record points at is terminated after the swap only when it is this
+    // name's own; a live instance tagged with another name is never ours to kill here.
+    const ownTarget = target && (target.name === n.name || !LIVE_STATES.has(target.state));
     const replaces: RecordTarget | undefined =
-      rec && rec.values.length === 1 ? { ip: rec.values[0]!, ttl: rec.ttl, ...(target ? { instanceId: target.id } : {}) } : undefined;
+      rec && rec.values.length === 1 ? { ip: rec.values[0]!, ttl: rec.ttl, ...(target && ownTarget ? { instanceId: target.id } : {}) } : undefined;
     if (rec && rec.values.length !== 1) {
       notes.push(`${n.name}: record holds ${rec.values.length} values; fix it by hand (fleet never guesses which one serves)`);
       continue;

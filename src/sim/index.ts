@@ -199,6 +199,8 @@ function str(body: Record<string, unknown>, key: string, opts: { optional?: bool
  *   POST /_sim/ec2/rebalance  {instanceId}       emit a rebalance recommendation
  *   POST /_sim/ec2/terminate  {instanceId}       the service terminates it (hardware failure)
  *   GET  /_sim/ec2/instances                     plain views of every instance
+ *   POST /_sim/route53/quota {recordSets}        record sets allowed per zone (AWS default 10,000)
+ *   POST /_sim/route53/prior-request-not-complete {zone, n}
  *   POST /_sim/s3/conflict-next {bucket, key, n}  409 ConditionalRequestConflict on the next n conditional writes
  *   POST /_sim/reset        (all knobs back to defaults)
  */
@@ -225,12 +227,13 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
         const zone = str(body, 'zone')!;
         const list = body['records'];
         if (!Array.isArray(list)) throw new ControlError('"records" must be an array of {name, type, ttl, values}');
+        let zoneId: string;
         try {
-          control.route53.seedRecords(zone, list as Parameters<Route53Control['seedRecords']>[1]);
+          zoneId = control.route53.seedRecords(zone, list as Parameters<Route53Control['seedRecords']>[1]);
         } catch (err) {
           throw new ControlError(err instanceof Error ? err.message : String(err));
         }
-        return { ok: true, count: list.length };
+        return { ok: true, count: list.length, zoneId };
       }
       case 'GET /calls':
         return control.calls();
@@ -325,6 +328,15 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
         return { ok: true };
       case 'GET /ec2/instances':
         return control.ec2.instances();
+      case 'POST /route53/quota': {
+        const n = num(body, 'recordSets')!;
+        if (!Number.isInteger(n) || n < 1) throw new ControlError('"recordSets" must be a whole number >= 1');
+        control.route53.setRecordSetQuota(n);
+        return { ok: true };
+      }
+      case 'POST /route53/prior-request-not-complete':
+        control.route53.setPriorRequestNotComplete(str(body, 'zone')!, num(body, 'n')!);
+        return { ok: true };
       case 'POST /s3/conflict-next':
         control.s3.conflictNext(str(body, 'bucket')!, str(body, 'key')!, num(body, 'n')!);
         return { ok: true };
