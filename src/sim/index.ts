@@ -181,10 +181,11 @@ function str(body: Record<string, unknown>, key: string, opts: { optional?: bool
 
 /**
  * The HTTP control endpoint, under /_sim/ (no AWS signature):
- *   GET  /_sim/health                      -> {ok, time, speed, rssBytes, maxRssBytes}
+ *   GET  /_sim/health                      -> {ok, time, speed, rssBytes, maxRssBytes, cpuMs}
  *   POST /_sim/seed/instances {instances: [...]}   bulk-load (benchmarks), see Ec2Control.seedInstances
  *   POST /_sim/seed/records   {zone, records: [...]} bulk-load, see Route53Control.seedRecords
  *   GET  /_sim/calls   POST /_sim/calls/reset
+ *   GET  /_sim/throttled                   throttled calls by `service:Action` (reset with the calls)
  *   GET  /_sim/events
  *   POST /_sim/throttling   {on: bool, buckets?: {key: {burst, refillPerSec}}}
  *   POST /_sim/fail-next    {service, action, n, status?}
@@ -199,6 +200,7 @@ function str(body: Record<string, unknown>, key: string, opts: { optional?: bool
  *   POST /_sim/ec2/rebalance  {instanceId}       emit a rebalance recommendation
  *   POST /_sim/ec2/terminate  {instanceId}       the service terminates it (hardware failure)
  *   GET  /_sim/ec2/instances                     plain views of every instance
+ *   GET  /_sim/ec2/stats                         counts by state, market, converged, invisible
  *   POST /_sim/route53/quota {recordSets}        record sets allowed per zone (AWS default 10,000)
  *   POST /_sim/route53/prior-request-not-complete {zone, n}
  *   POST /_sim/s3/conflict-next {bucket, key, n}  409 ConditionalRequestConflict on the next n conditional writes
@@ -213,7 +215,10 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
     const route = `${method} ${path.replace(/\/+$/, '') || '/'}`;
     switch (route) {
       case 'GET /health':
-        return { ok: true, time: control.clock.nowIso(), speed: control.clock.speed, rssBytes: process.memoryUsage().rss, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
+      {
+        const u = process.resourceUsage();
+        return { ok: true, time: control.clock.nowIso(), speed: control.clock.speed, rssBytes: process.memoryUsage().rss, maxRssBytes: u.maxRSS * 1024, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 };
+      }
       case 'POST /seed/instances': {
         const list = body['instances'];
         if (!Array.isArray(list)) throw new ControlError('"instances" must be an array of {instanceType, subnetId?, az?, tags, market?, state?, converged?}');
@@ -237,6 +242,8 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
       }
       case 'GET /calls':
         return control.calls();
+      case 'GET /throttled':
+        return Object.fromEntries([...control.faults.throttled.entries()].sort());
       case 'POST /calls/reset':
         control.resetCalls();
         return { ok: true };
@@ -328,6 +335,8 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
         return { ok: true };
       case 'GET /ec2/instances':
         return control.ec2.instances();
+      case 'GET /ec2/stats':
+        return control.ec2.stats();
       case 'POST /route53/quota': {
         const n = num(body, 'recordSets')!;
         if (!Number.isInteger(n) || n < 1) throw new ControlError('"recordSets" must be a whole number >= 1');
