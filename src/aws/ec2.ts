@@ -157,6 +157,33 @@ export function createEc2Compute(client: EC2Client): Compute {
       return out;
     },
 
+    async byPrivateIp(fleet: string, ips: string[]): Promise<Instance[]> {
+      const out: Instance[] = [];
+      for (let i = 0; i < ips.length; i += 200) {
+        let token: string | undefined;
+        do {
+          let res;
+          try {
+            res = await client.send(
+              new DescribeInstancesCommand({
+                Filters: [
+                  { Name: `tag:${TAG.fleet}`, Values: [fleet] },
+                  { Name: 'private-ip-address', Values: ips.slice(i, i + 200) },
+                ],
+                MaxResults: 1000,
+                ...(token ? { NextToken: token } : {}),
+              }),
+            );
+          } catch (err) {
+            throw cloudError(`looking up the instances at ${ips.slice(i, i + 200).join(', ')}`, err);
+          }
+          for (const r of res.Reservations ?? []) for (const inst of r.Instances ?? []) out.push(fromSdkInstance(inst));
+          token = res.NextToken || undefined;
+        } while (token);
+      }
+      return out;
+    },
+
     async terminate(ids: string[]): Promise<void> {
       for (let i = 0; i < ids.length; i += 1000) {
         try {

@@ -123,8 +123,16 @@ export function planReconcile(spec: FleetSpec, observed: { records: readonly Dns
     actions.push({ kind: 'collect', instanceId: i.id, ...(i.name ? { name: i.name } : {}), reason: `${label} is ${i.state}, no record points at it` });
   }
 
+  // SOA and NS count too. AWS's default quota; an account can have it raised.
+  if (desired.length + 2 > ROUTE53_DEFAULT_RECORD_SETS) {
+    notes.push(
+      `this fleet needs ${desired.length + 2} record sets in ${spec.dns.zone}; Route 53 allows ${ROUTE53_DEFAULT_RECORD_SETS} per hosted zone by default: make sure the account's quota was raised`,
+    );
+  }
   return { fleet: spec.fleet, zone: spec.dns.zone, actions, notes };
 }
+
+export const ROUTE53_DEFAULT_RECORD_SETS = 10_000;
 
 /** One line per action, for people. */
 export function describeAction(a: Action): string {

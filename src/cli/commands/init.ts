@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FleetSpec } from '../../model.js';
 import type { Progress } from '../../ports.js';
 import { FleetError } from '../../errors.js';
@@ -37,7 +38,15 @@ export async function applyInit(spec: FleetSpec, deps: Deps, steps: InitStep[], 
     if (step.resource === 'hosted-zone') {
       progress.update(`creating hosted zone ${step.name}…`);
       // A caller reference fixed per fleet and zone makes a retried or concurrent init create one zone, not two.
-      const zone = await deps.dns.createZone(step.name, `fleet-init/${spec.fleet}/${step.name}`, `fleet ${spec.fleet}: the inventory of ${step.name}`);
+      const comment = `fleet ${spec.fleet}: the inventory of ${step.name}`;
+      let zone;
+      try {
+        zone = await deps.dns.createZone(step.name, `fleet-init/${spec.fleet}/${step.name}`, comment);
+      } catch (err) {
+        // The fixed reference was spent by a zone deleted since (Route 53 never reuses one): use a fresh one.
+        if ((err as { code?: string }).code !== 'HostedZoneAlreadyExists') throw err;
+        zone = await deps.dns.createZone(step.name, `fleet-init/${spec.fleet}/${step.name}/${randomUUID()}`, comment);
+      }
       done.push({ ...step, id: zone.id });
     } else {
       progress.update(`creating bucket ${step.name}…`);

@@ -189,7 +189,7 @@ export async function killCommand(spec: FleetSpec, target: string, deps: Deps, i
   if (!role || name.index > role.count) throw new InputError(`${name.name} is not a name of fleet ${spec.fleet}`);
   const ops = await makeOpsDeps(spec, deps, io, json, o);
   const rec = await deps.dns.getRecord(ops.zoneId, name.fqdn);
-  const observed = rec ? await deps.compute.listFleetInstances(spec.fleet) : [];
+  const observed = rec ? await deps.compute.byPrivateIp(spec.fleet, rec.values) : [];
   const victim = rec ? observed.find((i) => i.privateIp !== undefined && rec.values.includes(i.privateIp) && LIVE_STATES.has(i.state)) : undefined;
   if (!victim) {
     const msg = `${name.name} is not served by a live instance${rec ? ` (record points at ${rec.values.join(', ')})` : ' (no record)'}; nothing to kill`;
