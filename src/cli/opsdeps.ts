@@ -41,10 +41,23 @@ function positive(flag: string, v: string | undefined, dflt: number): number {
   return n;
 }
 
+/** A local cloud's simulated time (its control endpoint), to anchor a scaled clock. */
+async function localCloudTime(endpoint: string): Promise<number> {
+  try {
+    const r = await fetch(`${endpoint}/_sim/clock`, { signal: AbortSignal.timeout(5000) });
+    const body = (await r.json()) as { now?: string };
+    const t = body.now ? Date.parse(body.now) : NaN;
+    if (r.ok && Number.isFinite(t)) return t;
+  } catch {
+    /* not a local cloud */
+  }
+  throw new InputError(`--time-scale is for a local cloud run with --speed; ${endpoint} does not answer as one (GET /_sim/clock)`);
+}
+
 export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<OpsDeps> {
   const scale = positive('--time-scale', o.timeScale, 1);
   const pollMs = positive('--poll-ms', o.pollMs, 5000);
-  const clock = scaledClock(scale);
+  const clock = scaledClock(scale, Date.now, scale !== 1 && deps.endpoint ? await localCloudTime(deps.endpoint) : undefined);
   const log = cliLog(io, json, Boolean(o.verbose));
   const zone = await deps.dns.findZone(spec.dns.zone);
   if (!zone) throw new FleetError(`hosted zone ${spec.dns.zone} does not exist; run \`fleet init\` to create it`, { exitCode: 1 });

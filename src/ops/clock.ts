@@ -10,11 +10,17 @@ export interface OpsClock extends Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export function scaledClock(scale = 1, realNow: () => number = Date.now): OpsClock {
+/**
+ * @param startAt the clock's time now (epoch ms); default the real time. A local cloud whose
+ *   clock runs faster is ahead of real time: anchoring at its time keeps instance launch times
+ *   and this clock comparable.
+ */
+export function scaledClock(scale = 1, realNow: () => number = Date.now, startAt?: number): OpsClock {
   if (!(scale > 0) || !Number.isFinite(scale)) throw new RangeError(`time scale must be > 0, got ${scale}`);
   const start = realNow();
+  const base = startAt ?? start;
   return {
-    now: () => new Date(start + (realNow() - start) * scale),
+    now: () => new Date(base + (realNow() - start) * scale),
     sleep(ms, signal) {
       return new Promise((resolve, reject) => {
         if (signal?.aborted) return reject(signal.reason);
