@@ -14,7 +14,7 @@ export interface AwsOptions {
   endpoint?: string;
   /** Static credentials; undefined: the SDK's default provider chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** SDK attempts per call, standard retry mode (default 3). */
+  /** SDK attempts per call, standard retry mode (default 5: throttling under load outlasts 3). */
   maxAttempts?: number;
 }
 
@@ -31,7 +31,7 @@ export function createClients(opts: AwsOptions): AwsClients {
     ...(opts.region ? { region: opts.region } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
-    maxAttempts: opts.maxAttempts ?? 3,
+    maxAttempts: opts.maxAttempts ?? 5,
     retryMode: 'standard' as const,
   };
   const ec2 = new EC2Client(common);
