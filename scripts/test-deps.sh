@@ -8,6 +8,8 @@ set -euo pipefail
 NEEDED=(
   "shellcheck:shellcheck"     # lints the rendered user-data and scripts/
   "cf-agent:cfengine3"        # the real agent reads the augments the bootstrap writes
+  "/usr/share/java/zookeeper.jar:zookeeper"        # the coordination tests run a real server (Java is on the machines)
+  "/usr/share/java/slf4j-simple.jar:libslf4j-java" # its log binding on the server's class path
 )
 
 missing=()
