@@ -79,7 +79,19 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
     converged = await deps.watcher.converged(instance.id, deps.spec.reconcile.convergeTimeoutMs);
     await deps.hook?.('converged', name);
     if (!converged.privateIp) throw new FleetError(`${name}: ${instance.id} converged without a private address`);
-    changeId = await deps.dnsWriter.submit(swapChanges(job.name.fqdn, job.replaces, converged.privateIp, deps.spec.dns.ttl));
+    const ip = converged.privateIp;
+    try {
+      changeId = await deps.dnsWriter.submit(swapChanges(job.name.fqdn, job.replaces, ip, deps.spec.dns.ttl));
+    } catch (err) {
+      // The swap may have happened although this call failed: Route 53 applied it and the answer
+      // was lost, and the SDK's retry of the same batch then conflicted with our own change (or
+      // gave up). The record decides: if it points at the new instance, the name is swapped, and
+      // terminating the new instance now would leave the name pointing at a dead one.
+      const confirmed = await confirmSwap(deps, job.name.fqdn, ip).catch(() => undefined);
+      if (!confirmed) throw err;
+      deps.log({ level: 'warn', event: 'swap-confirmed', msg: `${name}: the swap answered ${err instanceof Error ? err.message : String(err)}, but the record already points at ${instance.id} (${ip}): swapped`, name });
+      changeId = confirmed;
+    }
   } catch (err) {
     const why = err instanceof DnsConflictError ? `the record of ${name} changed underneath this operation` : err instanceof Error ? err.message : String(err);
     deps.log({ level: 'warn', event: 'rollback', msg: `${name}: rolling back: terminating ${instance.id} (${why}); DNS untouched`, name, instanceId: instance.id });
@@ -126,6 +138,18 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   };
   await journal(deps, 'replace', name, { ...result, shape: attempts ? describeShape(attempts[attempts.length - 1]!.shape) : 'adopted' });
   return result;
+}
+
+/**
+ * When the record of `fqdn` is exactly `ip`, return the id of a change whose INSYNC covers the
+ * change that put it there: a compare-and-swap of the record onto itself (changes of a zone are
+ * applied in order). Undefined when the record is anything else.
+ */
+async function confirmSwap(deps: OpsDeps, fqdn: string, ip: string): Promise<string | undefined> {
+  await deps.limiter.take('route53:api');
+  const rec = await deps.dns.getRecord(deps.zoneId, fqdn);
+  if (!rec || rec.values.length !== 1 || rec.values[0] !== ip) return undefined;
+  return deps.dnsWriter.submit(swapChanges(fqdn, { ip, ttl: rec.ttl }, ip, rec.ttl));
 }
 
 /** One create-only journal object per operation on a name. Never fails the operation. */
