@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { createS3Journal } from '../aws/s3.js';
 import { FleetError, InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
-import type { Log, LogEvent } from '../ports.js';
-import { scaledClock } from '../ops/clock.js';
+import type { HostedZone, Log, LogEvent } from '../ports.js';
+import { scaledClock, type OpsClock } from '../ops/clock.js';
 import type { OpsDeps, Step } from '../ops/context.js';
 import { DnsWriter } from '../ops/dns.js';
 import { RateLimiter } from '../ops/limiter.js';
@@ -54,15 +54,21 @@ async function localCloudTime(endpoint: string): Promise<number> {
   throw new InputError(`--time-scale is for a local cloud run with --speed; ${endpoint} does not answer as one (GET /_sim/clock)`);
 }
 
-export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<OpsDeps> {
+/** The clock a command runs on: real time, or a local cloud's faster time with --time-scale. */
+export async function opsClock(deps: Deps, o: OpsCliOptions): Promise<OpsClock> {
   const scale = positive('--time-scale', o.timeScale, 1);
+  return scaledClock(scale, Date.now, scale !== 1 && deps.endpoint ? await localCloudTime(deps.endpoint) : undefined);
+}
+
+export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<OpsDeps & { zone: HostedZone }> {
   const pollMs = positive('--poll-ms', o.pollMs, 5000);
-  const clock = scaledClock(scale, Date.now, scale !== 1 && deps.endpoint ? await localCloudTime(deps.endpoint) : undefined);
+  const clock = await opsClock(deps, o);
   const log = cliLog(io, json, Boolean(o.verbose));
   const zone = await deps.dns.findZone(spec.dns.zone);
   if (!zone) throw new FleetError(`hosted zone ${spec.dns.zone} does not exist; run \`fleet init\` to create it`, { exitCode: 1 });
   const limiter = new RateLimiter(clock);
-  const opsDeps: OpsDeps = {
+  const opsDeps: OpsDeps & { zone: HostedZone } = {
+    zone,
     spec,
     zoneId: zone.id,
     compute: deps.compute,

@@ -101,10 +101,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   program
     .command('plan')
     .description('show what `fleet apply` would do to converge the cloud to fleet.yaml')
-    .action(async (_o, cmd: Command) => {
+    .addOption(new Option('--time-scale <n>', 'for a local cloud run with --speed N: judge ages on its clock'))
+    .action(async (o: MutateOptions, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
-      await planCommand(s, wire(cmd, s), io, g.json);
+      await planCommand(s, wire(cmd, s), io, g.json, o);
     });
 
   mutating(

@@ -60,7 +60,8 @@ export async function launchGeneration(
       [TAG.name]: name.name,
       [TAG.role]: role.name,
       [TAG.generation]: String(gen),
-      'fleet:operation': deps.operationId,
+      // Nothing per run here (the operation id is in the journal): a rerun with the same
+      // ClientToken must send the same parameters, or EC2 answers IdempotentParameterMismatch.
       Name: name.fqdn,
     };
     if (opts.fencingToken) tags['fleet:fence'] = opts.fencingToken;

@@ -11,9 +11,9 @@ export interface ObservedNow {
 }
 
 /** Read the zone and the fleet's instances: two paginated listings, in parallel. */
-export async function readObserved(spec: FleetSpec, deps: Deps, progress: Progress): Promise<ObservedNow> {
+export async function readObserved(spec: FleetSpec, deps: Deps, progress: Progress, known?: HostedZone): Promise<ObservedNow> {
   progress.update(`looking up zone ${spec.dns.zone}…`);
-  const zone = await deps.dns.findZone(spec.dns.zone);
+  const zone = known ?? (await deps.dns.findZone(spec.dns.zone));
   if (!zone) {
     progress.done();
     throw new FleetError(`hosted zone ${spec.dns.zone} does not exist; run \`fleet init\` to create it`, { exitCode: 1, data: { zone: spec.dns.zone } });

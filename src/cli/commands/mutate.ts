@@ -14,7 +14,7 @@ import PQueue from 'p-queue';
 import { confirm, makeProgress, type CliIo } from '../io.js';
 import type { Deps } from '../wiring.js';
 import { readObserved } from './ls.js';
-import { makeOpsDeps, type OpsCliOptions } from '../opsdeps.js';
+import { makeOpsDeps, opsClock, type OpsCliOptions } from '../opsdeps.js';
 import { suggestEdit } from '../suggest.js';
 
 export interface MutateOptions extends OpsCliOptions {
@@ -42,9 +42,10 @@ function printPlan(io: CliIo, plan: Plan): void {
   for (const n of plan.notes) io.stdout.write(`  note: ${n}\n`);
 }
 
-export async function planCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean): Promise<Plan> {
-  const o = await readObserved(spec, deps, makeProgress(io, json));
-  const plan = planReconcile(spec, o, new Date(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
+export async function planCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<Plan> {
+  const clock = await opsClock(deps, o);
+  const observed = await readObserved(spec, deps, makeProgress(io, json));
+  const plan = planReconcile(spec, observed, clock.now(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
   if (json) io.stdout.write(JSON.stringify(plan, null, 2) + '\n');
   else printPlan(io, plan);
   return plan;
@@ -52,7 +53,7 @@ export async function planCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: 
 
 export async function applyCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: MutateOptions): Promise<number> {
   const ops = await makeOpsDeps(spec, deps, io, json, o);
-  const observed = await readObserved(spec, deps, makeProgress(io, json));
+  const observed = await readObserved(spec, deps, makeProgress(io, json), ops.zone);
   const plan = planReconcile(spec, observed, ops.clock.now(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
   if (o.dryRun || plan.actions.length === 0) {
     if (json) io.stdout.write(JSON.stringify({ dryRun: Boolean(o.dryRun), plan, outcomes: [] }, null, 2) + '\n');
@@ -110,7 +111,7 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   planUpgrade(spec, { records: [], instances: [] }, target, change);
 
   const ops = await makeOpsDeps(spec, deps, io, json, o);
-  const observed = await readObserved(spec, deps, makeProgress(io, json));
+  const observed = await readObserved(spec, deps, makeProgress(io, json), ops.zone);
   const plan = planUpgrade(spec, observed, target, change);
   if (single && plan.steps.length === 0 && plan.skipped[0] && !plan.skipped[0].reason.startsWith('already')) {
     throw new FleetError(`cannot upgrade ${target}: ${plan.skipped[0].reason}`, { exitCode: 1 });
@@ -139,9 +140,15 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
             name: parseName(step.name, conv),
             role: roleSpec,
             generation: step.generation,
-            override: { ...(change.instanceType ? { instanceType: change.instanceType } : {}), ...(change.market ? { market: change.market } : {}), ...(change.imageId ? { image: { id: change.imageId } } : {}) },
+            // What the upgrade does not change is kept from the instance serving now (not taken from fleet.yaml).
+            override: {
+              instanceType: change.instanceType ?? step.from.type,
+              market: change.market ?? step.from.market,
+              ...(change.imageId ? { image: { id: change.imageId } } : step.from.imageId ? { image: { id: step.from.imageId } } : {}),
+            },
             strictType: change.instanceType !== undefined,
-            replaces: step.replaces,
+            // Kill-first has terminated the old instance already.
+            replaces: killFirst ? { ip: step.replaces.ip, ttl: step.replaces.ttl } : step.replaces,
             retire: [],
           });
           results.push({ name: step.name, ok: true, result });
@@ -190,7 +197,11 @@ export async function killCommand(spec: FleetSpec, target: string, deps: Deps, i
   const ops = await makeOpsDeps(spec, deps, io, json, o);
   const rec = await deps.dns.getRecord(ops.zoneId, name.fqdn);
   const observed = rec ? await deps.compute.byPrivateIp(spec.fleet, rec.values) : [];
-  const victim = rec ? observed.find((i) => i.privateIp !== undefined && rec.values.includes(i.privateIp) && LIVE_STATES.has(i.state)) : undefined;
+  const serving = rec ? observed.find((i) => i.privateIp !== undefined && rec.values.includes(i.privateIp) && LIVE_STATES.has(i.state)) : undefined;
+  if (serving && serving.name !== undefined && serving.name !== name.name) {
+    throw new FleetError(`not killing ${serving.id}: the record of ${name.name} points at it, but it is tagged ${serving.name}; \`fleet apply\` repairs the record`, { exitCode: 1 });
+  }
+  const victim = serving;
   if (!victim) {
     const msg = `${name.name} is not served by a live instance${rec ? ` (record points at ${rec.values.join(', ')})` : ' (no record)'}; nothing to kill`;
     if (json) io.stdout.write(JSON.stringify({ name: name.name, killed: null, reason: msg }) + '\n');
