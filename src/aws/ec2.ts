@@ -195,7 +195,23 @@ export function createEc2Compute(client: EC2Client): Compute {
     },
 
     async resolveImage(ref: ImageRef): Promise<string> {
-      if ('id' in ref) return ref.id;
+      if ('id' in ref) {
+        // Check it exists before anything is launched with it.
+        let found;
+        try {
+          found = await client.send(new DescribeImagesCommand({ ImageIds: [ref.id] }));
+        } catch (err) {
+          const code = awsCode(err);
+          if (code === 'InvalidAMIID.NotFound' || code === 'InvalidAMIID.Malformed' || code === 'InvalidAMIID.Unavailable') {
+            throw new InputError(`image ${ref.id} does not exist in this region (${code})`, { cause: err });
+          }
+          throw cloudError(`looking up image ${ref.id}`, err);
+        }
+        const img = found.Images?.[0];
+        if (!img) throw new InputError(`image ${ref.id} does not exist in this region`);
+        if (img.State && img.State !== 'available') throw new InputError(`image ${ref.id} is ${img.State}, not available`);
+        return ref.id;
+      }
       let res;
       try {
         res = await client.send(

@@ -111,6 +111,8 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   planUpgrade(spec, { records: [], instances: [] }, target, change);
 
   const ops = await makeOpsDeps(spec, deps, io, json, o);
+  // An image that does not exist is bad input: exit 2 before anything changes.
+  if (change.imageId) await resolveImage(ops, { id: change.imageId });
   const observed = await readObserved(spec, deps, makeProgress(io, json), ops.zone);
   const plan = planUpgrade(spec, observed, target, change);
   if (single && plan.steps.length === 0 && plan.skipped[0] && !plan.skipped[0].reason.startsWith('already')) {
@@ -123,7 +125,7 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   if (o.dryRun || plan.steps.length === 0) return 0;
   await mayProceed(io, o, `replace ${plan.steps.length} instance${plan.steps.length === 1 ? '' : 's'} of fleet ${spec.fleet}`);
 
-  if (change.imageId) await resolveImage(ops, { id: change.imageId });
+
   const conv = conventionOf(spec);
   const roleSpec = roleOf(spec, role)!;
   const queue = new PQueue({ concurrency });
@@ -216,8 +218,9 @@ export async function killCommand(spec: FleetSpec, target: string, deps: Deps, i
   }
   if (!json) io.stdout.write(line + '\n');
   await mayProceed(io, o, `terminate ${victim.id} serving ${name.name}`);
+  // The journal first: the kill is on record before it happens.
+  await journal(ops, 'kill', name.name, { instanceId: victim.id, type: victim.type, market: victim.market, az: victim.az, generation: victim.generation });
   await terminateConfirmed(ops, [victim.id], `fleet kill ${name.name}`);
-  await journal(ops, 'kill', name.name, { instanceId: victim.id });
   if (json) io.stdout.write(JSON.stringify({ dryRun: false, name: name.name, killed: victim.id }) + '\n');
   else io.stdout.write(`killed ${victim.id}; ${name.name} now points at a dead instance until \`fleet apply\` rebuilds it\n`);
   return 0;
