@@ -92,6 +92,17 @@ export async function launchGeneration(
         i--;
         continue;
       }
+      if ((err as { code?: string }).code === 'IdempotentParameterMismatch') {
+        // The token (fleet, name, generation, shape) was spent on a launch with other parameters
+        // (another image, another fleet.yaml): a rolled-back generation that no longer shows in
+        // DescribeInstances, so the planner picked its number again. Retrying the same token can
+        // only fail again, on every rerun: move on to the next generation. (Were that launch
+        // still live and not yet visible, it becomes an orphan that a later apply collects.)
+        deps.log({ level: 'warn', event: 'token-spent', msg: `${name.name}: generation ${gen} was launched before with other parameters; using generation ${gen + 1}`, name: name.name });
+        bump();
+        i--;
+        continue;
+      }
       throw err;
     }
     if (instance.state === 'shutting-down' || instance.state === 'terminated') {

@@ -526,6 +526,36 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
     });
   });
 
+  describe('a generation reused with other launch parameters', () => {
+    test('upgrade --image after a rolled-back generation has vanished: IdempotentParameterMismatch moves to the next generation', async () => {
+      const f = 'token-reuse';
+      const config = await converged(f);
+      const old = servedBy(f, 'web-01')!;
+      const saved = cloud.control.delays.terminatedVisibleMs;
+      cloud.control.delays.terminatedVisibleMs = 1_000;
+      try {
+        // Generation 2 never converges and is rolled back; a second later it is gone from DescribeInstances.
+        cloud.control.ec2.setConvergence([{ names: ['web-01'], converge: 'never' }]);
+        const short = writeConfig(yaml(f, { convergeTimeout: '20s' }));
+        const bad = await upgrade(short, 'web-01', ['--image', 'ami-0d12a0000000000a1']);
+        assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+        await waitFor('generation 2 to vanish', () => (instancesOf(f).some((i) => i.tags['fleet:name'] === 'web-01' && i.tags['fleet:generation'] === '2') ? undefined : true));
+        cloud.control.ec2.setConvergence(undefined);
+
+        // The planner sees generations 1 only and picks 2 again: same ClientToken, another image.
+        const r = await upgrade(config, 'web-01', ['--image', 'ami-0d12a0000000000a2']);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        const now = servedBy(f, 'web-01')!;
+        assert.equal(now.imageId, 'ami-0d12a0000000000a2');
+        assert.equal(now.tags['fleet:generation'], '3', 'the token of generation 2 is spent: generation 3');
+        assert.ok(!LIVE.has(cloud.control.ec2.instance(old.instanceId)!.state));
+        assertConverged(f, names());
+      } finally {
+        cloud.control.delays.terminatedVisibleMs = saved;
+      }
+    });
+  });
+
   describe('spot interruption and termination while waiting for convergence', () => {
     test('apply: the new instance of web-02 is interrupted before it converges -> rolled back, exit 1, the rerun heals', async () => {
       const f = 'spot';
