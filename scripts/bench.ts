@@ -4,76 +4,22 @@
  * Inventory (`fleet ls`) for 1,000, 10,000 and 100,000 names: API calls made against the
  * minimum (ceil(records/300) record pages + ceil(instances/1000) instance pages + 1 zone
  * lookup), wall time, and peak memory of the CLI and of the local cloud, each measured in its
- * own process. Set FLEET_BENCH_SIZES=1000,10000 to run fewer sizes.
+ * own process. Set FLEET_BENCH_SIZES=1000,10000 to run fewer sizes (0 skips it).
+ *
+ * Lifecycle (scripts/bench-lifecycle.ts), with AWS-like throttling on and the local cloud's
+ * clock FLEET_BENCH_SPEED (default 50) times faster than real time: an apply from empty of
+ * FLEET_BENCH_APPLY names (default 10,000) and a rolling upgrade of a role of
+ * FLEET_BENCH_UPGRADE names (default 1,000); 0 skips one. Simulated seconds against the floor
+ * the RunInstances buckets impose; RunInstances, ChangeResourceRecordSets, GetChange and
+ * DescribeInstances calls against their minimum; throttled calls; the CLI's peak memory.
+ * FLEET_BENCH_CONCURRENCY (reconcile.concurrency, default 250), FLEET_BENCH_SURGE
+ * (--max-surge, default 250), FLEET_BENCH_POLL_MS (default 2000), FLEET_BENCH_TTL (default 60).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
-
-process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const cli = join(root, 'dist', 'src', 'cli', 'main.js');
-const rusage = join(root, 'scripts', 'rusage.mjs');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-  maxRssBytes: number;
-}
-
-function runFleet(args: string[], env: Record<string, string>): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-bench-'));
-  const rusageFile = join(dir, 'rusage.json');
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', rusage, cli, ...args], {
-      cwd: root,
-      env: { ...process.env, ...env, FLEET_RUSAGE_FILE: rusageFile, CI: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const ms = performance.now() - started;
-      let maxRssBytes = 0;
-      try {
-        maxRssBytes = (JSON.parse(readFileSync(rusageFile, 'utf8')) as { maxRssBytes: number }).maxRssBytes;
-      } catch {
-        /* the process died before its exit hook */
-      }
-      resolve({ code: code ?? 1, stdout, stderr, ms, maxRssBytes });
-    });
-  });
-}
-
-async function control(endpoint: string, path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST'): Promise<any> {
-  const r = await fetch(`${endpoint}/_sim${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`control ${path}: ${r.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
-
-async function startSim(): Promise<{ endpoint: string; stop: () => void }> {
-  const child = spawn(process.execPath, [cli, 'sim', '--port', '0', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (c) => reject(new Error(`fleet sim exited ${c}`)));
-  });
-  return { endpoint: (JSON.parse(line) as { endpoint: string }).endpoint, stop: () => child.kill('SIGTERM') };
-}
+import { join } from 'node:path';
+import { control, envInt, mb, printTable, runFleet, startSim } from './bench-common.js';
+import { benchApply, benchUpgrade, lifecycleOptions } from './bench-lifecycle.js';
 
 function fleetYaml(n: number): string {
   return `fleet: bench
@@ -95,8 +41,6 @@ roles:
     type: t3.medium
 `;
 }
-
-const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
 
 async function benchInventory(n: number): Promise<Record<string, string | number>> {
   const sim = await startSim();
@@ -154,21 +98,35 @@ async function benchInventory(n: number): Promise<Record<string, string | number
   }
 }
 
-function printTable(rows: Record<string, string | number>[]): void {
-  if (rows.length === 0) return;
-  const cols = Object.keys(rows[0]!);
-  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padStart(width[i]!)).join('  ');
-  console.log(line(cols));
-  for (const r of rows) console.log(line(cols.map((c) => String(r[c]))));
-}
-
 async function main(): Promise<void> {
-  const sizes = (process.env['FLEET_BENCH_SIZES'] ?? '1000,10000,100000').split(',').map(Number);
-  console.log('fleet ls — API calls against the minimum, wall time, peak memory');
-  const rows: Record<string, string | number>[] = [];
-  for (const n of sizes) rows.push(await benchInventory(n));
-  printTable(rows);
+  const sizes = (process.env['FLEET_BENCH_SIZES'] ?? '1000,10000,100000')
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0);
+  if (sizes.length > 0) {
+    console.log('fleet ls — API calls against the minimum, wall time, peak memory');
+    const rows: Record<string, string | number>[] = [];
+    for (const n of sizes) rows.push(await benchInventory(n));
+    printTable(rows);
+  }
+
+  const o = lifecycleOptions();
+  const applyN = envInt('FLEET_BENCH_APPLY', 10_000);
+  const upgradeN = envInt('FLEET_BENCH_UPGRADE', 1_000);
+  const notes: string[] = [];
+  if (applyN > 0) {
+    console.log(`\nfleet apply from empty, ${applyN} names — throttling on, local cloud clock ${o.speed}x, times in simulated seconds`);
+    const r = await benchApply(applyN, o);
+    printTable(r.rows, ['measure', 'value', 'against']);
+    notes.push(r.details);
+  }
+  if (upgradeN > 0) {
+    console.log(`\nfleet upgrade ROLE, ${upgradeN} names to another type — throttling on, local cloud clock ${o.speed}x, times in simulated seconds`);
+    const r = await benchUpgrade(upgradeN, o);
+    printTable(r.rows, ['measure', 'value', 'against']);
+    notes.push(r.details);
+  }
+  if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
 }
 
 main().catch((err) => {

@@ -1,0 +1,111 @@
+/**
+ * Shared by the benchmarks (scripts/bench.ts, scripts/bench-lifecycle.ts): the CLI and the
+ * local cloud each run as a child process, so that each one's peak memory is its own.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+const rusage = join(root, 'scripts', 'rusage.mjs');
+/** CPU time at exit (user + system), next to scripts/rusage.mjs's peak RSS. */
+const cpuHook =
+  'data:text/javascript,import{writeFileSync}from"node:fs";const f=process.env.FLEET_CPU_FILE;' +
+  'if(f)process.on("exit",()=>{const u=process.resourceUsage();writeFileSync(f,JSON.stringify({cpuMs:(u.userCPUTime+u.systemCPUTime)/1000}))})';
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Wall time, real ms. */
+  ms: number;
+  maxRssBytes: number;
+  /** CPU time of the CLI process (user + system), real ms; 0 when it died before its exit hook. */
+  cpuMs: number;
+}
+
+/** Run the CLI as a child process; its peak RSS and CPU time come from scripts/rusage.mjs. */
+export function runFleet(args: string[], env: Record<string, string>): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-bench-'));
+  const rusageFile = join(dir, 'rusage.json');
+  const cpuFile = join(dir, 'cpu.json');
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', rusage, '--import', cpuHook, cli, ...args], {
+      cwd: root,
+      env: { ...process.env, ...env, FLEET_RUSAGE_FILE: rusageFile, FLEET_CPU_FILE: cpuFile, CI: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = performance.now() - started;
+      let maxRssBytes = 0;
+      let cpuMs = 0;
+      try {
+        maxRssBytes = (JSON.parse(readFileSync(rusageFile, 'utf8')) as { maxRssBytes: number }).maxRssBytes;
+        cpuMs = (JSON.parse(readFileSync(cpuFile, 'utf8')) as { cpuMs: number }).cpuMs;
+      } catch {
+        /* the process died before its exit hook */
+      }
+      resolve({ code: code ?? 1, stdout, stderr, ms, maxRssBytes, cpuMs });
+    });
+  });
+}
+
+/** Call the local cloud's control endpoint (/_sim/...). */
+export async function control(endpoint: string, path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST'): Promise<any> {
+  const r = await fetch(`${endpoint}/_sim${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`control ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+export interface Sim {
+  endpoint: string;
+  stop: () => void;
+}
+
+/** `fleet sim --port 0 --json [extra args]` as a child process. */
+export async function startSim(extra: string[] = []): Promise<Sim> {
+  const child = spawn(process.execPath, [cli, 'sim', '--port', '0', '--json', ...extra], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (c) => reject(new Error(`fleet sim exited ${c}`)));
+  });
+  return { endpoint: (JSON.parse(line) as { endpoint: string }).endpoint, stop: () => child.kill('SIGTERM') };
+}
+
+export const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MiB`;
+
+/** Columns right-aligned, except those named in `left`. */
+export function printTable(rows: Record<string, string | number>[], left: string[] = []): void {
+  if (rows.length === 0) return;
+  const cols = Object.keys(rows[0]!);
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells: string[]) => cells.map((c, i) => (left.includes(cols[i]!) ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ').trimEnd();
+  console.log(line(cols));
+  for (const r of rows) console.log(line(cols.map((c) => String(r[c]))));
+}
+
+/** A whole number from the environment, or the default. */
+export function envInt(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v.trim() === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${v}: expected a whole number >= 0`);
+  return n;
+}
