@@ -5,9 +5,9 @@
  */
 import PQueue from 'p-queue';
 import type { Action, Plan } from '../model.js';
-import { conventionOf, parseName } from '../naming.js';
+import { conventionOf, parseName, tryParseName } from '../naming.js';
 import { roleOf } from '../plan/shape.js';
-import type { Progress } from '../ports.js';
+import type { DnsChange, Progress } from '../ports.js';
 import type { OpsDeps } from './context.js';
 import { journal, replaceName, type ReplaceResult } from './replace.js';
 import { terminateConfirmed } from './terminate.js';
@@ -26,6 +26,10 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
   const outcomes: ActionOutcome[] = [];
   let done = 0;
   let failed = 0;
+  // Orphans tagged with a name are terminated only once resolvers have moved off them (see drainDns).
+  const collected = plan.actions.flatMap((a) => (a.kind === 'collect' && a.name ? [a.name] : []));
+  let drained: Promise<void> | undefined;
+  const drain = (): Promise<void> => (drained ??= drainDns(deps, collected));
   const show = () => progress.update(`apply: ${done}/${plan.actions.length} done${failed ? `, ${failed} failed` : ''}, ${queue.pending} in progress`);
 
   const run = async (a: Action): Promise<ActionOutcome> => {
@@ -45,6 +49,7 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
         return { action: a, ok: true, result };
       }
       case 'collect':
+        if (a.name) await drain();
         await terminateConfirmed(deps, [a.instanceId], a.reason);
         await journal(deps, 'collect', a.name ?? a.instanceId, { instanceId: a.instanceId, reason: a.reason });
         return { action: a, ok: true };
@@ -84,4 +89,38 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
   // Report in plan order.
   const order = new Map(plan.actions.map((a, i) => [a, i]));
   return outcomes.sort((x, y) => order.get(x.action)! - order.get(y.action)!);
+}
+
+/**
+ * An orphan tagged with a name that has a record may be the instance a replacement swapped
+ * away from just before it died: the swap may still be PENDING, and resolvers may hold the old
+ * address for the TTL after it is INSYNC. Its launch time (long ago) says nothing about that,
+ * so the orphan grace does not cover it. One barrier for the whole apply: a compare-and-swap of
+ * one such record onto itself; once it is INSYNC, so is every earlier change of the zone (a
+ * zone applies its changes in order); then the TTL. Orphans of names without a record (never
+ * served, or retired) need no barrier.
+ */
+async function drainDns(deps: OpsDeps, names: string[]): Promise<void> {
+  const conv = conventionOf(deps.spec);
+  const tried = [...new Set(names)].slice(0, 10);
+  for (const n of tried) {
+    const fqdn = tryParseName(n, conv)?.fqdn;
+    if (!fqdn) continue;
+    try {
+      await deps.limiter.take('route53:api');
+      const rec = await deps.dns.getRecord(deps.zoneId, fqdn);
+      if (!rec || rec.values.length === 0) continue;
+      const change: DnsChange[] = [
+        { action: 'DELETE', name: fqdn, type: 'A', ttl: rec.ttl, values: rec.values },
+        { action: 'CREATE', name: fqdn, type: 'A', ttl: rec.ttl, values: rec.values },
+      ];
+      deps.log({ level: 'info', event: 'drain', msg: `before terminating orphans: waiting until earlier record changes are INSYNC and ${Math.max(rec.ttl, deps.spec.dns.ttl)} s (TTL) have passed`, name: n });
+      const id = await deps.dnsWriter.submit(change);
+      await deps.dnsWriter.waitInsync(id, 10 * 60_000);
+      await deps.clock.sleep(Math.max(rec.ttl, deps.spec.dns.ttl) * 1000);
+      return;
+    } catch (err) {
+      deps.log({ level: 'warn', event: 'drain-failed', msg: `${n}: ${err instanceof Error ? err.message : String(err)}; trying another record`, name: n });
+    }
+  }
 }

@@ -22,12 +22,12 @@ const STEPS = ['launched', 'converged', 'swapped', 'insync', 'terminated'] as co
 type Step = (typeof STEPS)[number];
 const LIVE = new Set(['pending', 'running']);
 
-function yaml(f: string, web = 3): string {
+function yaml(f: string, web = 3, ttl = 1): string {
   return `fleet: ${f}
 region: us-east-1
 dns:
   zone: ${f}.example.com
-  ttl: 1
+  ttl: ${ttl}
 hub: hub-01
 journal:
   bucket: ${f}-fleet-journal
@@ -87,8 +87,8 @@ describe('crash injection: the CLI dies at each step, the next apply finishes or
     fleetProcess([...args, ...FAST], { env: { AWS_ENDPOINT_URL: cloud.endpoint, ...(crashAt ? { FLEET_TEST_CRASH_AT: crashAt } : {}) }, timeoutMs: 60_000 });
   const apply = (config: string): Promise<CliResult> => fleet(['apply', '--yes', '--config', config, ...FAST], { endpoint: cloud.endpoint });
 
-  const setup = async (f: string): Promise<string> => {
-    const config = writeConfig(yaml(f));
+  const setup = async (f: string, ttl = 1): Promise<string> => {
+    const config = writeConfig(yaml(f, 3, ttl));
     const r = await fleet(['init', '--config', config], { endpoint: cloud.endpoint });
     assert.equal(r.code, 0, r.stderr);
     return config;
@@ -232,6 +232,44 @@ describe('crash injection: the CLI dies at each step, the next apply finishes or
         cloud.control.setConsistencyWindow(0);
       }
     });
+  });
+
+  test('crash right after the swap: the next apply still waits INSYNC and the TTL before it terminates the old instance', async () => {
+    // Resolvers may hold the old address until the swap is INSYNC and the TTL has passed. The
+    // old instance was launched long ago, so its age says nothing about when it stopped serving.
+    const f = 'crash-drain';
+    const ttl = 30;
+    const config = await setup(f, ttl);
+    assert.equal((await apply(config)).code, 0);
+    const before = assertFleetInvariants(cloud.control, { ...info(f), ttl });
+    const old = before.served.get('web-03')!;
+    const sync = cloud.control.delays.dnsSyncMs;
+    cloud.control.delays.dnsSyncMs = 20_000;
+    try {
+      const crashed = await child(['upgrade', 'web-03', '--type', 't3a.medium', '--yes', '--config', config], 'swapped:web-03');
+      const crashedAt = cloud.control.clock.now();
+      assert.match(crashed.stderr, /crashing at swapped of web-03/);
+      assert.notDeepEqual(recordOf(f, 'web-03'), [old.ip], 'the record was swapped');
+
+      let terminatedAt: number | undefined;
+      const watch = setInterval(() => {
+        if (terminatedAt === undefined && !LIVE.has(cloud.control.ec2.instance(old.instanceId)!.state)) terminatedAt = cloud.control.clock.now();
+      }, 5);
+      let healed: CliResult;
+      try {
+        healed = await apply(config);
+      } finally {
+        clearInterval(watch);
+      }
+      assert.equal(healed.code, 0, healed.stdout + healed.stderr);
+      assert.match(healed.stdout, new RegExp(`terminate orphan ${old.instanceId} `));
+      assert.ok(terminatedAt !== undefined, 'the old instance was terminated');
+      const waited = terminatedAt - crashedAt;
+      assert.ok(waited >= 20_000 + ttl * 1000, `the old instance was terminated ${Math.round(waited / 1000)} s (simulated) after the swap; the swap needs 20 s to be INSYNC, then the ${ttl} s TTL`);
+      assertFleetInvariants(cloud.control, { ...info(f, before), ttl });
+    } finally {
+      cloud.control.delays.dnsSyncMs = sync;
+    }
   });
 
   test('upgrade of a role with --max-surge 3, crashed when web-03 swapped: the other names, wherever they were, end served once', async () => {

@@ -15,8 +15,8 @@ import { startLocalCloud, type LocalCloud } from '../../src/sim/index.js';
 import type { InstanceView } from '../../src/sim/ec2/instances.js';
 import { fleet, writeConfig, type CliResult } from './helpers.js';
 
-const SPEED = 10;
-const OPS = ['--time-scale', String(SPEED), '--poll-ms', '500'];
+const SPEED = 20;
+const OPS = ['--time-scale', String(SPEED), '--poll-ms', '250'];
 const SUBNET_A = 'subnet-0aa00000000000001';
 const SUBNET_B = 'subnet-0bb00000000000002';
 
