@@ -112,6 +112,7 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   await deps.hook?.('insync', name);
 
   const old = [...new Set([...(job.replaces?.instanceId ? [job.replaces.instanceId] : []), ...job.retire])].filter((id) => id !== converged.id);
+  await checkStillServing(deps, job, converged, changeId, old);
   let terminated: string[] = [];
   if (old.length > 0) {
     try {
@@ -138,6 +139,40 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   };
   await journal(deps, 'replace', name, { ...result, shape: attempts ? describeShape(attempts[attempts.length - 1]!.shape) : 'adopted' });
   return result;
+}
+
+/**
+ * The new instance may die between the swap and the end of the wait (a spot interruption, a
+ * hardware failure). Terminating the old one then would leave the name pointing at nothing:
+ * instead, when the old instance still runs, swap the record back onto it (compare-and-swap,
+ * so a change by someone else is never overwritten) and fail. When nothing else can serve the
+ * name, fail without terminating anything: the next apply rebuilds the name.
+ */
+async function checkStillServing(deps: OpsDeps, job: ReplaceJob, converged: Instance, changeId: string, old: string[]): Promise<void> {
+  const name = job.name.name;
+  let seen: Map<string, Instance>;
+  try {
+    await deps.limiter.take('ec2:describe');
+    seen = await deps.compute.describe([converged.id, ...old]);
+  } catch (err) {
+    deps.log({ level: 'warn', event: 'check-failed', msg: `${name}: could not check ${converged.id} before terminating the old instance: ${err instanceof Error ? err.message : String(err)}`, name });
+    return;
+  }
+  const now = seen.get(converged.id);
+  if (!now || now.state === 'pending' || now.state === 'running') return;
+  const why = `${converged.id} is ${now.state} after the swap`;
+  const back = job.replaces?.instanceId ? seen.get(job.replaces.instanceId) : undefined;
+  if (job.replaces && back && back.state === 'running' && back.privateIp === job.replaces.ip) {
+    deps.log({ level: 'warn', event: 'swap-back', msg: `${name}: ${why}; swapping the record back to ${back.id} (${back.privateIp})`, name });
+    try {
+      const id = await deps.dnsWriter.submit(swapChanges(job.name.fqdn, { ip: converged.privateIp!, ttl: deps.spec.dns.ttl }, job.replaces.ip, job.replaces.ttl));
+      await deps.dnsWriter.waitInsync(id, 10 * 60_000);
+    } catch (err) {
+      throw new FleetError(`${name}: ${why}, and swapping the record back to ${back.id} failed (${err instanceof Error ? err.message : String(err)}); nothing was terminated; the next apply repairs the name`, { cause: err });
+    }
+    throw new FleetError(`${name}: ${why}; the record points at ${back.id} again, which kept running (change ${changeId} undone)`, { data: { name, instanceId: converged.id } });
+  }
+  throw new FleetError(`${name}: ${why}; nothing else can serve the name, so nothing was terminated; the next apply rebuilds it`, { data: { name, instanceId: converged.id } });
 }
 
 /**

@@ -526,6 +526,51 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
     });
   });
 
+  describe('the new instance dies after the swap, before the old one is terminated', () => {
+    test('upgrade: the record goes back to the old instance, which keeps running; exit 1', async () => {
+      const f = 'die-after-swap';
+      // A long TTL keeps the upgrade waiting after the swap long enough to act.
+      const config = writeConfig(yaml(f).replace('ttl: 1', 'ttl: 60'));
+      assert.equal((await fleet(['init', '--config', config], { endpoint: cloud.endpoint })).code, 0);
+      assert.equal((await apply(config)).code, 0);
+      const old = servedBy(f, 'web-02')!;
+      const run = upgrade(config, 'web-02', ['--type', 't3a.medium']);
+      const fresh = await waitFor('the swap', () => {
+        const i = servedBy(f, 'web-02');
+        return i && i.instanceId !== old.instanceId ? i : undefined;
+      });
+      cloud.control.ec2.terminate(fresh.instanceId);
+      const r = await run;
+      const now = servedBy(f, 'web-02');
+      assert.ok(now && LIVE.has(now.state), `web-02 is served by a live instance after the upgrade (record -> ${recordOf(f, 'web-02')?.join(',')}, ${now?.instanceId} ${now?.state}): ${r.stdout}${r.stderr}`);
+      assert.equal(now.instanceId, old.instanceId, 'the old instance serves again');
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`FAILED: web-02: .*${fresh.instanceId}.*(shutting-down|terminated)`));
+      assertConverged(f, names());
+    });
+    test('apply (heal): the replacement dies after the swap -> exit 1 with the reason, and the rerun rebuilds the name', async () => {
+      const f = 'die-after-heal';
+      const config = writeConfig(yaml(f).replace('ttl: 1', 'ttl: 60'));
+      assert.equal((await fleet(['init', '--config', config], { endpoint: cloud.endpoint })).code, 0);
+      assert.equal((await apply(config)).code, 0);
+      const dead = servedBy(f, 'web-01')!;
+      cloud.control.ec2.terminate(dead.instanceId);
+      const run = apply(config);
+      const fresh = await waitFor('the swap', () => {
+        const i = servedBy(f, 'web-01');
+        return i && i.instanceId !== dead.instanceId ? i : undefined;
+      });
+      cloud.control.ec2.terminate(fresh.instanceId);
+      const r = await run;
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`FAILED: launch web-01 generation 2.*: web-01: ${fresh.instanceId} is (shutting-down|terminated) after the swap; nothing else can serve the name`));
+      const again = await apply(config);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.match(again.stdout, /launch web-01 generation 3, then swap its record/);
+      assertConverged(f, names());
+    });
+  });
+
   describe('a generation reused with other launch parameters', () => {
     test('upgrade --image after a rolled-back generation has vanished: IdempotentParameterMismatch moves to the next generation', async () => {
       const f = 'token-reuse';
