@@ -529,8 +529,8 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
   describe('the new instance dies after the swap, before the old one is terminated', () => {
     test('upgrade: the record goes back to the old instance, which keeps running; exit 1', async () => {
       const f = 'die-after-swap';
-      // A long TTL keeps the upgrade waiting after the swap long enough to act.
-      const config = writeConfig(yaml(f).replace('ttl: 1', 'ttl: 60'));
+      // A TTL of 20 s keeps the upgrade waiting after the swap long enough to act.
+      const config = writeConfig(yaml(f).replace('ttl: 1', 'ttl: 20'));
       assert.equal((await fleet(['init', '--config', config], { endpoint: cloud.endpoint })).code, 0);
       assert.equal((await apply(config)).code, 0);
       const old = servedBy(f, 'web-02')!;
@@ -550,7 +550,7 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
     });
     test('apply (heal): the replacement dies after the swap -> exit 1 with the reason, and the rerun rebuilds the name', async () => {
       const f = 'die-after-heal';
-      const config = writeConfig(yaml(f).replace('ttl: 1', 'ttl: 60'));
+      const config = writeConfig(yaml(f).replace('ttl: 1', 'ttl: 20'));
       assert.equal((await fleet(['init', '--config', config], { endpoint: cloud.endpoint })).code, 0);
       assert.equal((await apply(config)).code, 0);
       const dead = servedBy(f, 'web-01')!;
