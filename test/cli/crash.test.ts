@@ -272,6 +272,26 @@ describe('crash injection: the CLI dies at each step, the next apply finishes or
     }
   });
 
+  test('kill-first upgrade (--max-surge 0) crashed at launched: the old instance is gone, the next apply adopts the new one', async () => {
+    const f = 'crash-kf';
+    const config = await setup(f);
+    assert.equal((await apply(config)).code, 0);
+    const before = assertFleetInvariants(cloud.control, info(f));
+    const old = before.served.get('web-02')!;
+    const crashed = await child(['upgrade', 'web-02', '--type', 't3a.medium', '--max-surge', '0', '--yes', '--config', config], 'launched:web-02');
+    assert.match(crashed.stderr, /crashing at launched of web-02/);
+    assert.ok(!LIVE.has(cloud.control.ec2.instance(old.instanceId)!.state), 'kill-first: the old instance was terminated first');
+    const cut = instancesOf(f, 'web-02').filter((i) => i.instanceId !== old.instanceId);
+    assert.equal(cut.length, 1);
+    const healed = await apply(config);
+    assert.equal(healed.code, 0, healed.stdout + healed.stderr);
+    assert.match(healed.stdout, new RegExp(`adopt ${cut[0]!.instanceId} .* as web-02, swapping its record from ${old.ip.replace(/\./g, '\\.')}`));
+    const after = assertFleetInvariants(cloud.control, info(f, before));
+    assert.equal(after.served.get('web-02')!.instanceId, cut[0]!.instanceId);
+    assert.equal(after.served.get('web-02')!.instanceType, 't3a.medium');
+    assert.equal(instancesOf(f, 'web-02').length, 2, 'no third launch');
+  });
+
   test('upgrade of a role with --max-surge 3, crashed when web-03 swapped: the other names, wherever they were, end served once', async () => {
     const f = 'crash-role';
     const config = await setup(f);

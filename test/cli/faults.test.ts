@@ -14,6 +14,7 @@ import { createServer, request, type Server } from 'node:http';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/index.js';
 import type { InstanceView } from '../../src/sim/ec2/instances.js';
 import { fleet, writeConfig, type CliResult } from './helpers.js';
+import { assertFleetInvariants, sampleWhile } from './invariants.js';
 
 const SPEED = 20;
 const OPS = ['--time-scale', String(SPEED), '--poll-ms', '250'];
@@ -569,6 +570,31 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
       assert.match(again.stdout, /launch web-01 generation 3, then swap its record/);
       assertConverged(f, names());
     });
+  });
+
+  test('every knob at once during a role upgrade: every name stays served at every sample, and the fleet ends converged', async (t) => {
+    const s = { web: 8 };
+    const f = 'storm';
+    const config = await converged(f, s);
+    const info = { fleet: f, zone: `${f}.example.com`, names: names(s), ttl: 1 };
+    const before = assertFleetInvariants(cloud.control, info);
+    cloud.control.setThrottling(true, { 'ec2:run-instances': { burst: 2, refillPerSec: 1 } });
+    cloud.control.setConsistencyWindow(5_000);
+    cloud.control.addCapacityRule({ instanceType: 't3a.medium', az: 'us-east-1a', market: 'spot' });
+    cloud.control.failNext('ec2', 'RunInstances', 2, 503);
+    cloud.control.failNext('route53', 'ChangeResourceRecordSets', 1, 500);
+    cloud.control.failNext('ec2', 'TerminateInstances', 1, 503);
+    const { result: r, samples, problems } = await sampleWhile(cloud.control, info, upgrade(config, 'web', ['--type', 't3a.medium', '--max-surge', '4']), { servedOnly: true, everyMs: 5 });
+    t.diagnostic(`${samples} samples; throttled: ${JSON.stringify(Object.fromEntries(cloud.control.faults.throttled))}`);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(problems, [], 'every name served by a live converged instance at every sample');
+    const after = assertFleetInvariants(cloud.control, { ...info, previous: before });
+    for (const n of names(s).filter((x) => x.startsWith('web'))) {
+      const i = after.served.get(n)!;
+      assert.equal(i.instanceType, 't3a.medium', `${n} upgraded`);
+      assert.ok(!(i.az === 'us-east-1a' && i.market === 'spot'), `${n}: no t3a.medium spot capacity in us-east-1a`);
+    }
+    assert.equal(liveOf(f).length, 9);
   });
 
   describe('a generation reused with other launch parameters', () => {
