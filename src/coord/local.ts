@@ -258,7 +258,7 @@ export class LocalCoordinator implements Coordinator {
     this.#verifyMs = opts.verifyMs ?? 1000;
   }
 
-  lock(name: string, opts: LockOptions): Promise<LockHandle> {
+  async lock(name: string, opts: LockOptions): Promise<LockHandle> {
     checkCoordName('lock', name);
     return this.#acquire(join(this.dir, 'locks', name), name, opts);
   }
@@ -449,7 +449,6 @@ export class LocalCoordinator implements Coordinator {
 
   async #acquire(base: string, name: string, opts: LockOptions): Promise<LocalHandle> {
     if (this.#closed.signal.aborted) throw this.#closed.signal.reason;
-    await this.#ensureDirs();
     const w = new Wait(opts.deadlineMs, [opts.signal, this.#closed.signal]);
     const gate = this.#gate(base);
     const lockPath = `${base}.lock`;
@@ -461,14 +460,22 @@ export class LocalCoordinator implements Coordinator {
       await writeFile(waitFile, JSON.stringify({ host: this.#host, pid: this.#pid, operation: opts.operation, since: new Date().toISOString(), owner }), { mode: 0o600 });
       opts.onWait?.({ holder, ahead });
     };
-    let entered = false;
+    let place: 'none' | 'queued' | 'in' | 'handed' = 'none';
+    // Queue in the gate synchronously, before any await, so that call order is queue order.
+    const leaveLine = new AbortController();
+    let entering: Promise<void> | undefined;
     try {
-      if (gate.busy) {
-        if (w.over) throw DEADLINE;
-        await startWaiting((await readEntry(lockPath))?.holder, gate.waiting + 1);
-      }
-      await gate.enter(w.signal);
-      entered = true;
+      if (w.signal.aborted) throw w.signal.reason;
+      const busy = gate.busy;
+      if (busy) w.check(); // a zero deadline does not queue
+      const ahead = gate.waiting + 1;
+      entering = gate.enter(AbortSignal.any([w.signal, leaveLine.signal]));
+      entering.catch(() => undefined);
+      place = 'queued';
+      await this.#ensureDirs();
+      if (busy) await startWaiting((await readEntry(lockPath))?.holder, ahead);
+      await entering;
+      place = 'in';
       let delay = this.#pollMin;
       for (;;) {
         if (w.signal.aborted && w.signal.reason !== DEADLINE) throw w.signal.reason;
@@ -487,7 +494,7 @@ export class LocalCoordinator implements Coordinator {
             gate.leave();
           });
           this.#held.add(h);
-          entered = false; // the handle leaves the gate on release
+          place = 'handed'; // the handle leaves the gate on release
           return h;
         }
         const cur = await readEntry(lockPath);
@@ -496,7 +503,7 @@ export class LocalCoordinator implements Coordinator {
           await this.#breakStale(base, cur.text);
           continue;
         }
-        if (w.over) throw DEADLINE;
+        w.check();
         await startWaiting(cur.holder, 1);
         await pause(delay, w.signal);
         delay = Math.min(delay * 2, this.#pollMax);
@@ -507,7 +514,12 @@ export class LocalCoordinator implements Coordinator {
       }
       throw e;
     } finally {
-      if (entered) gate.leave();
+      if (place === 'in') gate.leave();
+      else if (place === 'queued' && entering) {
+        // Abandoned while in line (an error, not an abort): leave the line, or the gate once granted.
+        leaveLine.abort();
+        entering.then(() => gate.leave(), () => undefined);
+      }
       w.dispose();
       if (waitFile) await unlinkQuietly(waitFile);
     }

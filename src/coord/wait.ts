@@ -38,6 +38,12 @@ export class Wait {
     return this.signal.aborted || Date.now() >= this.deadlineAt;
   }
 
+  /** Throw the reason the wait is over, if it is: the caller's or close()'s reason, or DEADLINE. */
+  check(): void {
+    if (this.signal.aborted) throw this.signal.reason;
+    if (Date.now() >= this.deadlineAt) throw DEADLINE;
+  }
+
   remainingMs(): number {
     return Math.max(0, this.deadlineAt - Date.now());
   }

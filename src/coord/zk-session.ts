@@ -76,8 +76,12 @@ export interface ZkSessionOptions {
 
 /** Internals of node-zookeeper-client used to drop a silent socket and to finish a close. */
 interface ClientInternals {
-  connectionManager?: { state?: number; socket?: { destroy(): void } };
+  connectionManager?: { state?: number; socket?: { destroy(): void; connecting?: boolean; destroyed?: boolean } };
 }
+
+/** The library's ConnectionManager states we look at. */
+const CM_CONNECTING = 1;
+const CM_CLOSED = -2;
 
 /** Fraction of the session timeout after the last proof of life at which tenures lose. */
 const LOST_FRACTION = 0.9;
@@ -130,6 +134,8 @@ export class ZkSession {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #tenures = new Set<Tenure>();
   readonly #janitor = new Map<string, { parent: string; prefix: string }>();
+  #handshakeSocket: unknown;
+  #handshakeSince = 0;
 
   private constructor(client: Client, opts: ZkSessionOptions) {
     this.connect = opts.connect;
@@ -421,6 +427,20 @@ export class ZkSession {
       this.#hbSentAt = undefined;
       (this.#client as unknown as ClientInternals).connectionManager?.socket?.destroy();
     }
+    // Nor a handshake timeout: a connection that was accepted but never answers the session
+    // handshake would wait forever. Drop it after 2/3 of the timeout, so it tries again.
+    const cm = (this.#client as unknown as ClientInternals).connectionManager;
+    const sock = cm?.socket;
+    if (this.#state !== 'connected' && cm?.state === CM_CONNECTING && sock && !sock.connecting && !sock.destroyed) {
+      if (this.#handshakeSocket !== sock) {
+        this.#handshakeSocket = sock;
+        this.#handshakeSince = now;
+      } else if (now - this.#handshakeSince > Math.max(1000, this.#timeoutMs * SUSPECT_FRACTION)) {
+        this.#log?.({ level: 'warn', event: 'coord.zk.handshake', msg: `ZooKeeper at ${this.connect} accepted a connection but did not answer the handshake; reconnecting`, connect: this.connect });
+        this.#handshakeSocket = undefined;
+        sock.destroy();
+      }
+    }
   }
 
   /**
@@ -441,8 +461,8 @@ export class ZkSession {
     this.#client.close();
     if (wasLive && waitMs > 0) {
       const until = Date.now() + waitMs;
-      // -2 is the library's CLOSED state: the server confirmed and the socket is gone.
-      while (cm?.state !== -2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      // CLOSED: the server confirmed and the socket is gone.
+      while (cm?.state !== CM_CLOSED && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     }
     cm?.socket?.destroy();
     // A reconnection attempt may still be waiting in the library's retry delay: drop whatever
@@ -450,7 +470,7 @@ export class ZkSession {
     let ticks = 0;
     const sweeper = setInterval(() => {
       cm?.socket?.destroy();
-      if (++ticks >= 30 || cm?.state === -2) clearInterval(sweeper);
+      if (++ticks >= 30 || cm?.state === CM_CLOSED) clearInterval(sweeper);
     }, 100);
     sweeper.unref();
   }

@@ -206,7 +206,7 @@ export class ZooKeeperCoordinator implements Coordinator {
     this.#log = opts.log;
   }
 
-  lock(name: string, opts: LockOptions): Promise<LockHandle> {
+  async lock(name: string, opts: LockOptions): Promise<LockHandle> {
     checkCoordName('lock', name);
     return this.#acquire(`${this.root}/locks/${name}`, name, opts);
   }
@@ -436,7 +436,7 @@ export class ZooKeeperCoordinator implements Coordinator {
               opts.onWait?.({ holder: lastHolder, ahead: at });
             }
           }
-          if (w.over) throw DEADLINE;
+          w.check();
           waited = true;
           const changed = deferred<void>();
           const there = await s.exists(`${parent}/${queue[at - 1]!.name}`, () => changed.resolve());

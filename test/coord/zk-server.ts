@@ -25,6 +25,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Running and not a zombie (the server's parent, the script, is gone, so nobody may reap it at once). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
 export class ZkServer {
   readonly dir: string;
   readonly port: number;
@@ -70,14 +85,7 @@ export class ZkServer {
   async kill(): Promise<void> {
     const pid = this.pid;
     process.kill(pid, 'SIGKILL');
-    for (let i = 0; i < 200; i++) {
-      try {
-        process.kill(pid, 0);
-      } catch {
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
     this.#live.delete(pid);
     rmSync(join(this.dir, 'zookeeper.pid'), { force: true });
   }
