@@ -100,7 +100,7 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
     } catch (cleanup) {
       throw new FleetError(`${name}: ${why}; AND the rollback failed to terminate ${instance.id}: ${cleanup instanceof Error ? cleanup.message : String(cleanup)} — the next apply collects it`, { cause: err });
     }
-    throw new FleetError(`${name}: ${why}; rolled back (${instance.id} terminated, DNS untouched)`, { cause: err, data: { name, instanceId: instance.id } });
+    throw new FleetError(`${name}: ${why}; rolled back (${instance.id} terminated, DNS untouched)${await unservedNote(deps, job)}`, { cause: err, data: { name, instanceId: instance.id } });
   }
   const msToServed = deps.clock.now().getTime() - started;
   deps.log({ level: 'info', event: 'swapped', msg: `${name}: record now points at ${converged.id} (${converged.privateIp})`, name, instanceId: converged.id, changeId });
@@ -139,6 +139,27 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   };
   await journal(deps, 'replace', name, { ...result, shape: attempts ? describeShape(attempts[attempts.length - 1]!.shape) : 'adopted' });
   return result;
+}
+
+/**
+ * After a rollback the name is as it was, which is not always served: a kill-first upgrade
+ * terminated the old instance first, a heal replaced a dead one. Say so, rather than let
+ * "rolled back" suggest the name still works.
+ */
+async function unservedNote(deps: OpsDeps, job: ReplaceJob): Promise<string> {
+  const rec = job.replaces;
+  if (!rec) return '';
+  let live = false;
+  if (rec.instanceId) {
+    try {
+      await deps.limiter.take('ec2:describe');
+      const i = (await deps.compute.describe([rec.instanceId])).get(rec.instanceId);
+      live = !i || i.state === 'pending' || i.state === 'running'; // unseen: do not claim it is gone
+    } catch {
+      return '';
+    }
+  }
+  return live ? '' : `; ${job.name.name} is left unserved (its record points at ${rec.ip}, which no live instance has) until \`fleet apply\` rebuilds it`;
 }
 
 /**

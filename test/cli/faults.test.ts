@@ -509,6 +509,22 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
       assertConverged(f, ['hub-01', 'web-01', 'web-03']);
     });
 
+    test('kill-first upgrade: the new instance never converges -> exit 1, and the output says the name is left unserved until apply', async () => {
+      const f = 'ct-kf';
+      const config = await converged(f, { convergeTimeout: '20s' });
+      const old = servedBy(f, 'web-01')!;
+      cloud.control.ec2.setConvergence([{ names: ['web-01'], converge: 'never' }]);
+      const r = await upgrade(config, 'web-01', ['--type', 't3a.medium', '--max-surge', '0']);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /FAILED: web-01: timed out waiting for (i-\w+) to report convergence .*; rolled back \(\1 terminated, DNS untouched\); web-01 is left unserved \(its record points at [\d.]+, which no live instance has\) until `fleet apply` rebuilds it/);
+      assert.deepEqual(recordOf(f, 'web-01'), [old.privateIpAddress], 'DNS untouched');
+      assert.equal(liveOf(f, 'web-01').length, 0, 'nothing left behind');
+      cloud.control.ec2.setConvergence(undefined);
+      const healed = await apply(config);
+      assert.equal(healed.code, 0, healed.stdout + healed.stderr);
+      assertConverged(f, names());
+    });
+
     test('upgrade: the new instance never converges -> exit 1, rolled back, the record still points at the running old one', async () => {
       const f = 'ct-up';
       const config = await converged(f, { convergeTimeout: '30s' });
