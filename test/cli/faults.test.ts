@@ -389,6 +389,35 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
     });
   });
 
+  describe('errors the SDK gives up on', () => {
+    test('apply: Route 53 answers 503 to every change -> every name rolled back, nothing left behind, exit 1; the rerun completes', async () => {
+      const f = 'r53-down';
+      const config = await init(f);
+      cloud.control.failNext('route53', 'ChangeResourceRecordSets', 1000, 503);
+      const r = await apply(config);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /0 of 4 actions done, 4 failed/);
+      for (const n of names()) assert.match(r.stdout, new RegExp(`FAILED: launch ${n} generation 1.*: ${n}: changing records in zone \\w+: .*; rolled back \\(i-\\w+ terminated, DNS untouched\\)`));
+      assert.deepEqual(cloud.control.route53.records(`${f}.example.com`).filter((x) => x.type === 'A'), [], 'no record');
+      assert.equal(liveOf(f).length, 0, 'no live instance left behind');
+      cloud.control.faults.reset();
+      const again = await apply(config);
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.match(again.stdout, /launch web-01 generation 2/);
+      assertConverged(f, names());
+    });
+
+    test('upgrade: PriorRequestNotComplete on the swap is retried (the zone was still applying a change)', async () => {
+      const f = 'prnc';
+      const config = await converged(f);
+      cloud.control.route53.setPriorRequestNotComplete(`${f}.example.com`, 2);
+      const r = await upgrade(config, 'web-02', ['--type', 'm5.large']);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(servedBy(f, 'web-02')!.instanceType, 'm5.large');
+      assertConverged(f, names());
+    });
+  });
+
   describe('lost responses (the cloud acted, the client got a 5xx and the SDK retried)', () => {
     let proxy: LossyProxy;
     before(async () => {
