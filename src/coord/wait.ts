@@ -3,6 +3,8 @@
 /** The reason a Wait's signal carries when its deadline passed. */
 export const DEADLINE = Symbol('deadline');
 
+const MAX_TIMER_MS = 2_147_483_647;
+
 export class Wait {
   readonly startedAt: number;
   /** Absolute ms epoch; Infinity when unbounded. */
@@ -13,7 +15,8 @@ export class Wait {
   constructor(deadlineMs: number | undefined, signals: (AbortSignal | undefined)[], now = Date.now()) {
     if (deadlineMs !== undefined && !(deadlineMs >= 0)) throw new RangeError(`deadlineMs must be >= 0, got ${deadlineMs}`);
     this.startedAt = now;
-    this.deadlineAt = deadlineMs === undefined || deadlineMs === Infinity ? Infinity : now + deadlineMs;
+    // Beyond what a timer can hold (about 24.8 days) is as good as forever.
+    this.deadlineAt = deadlineMs === undefined || deadlineMs > MAX_TIMER_MS ? Infinity : now + deadlineMs;
     const all = signals.filter((s): s is AbortSignal => s !== undefined);
     if (this.deadlineAt !== Infinity) {
       const ctl = new AbortController();
@@ -62,7 +65,7 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener('abort', done);
       resolve();
     };
-    const t = setTimeout(done, Math.max(0, Math.min(ms, 2_147_483_647)));
+    const t = setTimeout(done, Math.max(0, Math.min(ms, MAX_TIMER_MS)));
     signal?.addEventListener('abort', done, { once: true });
   });
 }

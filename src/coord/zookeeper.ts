@@ -148,8 +148,16 @@ class ZkHandle implements LockHandle, Tenure {
     this.#released = true;
     this.#unregister();
     try {
+      if (this.#session.state === 'connected') {
+        try {
+          await this.#session.remove(this.path);
+          return;
+        } catch {
+          // not now: the janitor below keeps trying
+        }
+      }
       if (this.#session.state !== 'expired' && this.#session.state !== 'closed') {
-        // Removes the node now, or after the connection comes back; waits at most a moment.
+        // The connection is down: the node goes when it comes back (or with the session).
         await this.#session.cleanup(this.#parent, this.#node, Math.min(5000, this.#session.timeoutMs));
       }
     } finally {
@@ -393,10 +401,9 @@ export class ZooKeeperCoordinator implements Coordinator {
         }
         try {
           await this.#ensurePath(s, parent);
-          let children = await s.getChildren(parent);
           if (!node && maybeCreated) {
             // After a connection loss the create may have happened: our id finds our node.
-            node = children.find((c) => c.startsWith(prefix));
+            node = (await s.getChildren(parent)).find((c) => c.startsWith(prefix));
             maybeCreated = false;
           }
           if (!node) {
@@ -404,9 +411,8 @@ export class ZooKeeperCoordinator implements Coordinator {
             const path = await s.create(`${parent}/${prefix}`, Buffer.from(JSON.stringify(info)), CreateMode.EPHEMERAL_SEQUENTIAL);
             node = path.slice(path.lastIndexOf('/') + 1);
             maybeCreated = false;
-            children = await s.getChildren(parent);
           }
-          const queue = lockQueue(children);
+          const queue = lockQueue(await s.getChildren(parent));
           const at = queue.findIndex((q) => q.name === node);
           if (at === -1) {
             node = undefined; // our node is gone (deleted by hand): queue again
