@@ -459,10 +459,10 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
   });
 
   describe('eventual consistency', () => {
-    test('apply: new instances invisible for 30 s -> completes, no false "missing", no duplicate launch; ls right after is clean', async () => {
+    test('apply: new instances invisible for 20 s -> completes, no false "missing", no duplicate launch; ls right after is clean', async () => {
       const f = 'ec';
       const config = await init(f);
-      cloud.control.setConsistencyWindow(30_000);
+      cloud.control.setConsistencyWindow(20_000);
       const r = await apply(config);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.doesNotMatch(r.stderr, /not visible|gone|missing/i);
@@ -484,22 +484,23 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
       assert.match(again.stdout, /converged: nothing to do/);
     });
 
-    test('apply while the last launches are still invisible: the rerun neither misses nor doubles them', async () => {
-      const f = 'ec-rerun';
+    test('apply heals killed names while their replacements stay invisible for 20 s: waited out, no duplicate launch', async () => {
+      const f = 'ec-heal';
       const config = await converged(f);
-      // Kill two names; with a long window the replacements stay invisible for a while.
-      cloud.control.setConsistencyWindow(60_000);
+      // Kill two names; the replacements stay invisible longer than they take to converge.
+      cloud.control.setConsistencyWindow(20_000);
       for (const n of ['web-01', 'web-02']) cloud.control.ec2.terminate(servedBy(f, n)!.instanceId);
       const r = await apply(config);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assertConverged(f, names());
       assert.equal(liveOf(f).length, 4);
+      assert.equal(instancesOf(f).length, 6, 'one launch per killed name');
     });
 
     test('upgrade with a consistency window: completes, and a rollback of an invisible instance still terminates it', async () => {
       const f = 'ec-up';
       const config = await converged(f);
-      cloud.control.setConsistencyWindow(30_000);
+      cloud.control.setConsistencyWindow(15_000);
       const before = servedBy(f, 'web-01')!;
       const ok = await upgrade(config, 'web-01', ['--type', 't3a.medium']);
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
@@ -507,10 +508,10 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
       assert.ok(!LIVE.has(cloud.control.ec2.instance(before.instanceId)!.state));
       assertConverged(f, names({}));
 
-      // web-02 never converges; the 20 s timeout fires while the new instance is still invisible.
+      // web-02 never converges; the 10 s timeout fires while the new instance is still invisible.
       cloud.control.ec2.setConvergence([{ names: ['web-02'], converge: 'never' }]);
       const old = servedBy(f, 'web-02')!;
-      const short = writeConfig(yaml(f, { convergeTimeout: '20s' }));
+      const short = writeConfig(yaml(f, { convergeTimeout: '10s' }));
       const bad = await upgrade(short, 'web-02', ['--type', 't3a.medium']);
       assert.equal(bad.code, 1, bad.stdout + bad.stderr);
       assert.match(bad.stdout, /FAILED: web-02: .*rolled back \(i-\w+ terminated, DNS untouched\)/);
