@@ -78,13 +78,17 @@ port_open() {
 
 # The pid in the pid file, when that process is alive and is our server (not a recycled pid).
 our_pid() {
-  local pid
+  local pid cmdline
   [ -f "$pidfile" ] || return 1
   pid=$(cat "$pidfile")
   case "$pid" in ''|*[!0-9]*) return 1 ;; esac
   kill -0 "$pid" 2>/dev/null || return 1
   if [ -r "/proc/$pid/cmdline" ]; then
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "QuorumPeerMain $cfg" || return 1
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+    case "$cmdline" in
+      *"QuorumPeerMain $cfg"*) ;;
+      *) return 1 ;;
+    esac
   fi
   echo "$pid"
 }
