@@ -3,8 +3,6 @@
  * local cloud each run as a child process, so that each one's peak memory is its own.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -13,11 +11,16 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cli = join(root, 'dist', 'src', 'cli', 'main.js');
-const rusage = join(root, 'scripts', 'rusage.mjs');
-/** CPU time at exit (user + system), next to scripts/rusage.mjs's peak RSS. */
-const cpuHook =
-  'data:text/javascript,import{writeFileSync}from"node:fs";const f=process.env.FLEET_CPU_FILE;' +
-  'if(f)process.on("exit",()=>{const u=process.resourceUsage();writeFileSync(f,JSON.stringify({cpuMs:(u.userCPUTime+u.systemCPUTime)/1000}))})';
+/**
+ * Loaded into the CLI with --import: at exit, writes its peak RSS (as scripts/rusage.mjs
+ * measures it) and CPU time (user + system) as JSON to fd 3, an extra pipe. A pipe rather than
+ * the file scripts/rusage.mjs writes: a /tmp cleaner may remove a temporary directory during a
+ * run of minutes.
+ */
+const exitHook =
+  'data:text/javascript,import{writeSync}from"node:fs";' +
+  'if(process.env.FLEET_BENCH_FD3)process.on("exit",()=>{const u=process.resourceUsage();' +
+  'try{writeSync(3,JSON.stringify({maxRssBytes:u.maxRSS*1024,cpuMs:(u.userCPUTime+u.systemCPUTime)/1000}))}catch{}})';
 
 export interface Run {
   code: number;
@@ -30,32 +33,30 @@ export interface Run {
   cpuMs: number;
 }
 
-/** Run the CLI as a child process; its peak RSS and CPU time come from scripts/rusage.mjs. */
+/** Run the CLI as a child process; its peak RSS and CPU time come back on fd 3. */
 export function runFleet(args: string[], env: Record<string, string>): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-bench-'));
-  const rusageFile = join(dir, 'rusage.json');
-  const cpuFile = join(dir, 'cpu.json');
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', rusage, '--import', cpuHook, cli, ...args], {
+    const child = spawn(process.execPath, ['--import', exitHook, cli, ...args], {
       cwd: root,
-      env: { ...process.env, ...env, FLEET_RUSAGE_FILE: rusageFile, FLEET_CPU_FILE: cpuFile, CI: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env, FLEET_BENCH_FD3: '1', CI: '1' },
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    let usage = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (d) => (usage += d));
     child.on('error', reject);
-    child.on('exit', (code) => {
+    child.on('close', (code) => {
       const ms = performance.now() - started;
       let maxRssBytes = 0;
       let cpuMs = 0;
       try {
-        maxRssBytes = (JSON.parse(readFileSync(rusageFile, 'utf8')) as { maxRssBytes: number }).maxRssBytes;
-        cpuMs = (JSON.parse(readFileSync(cpuFile, 'utf8')) as { cpuMs: number }).cpuMs;
+        ({ maxRssBytes, cpuMs } = JSON.parse(usage) as { maxRssBytes: number; cpuMs: number });
       } catch {
-        /* the process died before its exit hook */
+        /* the process died before its exit hooks */
       }
       resolve({ code: code ?? 1, stdout, stderr, ms, maxRssBytes, cpuMs });
     });

@@ -31,6 +31,8 @@ export interface LifecycleOptions {
   surge: number;
   /** dns.ttl, seconds. */
   ttl: number;
+  /** The local cloud's PENDING -> INSYNC delay (simulated ms); undefined keeps its default. */
+  dnsSyncMs: number | undefined;
 }
 
 export function lifecycleOptions(): LifecycleOptions {
@@ -40,6 +42,7 @@ export function lifecycleOptions(): LifecycleOptions {
     concurrency: envInt('FLEET_BENCH_CONCURRENCY', 250),
     surge: envInt('FLEET_BENCH_SURGE', 250),
     ttl: envInt('FLEET_BENCH_TTL', 60),
+    dnsSyncMs: process.env['FLEET_BENCH_DNS_SYNC_MS'] ? envInt('FLEET_BENCH_DNS_SYNC_MS', 0) : undefined,
   };
 }
 
@@ -113,7 +116,7 @@ async function setUp(n: number, o: LifecycleOptions): Promise<Setup> {
     if (init.code !== 0) throw new Error(`fleet init failed: ${init.stderr}`);
     // A zone of more than 10,000 record sets needs a quota increase, as on AWS.
     await control(sim.endpoint, '/route53/quota', { recordSets: 2 * n + 100 });
-    const delays = (await control(sim.endpoint, '/delays', {})) as Delays;
+    const delays = (await control(sim.endpoint, '/delays', o.dnsSyncMs === undefined ? {} : { dnsSyncMs: o.dnsSyncMs })) as Delays;
     return { sim, config, env, delays };
   } catch (err) {
     sim.stop();
@@ -257,7 +260,7 @@ interface ApplyJson {
 }
 
 /** Apply from empty: n names launched, converged and recorded. */
-export async function benchApply(n: number, o: LifecycleOptions): Promise<{ rows: Row[]; details: string }> {
+export async function benchApply(n: number, o: LifecycleOptions): Promise<{ rows: Row[]; details: string; ok: boolean }> {
   const s = await setUp(n, o);
   try {
     const m = await measure(s, ['apply'], o);
@@ -275,7 +278,7 @@ export async function benchApply(n: number, o: LifecycleOptions): Promise<{ rows
     };
     const d = s.delays;
     const floor = { launch: launchFloorSeconds(n), tail: sec(d.bootMs + d.convergeMs + d.dnsSyncMs) };
-    return { rows: rows(n, m, x, floor, `reconcile.concurrency ${o.concurrency}, --time-scale ${o.speed}, --poll-ms ${o.pollMs}`), details: details('apply', m, x) };
+    return { rows: rows(n, m, x, floor, `reconcile.concurrency ${o.concurrency}, --time-scale ${o.speed}, --poll-ms ${o.pollMs}, INSYNC after ${d.dnsSyncMs} ms`), details: details('apply', m, x), ok: x.check === 'ok' && x.done === n };
   } finally {
     s.sim.stop();
   }
@@ -286,7 +289,7 @@ interface UpgradeJson {
 }
 
 /** Rolling upgrade of a role of n converged, recorded names (seeded) to another instance type. */
-export async function benchUpgrade(n: number, o: LifecycleOptions): Promise<{ rows: Row[]; details: string }> {
+export async function benchUpgrade(n: number, o: LifecycleOptions): Promise<{ rows: Row[]; details: string; ok: boolean }> {
   const s = await setUp(n, o);
   try {
     const seeded = Array.from({ length: n }, (_, i) => ({
@@ -322,7 +325,7 @@ export async function benchUpgrade(n: number, o: LifecycleOptions): Promise<{ ro
     };
     const d = s.delays;
     const floor = { launch: launchFloorSeconds(n), tail: sec(d.bootMs + d.convergeMs + d.dnsSyncMs) + o.ttl };
-    return { rows: rows(n, m, x, floor, `--max-surge ${o.surge}, ttl ${o.ttl} s, --time-scale ${o.speed}, --poll-ms ${o.pollMs}`), details: details('upgrade', m, x) };
+    return { rows: rows(n, m, x, floor, `--max-surge ${o.surge}, ttl ${o.ttl} s, --time-scale ${o.speed}, --poll-ms ${o.pollMs}, INSYNC after ${d.dnsSyncMs} ms`), details: details('upgrade', m, x), ok: x.check === 'ok' && x.done === n };
   } finally {
     s.sim.stop();
   }

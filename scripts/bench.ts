@@ -13,7 +13,9 @@
  * the RunInstances buckets impose; RunInstances, ChangeResourceRecordSets, GetChange and
  * DescribeInstances calls against their minimum; throttled calls; the CLI's peak memory.
  * FLEET_BENCH_CONCURRENCY (reconcile.concurrency, default 250), FLEET_BENCH_SURGE
- * (--max-surge, default 250), FLEET_BENCH_POLL_MS (default 2000), FLEET_BENCH_TTL (default 60).
+ * (--max-surge, default 250), FLEET_BENCH_POLL_MS (default 2000), FLEET_BENCH_TTL (default 60),
+ * FLEET_BENCH_DNS_SYNC_MS (the local cloud's PENDING -> INSYNC time, default 1000).
+ * A scenario that does not end with every name done exits 1 after printing its numbers.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -114,19 +116,26 @@ async function main(): Promise<void> {
   const applyN = envInt('FLEET_BENCH_APPLY', 10_000);
   const upgradeN = envInt('FLEET_BENCH_UPGRADE', 1_000);
   const notes: string[] = [];
+  const failed: string[] = [];
   if (applyN > 0) {
     console.log(`\nfleet apply from empty, ${applyN} names — throttling on, local cloud clock ${o.speed}x, times in simulated seconds`);
     const r = await benchApply(applyN, o);
     printTable(r.rows, ['measure', 'value', 'against']);
     notes.push(r.details);
+    if (!r.ok) failed.push('apply');
   }
   if (upgradeN > 0) {
     console.log(`\nfleet upgrade ROLE, ${upgradeN} names to another type — throttling on, local cloud clock ${o.speed}x, times in simulated seconds`);
     const r = await benchUpgrade(upgradeN, o);
     printTable(r.rows, ['measure', 'value', 'against']);
     notes.push(r.details);
+    if (!r.ok) failed.push('upgrade');
   }
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
+  if (failed.length > 0) {
+    console.log(`\nFAILED: ${failed.join(', ')} did not end with every name done (see above)`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err) => {
