@@ -739,5 +739,21 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
       assert.equal(servedBy(f, 'web-03')!.instanceId, old.instanceId);
       assertConverged(f, names());
     });
+
+    test('upgrade: the OLD instance is interrupted while the new one converges -> the swap still happens, exit 0', async () => {
+      const f = 'spot-old';
+      const config = await converged(f);
+      const old = servedBy(f, 'web-01')!;
+      cloud.control.ec2.setConvergence([{ names: ['web-01'], converge: 30_000 }]);
+      const run = upgrade(config, 'web-01', ['--type', 't3a.medium']);
+      await waitFor('the new web-01', () => liveOf(f, 'web-01').find((i) => i.instanceId !== old.instanceId));
+      cloud.control.interruptSpot(old.instanceId);
+      cloud.control.clock.advance(120_000);
+      const r = await run;
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(servedBy(f, 'web-01')!.instanceType, 't3a.medium');
+      assert.ok(!LIVE.has(cloud.control.ec2.instance(old.instanceId)!.state));
+      assertConverged(f, names());
+    });
   });
 });
