@@ -291,7 +291,7 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
     // BUG (src/cli/commands/mutate.ts, override.market = change.market ?? step.from.market, with
     // src/plan/shape.ts launchCandidates adding on-demand only when override.market is undefined):
     // an upgrade that does not ask for a market never falls back to on-demand.
-    test('upgrade --image: no spot capacity at all -> the role\'s on-demand fallback, as apply would', { todo: 'upgrade pins the market of the serving instance, so the on-demand fallback is never tried' }, async () => {
+    test('upgrade --image: no spot capacity at all -> the role\'s on-demand fallback, as apply would', async () => {
       const f = 'cap-up-img';
       const config = await converged(f);
       cloud.control.addCapacityRule({ market: 'spot' });

@@ -145,7 +145,8 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
             // What the upgrade does not change is kept from the instance serving now (not taken from fleet.yaml).
             override: {
               instanceType: change.instanceType ?? step.from.type,
-              market: change.market ?? step.from.market,
+              // A market the role has anyway is left to the role, so its on-demand fallback still applies.
+              ...(change.market ? { market: change.market } : step.from.market !== roleSpec.market ? { market: step.from.market } : {}),
               ...(change.imageId ? { image: { id: change.imageId } } : step.from.imageId ? { image: { id: step.from.imageId } } : {}),
             },
             strictType: change.instanceType !== undefined,
