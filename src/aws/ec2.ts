@@ -157,6 +157,31 @@ export function createEc2Compute(client: EC2Client): Compute {
       return out;
     },
 
+    async byName(fleet: string, name: string): Promise<Instance[]> {
+      const out: Instance[] = [];
+      let token: string | undefined;
+      do {
+        let res;
+        try {
+          res = await client.send(
+            new DescribeInstancesCommand({
+              Filters: [
+                { Name: `tag:${TAG.fleet}`, Values: [fleet] },
+                { Name: `tag:${TAG.name}`, Values: [name] },
+              ],
+              MaxResults: 1000,
+              ...(token ? { NextToken: token } : {}),
+            }),
+          );
+        } catch (err) {
+          throw cloudError(`looking up the instances of ${name}`, err);
+        }
+        for (const r of res.Reservations ?? []) for (const inst of r.Instances ?? []) out.push(fromSdkInstance(inst));
+        token = res.NextToken || undefined;
+      } while (token);
+      return out;
+    },
+
     async byPrivateIp(fleet: string, ips: string[]): Promise<Instance[]> {
       const out: Instance[] = [];
       for (let i = 0; i < ips.length; i += 200) {

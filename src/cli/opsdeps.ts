@@ -1,5 +1,9 @@
 /** Build the ops deps for a mutating command: the zone, the journal, the clock, the limiter, the watchers. */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCoordinator } from '../coord/index.js';
+import { parseDurationSeconds } from '../config/index.js';
 import { createS3Journal } from '../aws/s3.js';
 import { FleetError, InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
@@ -13,6 +17,8 @@ import type { CliIo } from './io.js';
 import type { Deps } from './wiring.js';
 
 export interface OpsCliOptions {
+  /** How long to wait for a name someone else is working on: a duration ("30s", "5m"); default 0. */
+  wait?: string;
   /** For a local cloud whose clock runs N times faster: waits, timeouts and rates run N times faster too. */
   timeScale?: string;
   /** Poll interval while waiting on AWS (clock ms). */
@@ -54,6 +60,24 @@ async function localCloudTime(endpoint: string): Promise<number> {
   throw new InputError(`--time-scale is for a local cloud run with --speed; ${endpoint} does not answer as one (GET /_sim/clock)`);
 }
 
+/** `--wait 30s`: how long to wait for a name someone else is working on. */
+export function waitMs(v: string | undefined): number {
+  if (v === undefined) return 0;
+  const s = /^\d+$/.test(v) ? Number(v) : parseDurationSeconds(v);
+  if (s === undefined || s < 0) throw new InputError(`--wait ${JSON.stringify(v)}: expected a duration such as 30s, 5m or 1h`);
+  return s * 1000;
+}
+
+/**
+ * The local coordinator's lock files: one directory per fleet and cloud (two local clouds, or
+ * two regions, are different fleets as far as locks go), private to this user.
+ */
+export function localLockDir(io: CliIo, fleet: string, cloud: string): string {
+  const base = io.env['FLEET_LOCK_DIR'] ?? (io.env['XDG_RUNTIME_DIR'] ? join(io.env['XDG_RUNTIME_DIR'], 'fleet') : join(tmpdir(), `fleet-${process.getuid?.() ?? 'user'}`));
+  const tag = createHash('sha256').update(cloud).digest('hex').slice(0, 12);
+  return join(base, `${fleet}-${tag}`);
+}
+
 /** The clock a command runs on: real time, or a local cloud's faster time with --time-scale. */
 export async function opsClock(deps: Deps, o: OpsCliOptions): Promise<OpsClock> {
   const scale = positive('--time-scale', o.timeScale, 1);
@@ -67,8 +91,17 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
   const zone = await deps.dns.findZone(spec.dns.zone);
   if (!zone) throw new FleetError(`hosted zone ${spec.dns.zone} does not exist; run \`fleet init\` to create it`, { exitCode: 1 });
   const limiter = new RateLimiter(clock);
+  const coord = createCoordinator({
+    fleet: spec.fleet,
+    ...(spec.coordination.zookeeper ? { zookeeper: spec.coordination.zookeeper } : {}),
+    localDir: localLockDir(io, spec.fleet, deps.endpoint ?? deps.region ?? 'aws'),
+    log,
+  });
+  deps.cleanup.push(() => coord.close());
   const opsDeps: OpsDeps & { zone: HostedZone } = {
     zone,
+    coord,
+    lockWaitMs: waitMs(o.wait),
     spec,
     zoneId: zone.id,
     compute: deps.compute,

@@ -16,6 +16,7 @@ import { applyInit, describeStep, planInit } from './commands/init.js';
 import { renderInventory } from './render.js';
 import { runSim, type SimCliOptions } from './commands/sim.js';
 import { applyCommand, killCommand, planCommand, upgradeCommand, type MutateOptions, type UpgradeOptions } from './commands/mutate.js';
+import { controllerCommand, locksCommand, type ControllerOptions } from './commands/coord.js';
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode = 0;
@@ -96,7 +97,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .option('-y, --yes', 'proceed without asking (required without a terminal)', false)
       .option('--verbose', 'log every step', false)
       .addOption(new Option('--time-scale <n>', 'for a local cloud run with --speed N: every wait, timeout and rate runs N times faster'))
-      .addOption(new Option('--poll-ms <ms>', 'poll interval while waiting on AWS (default 5000)'));
+      .addOption(new Option('--poll-ms <ms>', 'poll interval while waiting on AWS (default 5000)'))
+      .option('--wait <duration>', 'wait this long for a name someone else is working on (e.g. 30s, 5m); default: fail at once');
 
   program
     .command('plan')
@@ -146,6 +148,28 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   });
 
   program
+    .command('locks')
+    .description('who holds which name, for how long, and who leads the controllers')
+    .action(async (o: MutateOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      exitCode = await locksCommand(s, wire(cmd, s), io, g.json, o);
+    });
+
+  program
+    .command('controller')
+    .description('run the reconcile loop continuously; replicas elect a leader and only the leader acts')
+    .option('--once', 'one reconcile pass as leader, then exit', false)
+    .addOption(new Option('--time-scale <n>', 'for a local cloud run with --speed N'))
+    .addOption(new Option('--poll-ms <ms>', 'poll interval while waiting on AWS (default 5000)'))
+    .option('--wait <duration>', 'wait this long for a name someone else is working on; default: skip it this round')
+    .action(async (o: ControllerOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      exitCode = await controllerCommand(s, wire(cmd, s), io, g.json, o);
+    });
+
+  program
     .command('sim')
     .description('serve the local cloud (EC2, Route 53, S3, EBS) on 127.0.0.1 until interrupted')
     .addOption(new Option('--port <n>', 'TCP port (0 picks a free one)').default('4566'))
@@ -164,7 +188,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     exitCode = report(err, io, program.opts()['json'] === true);
   } finally {
-    for (const d of deps) d.clients.destroy();
+    for (const d of deps) {
+      for (const close of d.cleanup) await close().catch(() => {});
+      d.clients.destroy();
+    }
   }
   return exitCode;
 }

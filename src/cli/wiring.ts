@@ -26,6 +26,8 @@ export interface Deps {
   compute: Compute;
   blobs: Blobs;
   clients: AwsClients;
+  /** Closed when the command ends (coordination sessions). */
+  cleanup: (() => Promise<void>)[];
 }
 
 export function configPath(opts: GlobalOptions, io: CliIo): string {
@@ -73,6 +75,7 @@ export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: C
     compute: createEc2Compute(clients.ec2),
     blobs: createS3Blobs(clients.s3),
     clients,
+    cleanup: [],
   };
 }
 

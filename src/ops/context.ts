@@ -5,6 +5,7 @@ import type { OpsClock } from './clock.js';
 import type { RateLimiter } from './limiter.js';
 import type { InstanceWatcher } from './watcher.js';
 import type { DnsWriter } from './dns.js';
+import type { Coordinator } from '../coord/index.js';
 
 /** Named steps of a replacement, where a test may inject a crash. */
 export type Step = 'launched' | 'converged' | 'swapped' | 'insync' | 'terminated';
@@ -26,4 +27,12 @@ export interface OpsDeps {
   hook?: (step: Step, name: string) => void | Promise<void>;
   /** Resolved image ids by reference (DescribeImages once per run). */
   images: Map<string, Promise<string>>;
+  /** Per-name locks; absent only in tests of the pure flows. */
+  coord?: Coordinator;
+  /** How long to wait for a name someone else holds (0: fail at once). */
+  lockWaitMs: number;
+  /** Aborts waits (Ctrl-C, lost leadership). */
+  signal?: AbortSignal;
+  /** Checked before each side effect besides the name's lock (the controller: still leader). */
+  guard?: () => void;
 }

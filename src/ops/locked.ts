@@ -1,0 +1,56 @@
+/**
+ * Every mutating operation holds the name's lock for its whole duration (DESIGN.md sections 2
+ * and 8). Under the lock the operation re-reads the name — what it planned from may have been
+ * changed by whoever held the lock before — and checks before each side effect that it still
+ * holds the lock (and, for the controller, that it is still the leader).
+ */
+import type { LockHandle } from '../coord/index.js';
+import type { DnsRecord, Instance } from '../model.js';
+import type { OpsDeps } from './context.js';
+
+/** Run `fn` holding `name`'s lock (or directly when there is no coordinator). */
+export async function withNameLock<T>(deps: OpsDeps, name: string, operation: string, fn: (lock: LockHandle | undefined) => Promise<T>): Promise<T> {
+  if (!deps.coord) return fn(undefined);
+  let told = false;
+  const lock = await deps.coord.lock(name, {
+    operation,
+    deadlineMs: deps.lockWaitMs,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+    onWait: ({ holder }) => {
+      if (told || !holder) return;
+      told = true;
+      deps.log({ level: 'warn', event: 'lock-wait', msg: `${name} is being ${holder.operation === 'upgrade' ? 'upgraded' : `worked on (${holder.operation})`} by ${holder.host} (pid ${holder.pid}) since ${holder.since}; waiting up to ${Math.round(deps.lockWaitMs / 1000)} s`, name });
+    },
+  });
+  try {
+    return await fn(lock);
+  } finally {
+    await lock.release().catch((err: unknown) =>
+      deps.log({ level: 'warn', event: 'unlock-failed', msg: `${name}: releasing the lock failed: ${err instanceof Error ? err.message : String(err)}`, name }),
+    );
+  }
+}
+
+/** A check to run before each side effect: the lock is still ours, the leader is still us. */
+export function guardOf(deps: OpsDeps, lock: LockHandle | undefined): () => void {
+  return () => {
+    lock?.assertHeld();
+    deps.guard?.();
+  };
+}
+
+/** The name as it is now: its A record and the fleet's instances tagged with it. */
+export async function observeName(deps: OpsDeps, fqdn: string, name: string): Promise<{ records: DnsRecord[]; instances: Instance[] }> {
+  await deps.limiter.take('route53:api');
+  const rec = await deps.dns.getRecord(deps.zoneId, fqdn);
+  await deps.limiter.take('ec2:describe');
+  const tagged = await deps.compute.byName(deps.spec.fleet, name);
+  // The record may point at an instance not tagged with the name (a mistake, or another name's).
+  const ips = rec ? rec.values.filter((ip) => !tagged.some((i) => i.privateIp === ip)) : [];
+  let pointed: Instance[] = [];
+  if (ips.length > 0) {
+    await deps.limiter.take('ec2:describe');
+    pointed = await deps.compute.byPrivateIp(deps.spec.fleet, ips);
+  }
+  return { records: rec ? [rec] : [], instances: [...tagged, ...pointed.filter((p) => !tagged.some((t) => t.id === p.id))] };
+}
