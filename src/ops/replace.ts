@@ -112,7 +112,7 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   await deps.hook?.('insync', name);
 
   const old = [...new Set([...(job.replaces?.instanceId ? [job.replaces.instanceId] : []), ...job.retire])].filter((id) => id !== converged.id);
-  await checkStillServing(deps, job, converged, changeId, old);
+  await checkStillServing(deps, job, converged, changeId);
   let terminated: string[] = [];
   if (old.length > 0) {
     try {
@@ -169,19 +169,27 @@ async function unservedNote(deps: OpsDeps, job: ReplaceJob): Promise<string> {
  * so a change by someone else is never overwritten) and fail. When nothing else can serve the
  * name, fail without terminating anything: the next apply rebuilds the name.
  */
-async function checkStillServing(deps: OpsDeps, job: ReplaceJob, converged: Instance, changeId: string, old: string[]): Promise<void> {
+async function checkStillServing(deps: OpsDeps, job: ReplaceJob, converged: Instance, changeId: string): Promise<void> {
   const name = job.name.name;
-  let seen: Map<string, Instance>;
+  // Through the watcher: one DescribeInstances covers every replacement checking at once.
+  let now: Instance;
   try {
-    await deps.limiter.take('ec2:describe');
-    seen = await deps.compute.describe([converged.id, ...old]);
+    now = await deps.watcher.wait(converged.id, 'to be seen after the swap', 60_000, () => true);
   } catch (err) {
     deps.log({ level: 'warn', event: 'check-failed', msg: `${name}: could not check ${converged.id} before terminating the old instance: ${err instanceof Error ? err.message : String(err)}`, name });
     return;
   }
-  const now = seen.get(converged.id);
-  if (!now || now.state === 'pending' || now.state === 'running') return;
+  if (now.state === 'pending' || now.state === 'running') return;
   const why = `${converged.id} is ${now.state} after the swap`;
+  let seen = new Map<string, Instance>();
+  if (job.replaces?.instanceId) {
+    try {
+      await deps.limiter.take('ec2:describe');
+      seen = await deps.compute.describe([job.replaces.instanceId]);
+    } catch {
+      /* the old instance cannot be checked: do not swap back onto it */
+    }
+  }
   const back = job.replaces?.instanceId ? seen.get(job.replaces.instanceId) : undefined;
   if (job.replaces && back && back.state === 'running' && back.privateIp === job.replaces.ip) {
     deps.log({ level: 'warn', event: 'swap-back', msg: `${name}: ${why}; swapping the record back to ${back.id} (${back.privateIp})`, name });

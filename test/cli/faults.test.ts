@@ -288,9 +288,7 @@ describe('fault knobs of the local cloud during apply and upgrade', () => {
       assertConverged(f, names());
     });
 
-    // BUG (src/cli/commands/mutate.ts, override.market = change.market ?? step.from.market, with
-    // src/plan/shape.ts launchCandidates adding on-demand only when override.market is undefined):
-    // an upgrade that does not ask for a market never falls back to on-demand.
+    // An upgrade that does not ask for a market keeps the role's on-demand fallback.
     test('upgrade --image: no spot capacity at all -> the role\'s on-demand fallback, as apply would', async () => {
       const f = 'cap-up-img';
       const config = await converged(f);
