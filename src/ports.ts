@@ -63,6 +63,8 @@ export interface Compute {
   launch(req: LaunchRequest): Promise<Instance>;
   /** The instances with these ids that are visible now (missing ones are simply absent: eventual consistency). */
   describe(ids: string[]): Promise<Map<string, Instance>>;
+  /** The fleet's instances launched with this ClientToken (filter client-token). */
+  byClientToken(fleet: string, token: string): Promise<Instance[]>;
   /** The fleet's instances tagged with this name, every state (one filtered call). */
   byName(fleet: string, name: string): Promise<Instance[]>;
   /** The fleet's instances with these private addresses (one filtered call per 200 addresses). */

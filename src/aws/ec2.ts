@@ -157,6 +157,24 @@ export function createEc2Compute(client: EC2Client): Compute {
       return out;
     },
 
+    async byClientToken(fleet: string, token: string): Promise<Instance[]> {
+      let res;
+      try {
+        res = await client.send(
+          new DescribeInstancesCommand({
+            Filters: [
+              { Name: `tag:${TAG.fleet}`, Values: [fleet] },
+              { Name: 'client-token', Values: [token] },
+            ],
+            MaxResults: 1000,
+          }),
+        );
+      } catch (err) {
+        throw cloudError(`looking up the launch with client token ${token}`, err);
+      }
+      return (res.Reservations ?? []).flatMap((r) => (r.Instances ?? []).map(fromSdkInstance));
+    },
+
     async byName(fleet: string, name: string): Promise<Instance[]> {
       const out: Instance[] = [];
       let token: string | undefined;

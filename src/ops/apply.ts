@@ -12,12 +12,17 @@ import type { OpsDeps } from './context.js';
 import { journal, replaceName, type ReplaceResult } from './replace.js';
 import { terminateConfirmed } from './terminate.js';
 import { FleetError } from '../errors.js';
+import type { LockHandle } from '../coord/index.js';
+import { planReconcile } from '../plan/reconcile.js';
+import { guardOf, observeName, withNameLock } from './locked.js';
 
 export interface ActionOutcome {
   action: Action;
   ok: boolean;
   error?: string;
   result?: ReplaceResult;
+  /** Nothing was left to do once the name's lock was ours. */
+  skipped?: string;
 }
 
 export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress): Promise<ActionOutcome[]> {
@@ -32,7 +37,20 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
   const drain = (): Promise<void> => (drained ??= drainDns(deps, collected));
   const show = () => progress.update(`apply: ${done}/${plan.actions.length} done${failed ? `, ${failed} failed` : ''}, ${queue.pending} in progress`);
 
-  const run = async (a: Action): Promise<ActionOutcome> => {
+  /**
+   * Under the name's lock, plan the name again from what it is now: whoever held the lock
+   * before may have done the work (or changed the record) since the plan was made.
+   */
+  const refresh = async (a: Action & { name: string }): Promise<Action | undefined> => {
+    const fqdn = parseName(a.name, conv).fqdn;
+    const now = await observeName(deps, fqdn, a.name);
+    const fresh = planReconcile(deps.spec, now, deps.clock.now(), { orphanGraceMs: deps.spec.reconcile.orphanGraceMs });
+    return fresh.actions.find((x) => x.kind !== 'collect' && x.name === a.name);
+  };
+
+  const act = async (a: Action, lock: LockHandle | undefined): Promise<ActionOutcome> => {
+    const guard = guardOf(deps, lock);
+    const fence = lock ? { fencingToken: lock.fencingToken } : {};
     switch (a.kind) {
       case 'launch':
       case 'adopt': {
@@ -45,26 +63,57 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
           ...(a.kind === 'adopt' ? { adopt: a.instanceId } : {}),
           ...(a.replaces ? { replaces: a.replaces } : {}),
           retire: [],
+          guard,
+          ...fence,
         });
         return { action: a, ok: true, result };
       }
       case 'collect':
         if (a.name) await drain();
+        guard();
         await terminateConfirmed(deps, [a.instanceId], a.reason);
-        await journal(deps, 'collect', a.name ?? a.instanceId, { instanceId: a.instanceId, reason: a.reason });
+        await journal(deps, 'collect', a.name ?? a.instanceId, { instanceId: a.instanceId, reason: a.reason, ...fence });
         return { action: a, ok: true };
       case 'retire': {
         // Record first (exactly as it was, so a concurrent change makes this fail safely), then the instances.
+        guard();
         const changeId = await deps.dnsWriter.submit(
           a.record.values.length > 0 ? [{ action: 'DELETE', name: parseName(a.name, conv).fqdn, type: 'A', ttl: a.record.ttl, values: a.record.values }] : [],
         );
         await deps.dnsWriter.waitInsync(changeId, 10 * 60_000);
         await deps.clock.sleep(a.record.ttl * 1000);
+        guard();
         await terminateConfirmed(deps, a.instanceIds, `${a.name} retired`);
-        await journal(deps, 'retire', a.name, { instanceIds: a.instanceIds, record: a.record });
+        await journal(deps, 'retire', a.name, { instanceIds: a.instanceIds, record: a.record, ...fence });
         return { action: a, ok: true };
       }
     }
+  };
+
+  const run = async (a: Action): Promise<ActionOutcome> => {
+    if (!deps.coord) return act(a, undefined);
+    if (a.kind === 'collect') {
+      if (!a.name) return act(a, undefined);
+      return withNameLock(deps, a.name, 'collect', async (lock) => {
+        // Still an orphan? The holder before us may have adopted it or pointed the record at it.
+        const fqdn = tryParseName(a.name!, conv)?.fqdn;
+        if (fqdn) {
+          const now = await observeName(deps, fqdn, a.name!);
+          const inst = now.instances.find((i) => i.id === a.instanceId);
+          const served = inst?.privateIp !== undefined && now.records.some((r) => r.values.includes(inst.privateIp!));
+          if (!inst || served || (inst.state !== 'pending' && inst.state !== 'running')) {
+            return { action: a, ok: true, skipped: `${a.instanceId} is no longer an orphan (${!inst ? 'gone' : served ? 'its record points at it now' : inst.state})` };
+          }
+        }
+        return act(a, lock);
+      });
+    }
+    return withNameLock(deps, a.name, a.kind === 'retire' ? 'retire' : 'repair', async (lock) => {
+      const fresh = await refresh(a);
+      if (!fresh) return { action: a, ok: true, skipped: `${a.name} was converged meanwhile (by whoever held it before)` };
+      // Reported under the planned action (the plan the user saw), carrying what was done.
+      return { ...(await act(fresh, lock)), action: a };
+    });
   };
 
   show();

@@ -42,7 +42,7 @@ export async function launchGeneration(
   name: FleetName,
   role: RoleSpec,
   generation: number,
-  opts: { override?: ShapeOverride; strictType?: boolean; fencingToken?: string } = {},
+  opts: { override?: ShapeOverride; strictType?: boolean; fencingToken?: string; guard?: () => void } = {},
 ): Promise<LaunchResult> {
   const shapes = launchCandidates(deps.spec, role, name, opts.override, opts.strictType);
   const imageId = await resolveImage(deps, imageOf(deps.spec, role, opts.override));
@@ -67,6 +67,8 @@ export async function launchGeneration(
     if (opts.fencingToken) tags['fleet:fence'] = opts.fencingToken;
     await deps.limiter.take('ec2:run-instances');
     await deps.limiter.take('ec2:run-instances-resource');
+    // Still ours to act on (lock held, still leader)? Checked right before the side effect.
+    opts.guard?.();
     let instance: Instance;
     try {
       instance = await deps.compute.launch({
@@ -93,6 +95,15 @@ export async function launchGeneration(
         continue;
       }
       if ((err as { code?: string }).code === 'IdempotentParameterMismatch') {
+        // The same (fleet, name, generation, shape) was launched before with other parameters: an
+        // earlier attempt, cut off after RunInstances (a crash), whose tags carry its own lock's
+        // fencing token. If that instance lives, it is this launch: take it rather than launch twice.
+        const earlier = await findEarlierLaunch(deps, clientToken(deps.spec.fleet, name.name, gen, shape), name.name);
+        if (earlier) {
+          attempts.push({ shape });
+          deps.log({ level: 'info', event: 'launch-recovered', msg: `${name.name}: generation ${gen} was launched by an earlier attempt (${earlier.id}); taking it instead of launching again`, name: name.name, instanceId: earlier.id });
+          return { instance: earlier, generation: gen, shape, attempts };
+        }
         // The token (fleet, name, generation, shape) was spent on a launch with other parameters
         // (another image, another fleet.yaml): a rolled-back generation that no longer shows in
         // DescribeInstances, so the planner picked its number again. Retrying the same token can
@@ -119,4 +130,19 @@ export async function launchGeneration(
   throw new FleetError(`no capacity for ${name.name}: tried ${attempts.map((a) => `${describeShape(a.shape)} (${a.error})`).join('; ')}`, {
     data: { name: name.name, attempts },
   });
+}
+
+/**
+ * The live instance an earlier attempt launched with this ClientToken, waiting out
+ * eventual consistency for a while (a launch is not always visible at once).
+ */
+async function findEarlierLaunch(deps: OpsDeps, token: string, name: string): Promise<Instance | undefined> {
+  const until = deps.clock.now().getTime() + 60_000;
+  for (;;) {
+    await deps.limiter.take('ec2:describe');
+    const found = (await deps.compute.byClientToken(deps.spec.fleet, token)).filter((i) => i.name === name);
+    if (found.length > 0) return found.find((i) => i.state === 'pending' || i.state === 'running');
+    if (deps.clock.now().getTime() > until) return undefined;
+    await deps.clock.sleep(2_000);
+  }
 }

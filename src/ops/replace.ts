@@ -29,7 +29,10 @@ export interface ReplaceJob {
   replaces?: RecordTarget;
   /** Live instances that serve or claim the name now, terminated once the swap is INSYNC. */
   retire: string[];
+  /** The lock's fencing token: tagged on the launch (fleet:fence) and journaled. */
   fencingToken?: string;
+  /** Throws when the operation may no longer act (lock possibly lost, leadership lost). */
+  guard?: () => void;
 }
 
 export interface ReplaceResult {
@@ -64,6 +67,7 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
       ...(job.override ? { override: job.override } : {}),
       ...(job.strictType ? { strictType: true } : {}),
       ...(job.fencingToken ? { fencingToken: job.fencingToken } : {}),
+      ...(job.guard ? { guard: job.guard } : {}),
     });
     instance = launched.instance;
     generation = launched.generation;
@@ -81,6 +85,7 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
     if (!converged.privateIp) throw new FleetError(`${name}: ${instance.id} converged without a private address`);
     const ip = converged.privateIp;
     try {
+      job.guard?.();
       changeId = await deps.dnsWriter.submit(swapChanges(job.name.fqdn, job.replaces, ip, deps.spec.dns.ttl));
     } catch (err) {
       // The swap may have happened although this call failed: Route 53 applied it and the answer
@@ -115,6 +120,8 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   await checkStillServing(deps, job, converged, changeId);
   let terminated: string[] = [];
   if (old.length > 0) {
+    // A lost lock stops here: the name is swapped and served; the old instance is an orphan for the next apply.
+    job.guard?.();
     try {
       await terminateConfirmed(deps, old, `replaced by ${converged.id}`);
       terminated = old;
@@ -137,7 +144,7 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
     msToServed,
     ...(attempts ? { attempts } : {}),
   };
-  await journal(deps, 'replace', name, { ...result, shape: attempts ? describeShape(attempts[attempts.length - 1]!.shape) : 'adopted' });
+  await journal(deps, 'replace', name, { ...result, shape: attempts ? describeShape(attempts[attempts.length - 1]!.shape) : 'adopted', ...(job.fencingToken ? { fencingToken: job.fencingToken } : {}) });
   return result;
 }
 

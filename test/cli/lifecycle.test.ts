@@ -197,8 +197,9 @@ describe('fleet plan / apply / upgrade / kill against the local cloud', () => {
     const snap = assertFleetInvariants(cloud.control, info);
     for (const n of names) {
       const v = cloud.control.ec2.instance(snap.served.get(n)!.instanceId)!;
-      const { 'fleet:converged': conv, ...tags } = v.tags;
+      const { 'fleet:converged': conv, 'fleet:fence': fence, ...tags } = v.tags;
       assert.ok(conv, `${n}: fleet:converged tag`);
+      assert.match(fence ?? '', /^\d{10}$/, `${n}: the lock's fencing token is tagged at launch`);
       // Nothing per run in the launch: a rerun's same ClientToken must carry the same parameters.
       assert.deepEqual(tags, { 'fleet:fleet': 'empty', 'fleet:name': n, 'fleet:role': n.split('-')[0], 'fleet:generation': '1', Name: `${n}.empty.example.com` });
       assert.equal(v.metadataOptions.httpTokens, 'required', `${n}: IMDSv2 required`);

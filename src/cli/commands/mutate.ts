@@ -16,6 +16,8 @@ import type { Deps } from '../wiring.js';
 import { readObserved } from './ls.js';
 import { makeOpsDeps, opsClock, type OpsCliOptions } from '../opsdeps.js';
 import { suggestEdit } from '../suggest.js';
+import { guardOf, observeName, withNameLock } from '../../ops/locked.js';
+import type { LockHandle } from '../../coord/index.js';
 
 export interface MutateOptions extends OpsCliOptions {
   dryRun?: boolean;
@@ -129,7 +131,7 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   const conv = conventionOf(spec);
   const roleSpec = roleOf(spec, role)!;
   const queue = new PQueue({ concurrency });
-  const results: { name: string; ok: boolean; error?: string; result?: ReplaceResult }[] = [];
+  const results: { name: string; ok: boolean; error?: string; result?: ReplaceResult; skipped?: string }[] = [];
   const progress = makeProgress(io, json);
   let done = 0;
   await Promise.all(
@@ -137,24 +139,15 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
       queue.add(async () => {
         progress.update(`upgrade: ${done}/${plan.steps.length} done, replacing ${step.name}…`);
         try {
-          if (killFirst) await terminateConfirmed(ops, [step.from.instanceId], `${step.name}: --max-surge 0 replaces kill-first`);
-          const result = await replaceName(ops, {
-            name: parseName(step.name, conv),
-            role: roleSpec,
-            generation: step.generation,
-            // What the upgrade does not change is kept from the instance serving now (not taken from fleet.yaml).
-            override: {
-              instanceType: change.instanceType ?? step.from.type,
-              // A market the role has anyway is left to the role, so its on-demand fallback still applies.
-              ...(change.market ? { market: change.market } : step.from.market !== roleSpec.market ? { market: step.from.market } : {}),
-              ...(change.imageId ? { image: { id: change.imageId } } : step.from.imageId ? { image: { id: step.from.imageId } } : {}),
-            },
-            strictType: change.instanceType !== undefined,
-            // Kill-first has terminated the old instance already.
-            replaces: killFirst ? { ip: step.replaces.ip, ttl: step.replaces.ttl } : step.replaces,
-            retire: [],
+          const result = await withNameLock(ops, step.name, 'upgrade', async (lock) => {
+            // Under the lock, the name as it is now: an upgrade that ran meanwhile may have done this already.
+            const now = await observeName(ops, parseName(step.name, conv).fqdn, step.name);
+            const fresh = planUpgrade(spec, now, step.name, change).steps[0];
+            if (!fresh) return undefined;
+            return upgradeStep(fresh, lock);
           });
-          results.push({ name: step.name, ok: true, result });
+          if (result) results.push({ name: step.name, ok: true, result });
+          else results.push({ name: step.name, ok: true, skipped: `already ${describeChange(change)} (done meanwhile by whoever held ${step.name} before)` });
         } catch (err) {
           results.push({ name: step.name, ok: false, error: err instanceof Error ? err.message : String(err) });
         }
@@ -166,10 +159,43 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   const failed = results.filter((r) => !r.ok);
   if (json) io.stdout.write(JSON.stringify({ plan, results, suggestion }, null, 2) + '\n');
   else {
-    for (const r of results) io.stdout.write(r.ok ? `done: ${r.name} -> ${r.result!.instanceId} (${r.result!.type} ${r.result!.market}, generation ${r.result!.generation}); ${r.result!.terminated.join(', ') || 'nothing'} terminated\n` : `FAILED: ${r.error}\n`);
-    if (results.some((r) => r.ok) && suggestion) io.stdout.write(`\n${suggestion}\n`);
+    for (const r of results)
+      io.stdout.write(
+        !r.ok
+          ? `FAILED: ${r.error}\n`
+          : r.result
+            ? `done: ${r.name} -> ${r.result.instanceId} (${r.result.type} ${r.result.market}, generation ${r.result.generation}); ${r.result.terminated.join(', ') || 'nothing'} terminated\n`
+            : `skip ${r.name}: ${r.skipped}\n`,
+      );
+    if (results.some((r) => r.ok && r.result) && suggestion) io.stdout.write(`\n${suggestion}\n`);
   }
   return failed.length > 0 ? 1 : 0;
+
+  async function upgradeStep(step: UpgradePlan['steps'][number], lock: LockHandle | undefined): Promise<ReplaceResult> {
+    const guard = guardOf(ops, lock);
+    if (killFirst) {
+      guard();
+      await terminateConfirmed(ops, [step.from.instanceId], `${step.name}: --max-surge 0 replaces kill-first`);
+    }
+    return replaceName(ops, {
+      name: parseName(step.name, conv),
+      role: roleSpec,
+      generation: step.generation,
+      // What the upgrade does not change is kept from the instance serving now (not taken from fleet.yaml).
+      override: {
+        instanceType: change.instanceType ?? step.from.type,
+        // A market the role has anyway is left to the role, so its on-demand fallback still applies.
+        ...(change.market ? { market: change.market } : step.from.market !== roleSpec.market ? { market: step.from.market } : {}),
+        ...(change.imageId ? { image: { id: change.imageId } } : step.from.imageId ? { image: { id: step.from.imageId } } : {}),
+      },
+      strictType: change.instanceType !== undefined,
+      // Kill-first has terminated the old instance already.
+      replaces: killFirst ? { ip: step.replaces.ip, ttl: step.replaces.ttl } : step.replaces,
+      retire: [],
+      guard,
+      ...(lock ? { fencingToken: lock.fencingToken } : {}),
+    });
+  }
 }
 
 function printUpgrade(io: CliIo, json: boolean, plan: UpgradePlan, how: { concurrency: number; killFirst: boolean; ttl: number }, suggestion: string | undefined, dryRun: boolean): void {
@@ -198,31 +224,34 @@ export async function killCommand(spec: FleetSpec, target: string, deps: Deps, i
   const role = roleOf(spec, name.role);
   if (!role || name.index > role.count) throw new InputError(`${name.name} is not a name of fleet ${spec.fleet}`);
   const ops = await makeOpsDeps(spec, deps, io, json, o);
-  const rec = await deps.dns.getRecord(ops.zoneId, name.fqdn);
-  const observed = rec ? await deps.compute.byPrivateIp(spec.fleet, rec.values) : [];
-  const serving = rec ? observed.find((i) => i.privateIp !== undefined && rec.values.includes(i.privateIp) && LIVE_STATES.has(i.state)) : undefined;
-  if (serving && serving.name !== undefined && serving.name !== name.name) {
-    throw new FleetError(`not killing ${serving.id}: the record of ${name.name} points at it, but it is tagged ${serving.name}; \`fleet apply\` repairs the record`, { exitCode: 1 });
-  }
-  const victim = serving;
-  if (!victim) {
-    const msg = `${name.name} is not served by a live instance${rec ? ` (record points at ${rec.values.join(', ')})` : ' (no record)'}; nothing to kill`;
-    if (json) io.stdout.write(JSON.stringify({ name: name.name, killed: null, reason: msg }) + '\n');
-    else io.stdout.write(msg + '\n');
+  return withNameLock(ops, name.name, 'kill', async (lock) => {
+    const rec = await deps.dns.getRecord(ops.zoneId, name.fqdn);
+    const observed = rec ? await deps.compute.byPrivateIp(spec.fleet, rec.values) : [];
+    const serving = rec ? observed.find((i) => i.privateIp !== undefined && rec.values.includes(i.privateIp) && LIVE_STATES.has(i.state)) : undefined;
+    if (serving && serving.name !== undefined && serving.name !== name.name) {
+      throw new FleetError(`not killing ${serving.id}: the record of ${name.name} points at it, but it is tagged ${serving.name}; \`fleet apply\` repairs the record`, { exitCode: 1 });
+    }
+    const victim = serving;
+    if (!victim) {
+      const msg = `${name.name} is not served by a live instance${rec ? ` (record points at ${rec.values.join(', ')})` : ' (no record)'}; nothing to kill`;
+      if (json) io.stdout.write(JSON.stringify({ name: name.name, killed: null, reason: msg }) + '\n');
+      else io.stdout.write(msg + '\n');
+      return 0;
+    }
+    const line = `kill ${name.name}: terminate ${victim.id} (${victim.type} ${victim.market} ${victim.az}, ${victim.privateIp}); the record stays and the next \`fleet apply\` rebuilds the name`;
+    if (o.dryRun) {
+      if (json) io.stdout.write(JSON.stringify({ dryRun: true, name: name.name, instanceId: victim.id }) + '\n');
+      else io.stdout.write(line + '\n');
+      return 0;
+    }
+    if (!json) io.stdout.write(line + '\n');
+    await mayProceed(io, o, `terminate ${victim.id} serving ${name.name}`);
+    // The journal first: the kill is on record before it happens.
+    await journal(ops, 'kill', name.name, { instanceId: victim.id, type: victim.type, market: victim.market, az: victim.az, generation: victim.generation, ...(lock ? { fencingToken: lock.fencingToken } : {}) });
+    guardOf(ops, lock)();
+    await terminateConfirmed(ops, [victim.id], `fleet kill ${name.name}`);
+    if (json) io.stdout.write(JSON.stringify({ dryRun: false, name: name.name, killed: victim.id }) + '\n');
+    else io.stdout.write(`killed ${victim.id}; ${name.name} now points at a dead instance until \`fleet apply\` rebuilds it\n`);
     return 0;
-  }
-  const line = `kill ${name.name}: terminate ${victim.id} (${victim.type} ${victim.market} ${victim.az}, ${victim.privateIp}); the record stays and the next \`fleet apply\` rebuilds the name`;
-  if (o.dryRun) {
-    if (json) io.stdout.write(JSON.stringify({ dryRun: true, name: name.name, instanceId: victim.id }) + '\n');
-    else io.stdout.write(line + '\n');
-    return 0;
-  }
-  if (!json) io.stdout.write(line + '\n');
-  await mayProceed(io, o, `terminate ${victim.id} serving ${name.name}`);
-  // The journal first: the kill is on record before it happens.
-  await journal(ops, 'kill', name.name, { instanceId: victim.id, type: victim.type, market: victim.market, az: victim.az, generation: victim.generation });
-  await terminateConfirmed(ops, [victim.id], `fleet kill ${name.name}`);
-  if (json) io.stdout.write(JSON.stringify({ dryRun: false, name: name.name, killed: victim.id }) + '\n');
-  else io.stdout.write(`killed ${victim.id}; ${name.name} now points at a dead instance until \`fleet apply\` rebuilds it\n`);
-  return 0;
+  });
 }
