@@ -12,8 +12,13 @@
  * (refill 2/s) and a resource bucket of 1,000 instances (refill 2/s). A fleet launches one
  * instance per call (each name has its own tags and user data), so N launches need at least
  * max((N-5)/2, (N-1000)/2) seconds. After the last launch, that name still has to boot,
- * converge and have its record INSYNC; an upgrade then also waits the TTL and terminates the
- * old instance. floor = launch floor + that tail.
+ * converge and have its record INSYNC; an upgrade then also waits the TTL before it terminates
+ * the old instance. floor = launch floor + that tail.
+ *
+ * Caveats of a fast clock: the CLI's start (Node, the SDK, reading the inventory) costs real
+ * time, reported apart as "before the 1st launch"; and the SDK's retry backoff after a
+ * throttled call runs in real time, so each throttle costs `speed` times more simulated time
+ * than it would on AWS. Throttled calls are counted, so a run with none is exact.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
