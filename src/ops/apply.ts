@@ -116,24 +116,25 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
     });
   };
 
+  // The policy hub first: every other instance bootstraps against it, so it must be up (and
+  // its record written) before they look for it. The rest go in parallel after it.
+  const hubFirst = plan.actions.find((a) => (a.kind === 'launch' || a.kind === 'adopt') && a.name === deps.spec.hub);
+  const step = async (a: Action): Promise<void> => {
+    let outcome: ActionOutcome;
+    try {
+      outcome = await run(a);
+    } catch (err) {
+      failed++;
+      outcome = { action: a, ok: false, error: err instanceof Error ? err.message : String(err) };
+      deps.log({ level: 'error', event: 'action-failed', msg: outcome.error!, kind: a.kind });
+    }
+    done++;
+    outcomes.push(outcome);
+    show();
+  };
   show();
-  await Promise.all(
-    plan.actions.map((a) =>
-      queue.add(async () => {
-        let outcome: ActionOutcome;
-        try {
-          outcome = await run(a);
-        } catch (err) {
-          failed++;
-          outcome = { action: a, ok: false, error: err instanceof Error ? err.message : String(err) };
-          deps.log({ level: 'error', event: 'action-failed', msg: outcome.error!, kind: a.kind });
-        }
-        done++;
-        outcomes.push(outcome);
-        show();
-      }),
-    ),
-  );
+  if (hubFirst) await queue.add(() => step(hubFirst));
+  await Promise.all(plan.actions.filter((a) => a !== hubFirst).map((a) => queue.add(() => step(a))));
   progress.done();
   // Report in plan order.
   const order = new Map(plan.actions.map((a, i) => [a, i]));

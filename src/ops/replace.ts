@@ -111,12 +111,13 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   deps.log({ level: 'info', event: 'swapped', msg: `${name}: record now points at ${converged.id} (${converged.privateIp})`, name, instanceId: converged.id, changeId });
   await deps.hook?.('swapped', name);
 
-  // After the swap: resolvers must move before the old instance goes.
+  // After the swap: resolvers must move before the old instance goes. A name that had no
+  // record (or only a dead address) has no old instance to protect: INSYNC is enough.
+  const old = [...new Set([...(job.replaces?.instanceId ? [job.replaces.instanceId] : []), ...job.retire])].filter((id) => id !== converged.id);
   await deps.dnsWriter.waitInsync(changeId, 10 * 60_000);
-  await deps.clock.sleep(deps.spec.dns.ttl * 1000);
+  if (old.length > 0) await deps.clock.sleep(deps.spec.dns.ttl * 1000);
   await deps.hook?.('insync', name);
 
-  const old = [...new Set([...(job.replaces?.instanceId ? [job.replaces.instanceId] : []), ...job.retire])].filter((id) => id !== converged.id);
   await checkStillServing(deps, job, converged, changeId);
   let terminated: string[] = [];
   if (old.length > 0) {
