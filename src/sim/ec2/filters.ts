@@ -4,58 +4,18 @@
  * escapes them (`\*` is a literal star). Matching is case-sensitive, as EC2's is.
  */
 import { AwsError } from '../types.js';
+import { WildcardSet } from '../wildcard.js';
 
-/** A compiled set of filter values: exact values in a Set, wildcard values as one RegExp. */
-export class ValueMatcher {
-  readonly exact: Set<string>;
-  readonly pattern: RegExp | undefined;
-
-  constructor(values: string[]) {
-    this.exact = new Set();
-    const res: string[] = [];
-    for (const v of values) {
-      if (!/[*?\\]/.test(v)) {
-        this.exact.add(v);
-        continue;
-      }
-      let re = '';
-      for (let i = 0; i < v.length; i++) {
-        const c = v[i]!;
-        if (c === '\\' && i + 1 < v.length) {
-          re += escapeRe(v[++i]!);
-        } else if (c === '*') {
-          re += '[\\s\\S]*';
-        } else if (c === '?') {
-          re += '[\\s\\S]';
-        } else {
-          re += escapeRe(c);
-        }
-      }
-      res.push(re);
-    }
-    this.pattern = res.length > 0 ? new RegExp(`^(?:${res.join('|')})$`) : undefined;
-  }
-
-  /** True when no value uses a wildcard (so an index lookup answers it exactly). */
-  get isExact(): boolean {
-    return this.pattern === undefined;
-  }
-
-  test(value: string | undefined): boolean {
-    if (value === undefined) return false;
-    if (this.exact.has(value)) return true;
-    return this.pattern !== undefined && this.pattern.test(value);
-  }
-
+/**
+ * A compiled set of filter values: exact values in a Set, wildcard values matched by the
+ * linear-time matcher of ../wildcard.ts (never a backtracking RegExp built from the value).
+ */
+export class ValueMatcher extends WildcardSet {
   /** True when any of the values matches. */
   testAny(values: Iterable<string>): boolean {
     for (const v of values) if (this.test(v)) return true;
     return false;
   }
-}
-
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }
 
 export interface FilterSpec {
@@ -71,7 +31,8 @@ export function compileFilters<T>(
 ): ((item: T) => boolean)[] {
   return filters.map((f) => {
     const m = new ValueMatcher(f.values);
-    const make = known[f.name];
+    // An own-property lookup: `constructor`, `__proto__` or `toString` are not filter names.
+    const make = Object.hasOwn(known, f.name) ? known[f.name] : undefined;
     const pred = make ? make(m) : dynamic?.(f.name, m);
     if (!pred) throw new AwsError('InvalidParameterValue', `The filter '${f.name}' is invalid`);
     return pred;

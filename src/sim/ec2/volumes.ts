@@ -12,6 +12,7 @@
 import type { InstanceState } from '../../model.js';
 import { AwsError, type SimContext, type SimRequest, type SnapshotRecord, type SnapshotStore } from '../types.js';
 import { ec2Response, type Ec2Params, type XmlValue } from './query.js';
+import { hasWildcard as isWildcard, WildcardSet } from '../wildcard.js';
 
 export interface InstanceLookup {
   /** The instance's AZ and state, or undefined when it does not exist (or is not visible yet). */
@@ -242,34 +243,14 @@ function dryRun(p: Ec2Params): void {
   if (p.bool('DryRun')) throw new AwsError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
 }
 
-/** EC2 filter values take `*` and `?` wildcards; a backslash escapes them. */
+/** EC2 filter values take `*` and `?` wildcards; a backslash escapes them (linear-time, ../wildcard.ts). */
 function valueMatcher(values: string[]): (v: string | undefined) => boolean {
-  const exact = new Set<string>();
-  const globs: RegExp[] = [];
-  for (const v of values) {
-    if (!/[*?\\]/.test(v)) {
-      exact.add(v);
-      continue;
-    }
-    let re = '';
-    for (let i = 0; i < v.length; i++) {
-      const c = v[i]!;
-      if (c === '\\' && i + 1 < v.length) re += escapeRe(v[++i]!);
-      else if (c === '*') re += '[\\s\\S]*';
-      else if (c === '?') re += '[\\s\\S]';
-      else re += escapeRe(c);
-    }
-    globs.push(new RegExp(`^${re}$`));
-  }
-  return (v) => v !== undefined && (exact.has(v) || globs.some((g) => g.test(v)));
-}
-
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+  const set = new WildcardSet(values);
+  return (v) => set.test(v);
 }
 
 function hasWildcard(values: string[]): boolean {
-  return values.some((v) => /[*?\\]/.test(v));
+  return values.some(isWildcard);
 }
 
 function encodeToken(kind: string, seq: number): string {
@@ -641,7 +622,7 @@ export function createVolumeStore(ctx: SimContext, instances: InstanceLookup): V
 
   function compileFilters<T extends { tags: Map<string, string> }>(p: Ec2Params, table: Record<string, Getter<T>>): (x: T, t: number) => boolean {
     const checks = p.filters().map(({ name, values }) => {
-      const get = table[name] ?? tagGetter<T>(name);
+      const get = (Object.hasOwn(table, name) ? table[name] : undefined) ?? tagGetter<T>(name);
       if (!get) throw new AwsError('InvalidParameterValue', `The filter '${name}' is invalid`);
       if (values.length === 0) throw new AwsError('InvalidParameterValue', `The filter '${name}' requires at least one value`);
       const match = valueMatcher(values);
