@@ -52,7 +52,8 @@
  * Test knobs, read from the script's environment (none changes the rendered script):
  * FLEET_ROOT (prefix for every path the script writes or reads as configuration; also
  * "sandbox mode": hostnamectl and systemctl are left alone), FLEET_IMDS_ENDPOINT (default
- * http://169.254.169.254; also given to the AWS CLI as AWS_EC2_METADATA_SERVICE_ENDPOINT),
+ * http://169.254.169.254; also given to the AWS CLI as AWS_EC2_METADATA_SERVICE_ENDPOINT, with
+ * the trailing slash the CLI needs: awscli 2.9 builds `<endpoint>latest/api/token`),
  * AWS_ENDPOINT_URL (passed as --endpoint-url: Debian's CLI 2.9 predates the variable),
  * FLEET_SKIP_INSTALL=1, FLEET_RETRY_PAUSE (first pause in seconds, default 5; doubles up to
  * 60), FLEET_PRINT_VARS=1 (print the data block as name=value lines and exit),
@@ -334,7 +335,9 @@ fi
 
 R=\${FLEET_ROOT:-}
 imds=\${FLEET_IMDS_ENDPOINT:-http://169.254.169.254}
-AWS_EC2_METADATA_SERVICE_ENDPOINT=\${AWS_EC2_METADATA_SERVICE_ENDPOINT:-$imds}
+imds=\${imds%/}
+# The AWS CLI appends "latest/api/token" as is: without the slash Debian's 2.9 gives up.
+AWS_EC2_METADATA_SERVICE_ENDPOINT=\${AWS_EC2_METADATA_SERVICE_ENDPOINT:-$imds/}
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin:/var/cfengine/bin
 export AWS_EC2_METADATA_SERVICE_ENDPOINT PATH
 state_dir=$R/var/lib/fleet/state

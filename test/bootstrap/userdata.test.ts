@@ -523,7 +523,8 @@ test('behaviour: hostname, hosts, augments, bootstrap to the hub, three runs, th
   assert.match(m[1]!, ISO);
   assert.equal(tag.length, 7, 'no --endpoint-url without AWS_ENDPOINT_URL');
   assert.ok(indexOfCall(r, isTag) > lastIndexOfCall(r, isMainRun), 'tagged only after the last (converged) run');
-  assert.deepEqual(callsOf(r, 'aws-env'), [['us-east-1', IMDS]]);
+  // With the trailing slash: the AWS CLI appends "latest/api/token" to it as is.
+  assert.deepEqual(callsOf(r, 'aws-env'), [['us-east-1', `${IMDS}/`]]);
   assertImdsV2(r);
   assert.match(r.stderr, /run 1: promises not kept: not repaired 33\.33%/);
   assert.match(r.stderr, /converged on agent run 3/);
