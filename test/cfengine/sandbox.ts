@@ -104,6 +104,13 @@ export interface Sandbox {
   services?: string;
   /** The whole environment of the command inside (nothing else is passed on). */
   env: Record<string, string>;
+  /**
+   * Wait, after the command, until every other process of the namespace has exited (for
+   * cf-execd --once, which forks the agent run and does not wait for it). Otherwise the
+   * command is the namespace's first process, and what it leaves running (the daemons a
+   * bootstrap starts) is killed when it exits.
+   */
+  waitForAll?: boolean;
 }
 
 /** `unshare` argv running `cmd` inside the sandbox (hostname set, files mounted). */
@@ -114,14 +121,19 @@ function sandboxArgv(sb: Sandbox, cmd: string[]): string[] {
     'mount --bind "$SB_HOSTS" /etc/hosts',
     'if [ -n "$SB_SERVICES" ]; then mount --bind "$SB_SERVICES" /etc/services; fi',
     'hostname "$SB_HOSTNAME"',
-    'unset SB_HOSTS SB_SERVICES SB_HOSTNAME',
-    'exec "$@"',
+    'if [ "$SB_WAIT" != 1 ]; then unset SB_HOSTS SB_SERVICES SB_HOSTNAME SB_WAIT; exec "$@"; fi',
+    'unset SB_HOSTS SB_SERVICES SB_HOSTNAME SB_WAIT',
+    'rc=0',
+    '"$@" || rc=$?',
+    // This shell is PID 1: wait until it is the only process left (reaping as children exit).
+    'while :; do set -- /proc/[0-9]*; [ "$#" -gt 1 ] || break; sleep 0.05; done',
+    'exit "$rc"',
   ].join('\n');
   return ['--uts', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', inner, 'sandbox', ...cmd];
 }
 
 function sandboxEnv(sb: Sandbox): Record<string, string> {
-  return { ...sb.env, SB_HOSTS: sb.hosts, SB_SERVICES: sb.services ?? '', SB_HOSTNAME: sb.hostname };
+  return { ...sb.env, SB_HOSTS: sb.hosts, SB_SERVICES: sb.services ?? '', SB_HOSTNAME: sb.hostname, SB_WAIT: sb.waitForAll ? '1' : '0' };
 }
 
 export interface Ran {
