@@ -95,12 +95,15 @@ function encodePageToken(t: PageToken): string {
 function decodePageToken(raw: string, expect: Omit<PageToken, 'i'>): number {
   const invalid = validation('INVALID_PAGE_TOKEN', 'The pagination token is invalid or has expired.');
   if (raw.length > 256 || !TOKEN_RE.test(raw)) throw invalid;
-  let t: Partial<PageToken>;
+  let parsed: unknown;
   try {
-    t = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as Partial<PageToken>;
+    parsed = JSON.parse(Buffer.from(raw, 'base64').toString('utf8'));
   } catch {
     throw invalid;
   }
+  // JSON that is not an object (null, a number, a string, an array) is no token of ours.
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid;
+  const t = parsed as Partial<PageToken>;
   if (t.o !== expect.o || t.s !== expect.s || t.f !== expect.f || typeof t.i !== 'number' || !Number.isSafeInteger(t.i) || t.i < 0) throw invalid;
   return t.i;
 }
