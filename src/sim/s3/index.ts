@@ -149,9 +149,15 @@ interface Target {
   key: string | undefined;
 }
 
-/** Escape for XML text; control characters become character references, as S3 writes them. */
+/**
+ * Escape for XML text. Characters XML 1.0 does not allow raw (C0 controls, U+FFFE, U+FFFF) and
+ * CR become hexadecimal character references, as S3 writes them in listings and error
+ * documents (`&#x1;`; the AWS SDKs decode them, so such keys round-trip), and an unpaired
+ * surrogate, which no UTF-8 document can carry, becomes U+FFFD: the raw text of the document is
+ * only ever characters XML 1.0 allows.
+ */
 function esc(s: string): string {
-  return s.replace(/[<>&'"\x00-\x08\x0b\x0c\x0e-\x1f\r]/g, (c) => {
+  return s.replace(/[<>&'"\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => {
     switch (c) {
       case '<':
         return '&lt;';
@@ -163,8 +169,10 @@ function esc(s: string): string {
         return '&apos;';
       case '"':
         return '&quot;';
-      default:
-        return `&#${c.charCodeAt(0)};`;
+      default: {
+        const code = c.charCodeAt(0);
+        return code >= 0xd800 && code <= 0xdfff ? '\ufffd' : `&#x${code.toString(16)};`;
+      }
     }
   });
 }
@@ -278,9 +286,23 @@ function decodeMetaValue(v: string): string {
   return utf8.includes('\ufffd') ? v : utf8;
 }
 
-/** A metadata value as S3 returns it: non-ASCII values RFC 2047 encoded, so headers stay ASCII. */
+/**
+ * A metadata value as S3 returns it: values with non-ASCII characters RFC 2047 encoded, so
+ * headers stay ASCII; so are values with characters no header can carry (control characters
+ * an encoded word decoded to at PUT), so a stored object is always readable.
+ */
 function encodeMetaValue(v: string): string {
-  return /[^\x00-\x7f]/.test(v) ? `=?UTF-8?B?${Buffer.from(v, 'utf8').toString('base64')}?=` : v;
+  return /[^\t\x20-\x7e]/.test(v) ? `=?UTF-8?B?${Buffer.from(v, 'utf8').toString('base64')}?=` : v;
+}
+
+/**
+ * Why a response-* override value cannot be a header value (S3 answers InvalidArgument), or
+ * undefined when it can: a header carries ISO-8859-1 text without control characters.
+ */
+function overrideProblem(v: string): string | undefined {
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(v.replace(/[\u0100-\uffff]/g, ''))) return 'Header value contains a character that is not allowed in a header (a control character).';
+  if (/[\u0100-\uffff]/.test(v)) return 'Header value cannot be represented using ISO-8859-1.';
+  return undefined;
 }
 
 function md5Hex(b: Uint8Array): string {
@@ -485,7 +507,7 @@ export function createS3(ctx: SimContext): S3Service {
     if (one) {
       const suffix = one.name.slice('x-amz-checksum-'.length);
       if (UNSUPPORTED_CHECKSUMS.has(suffix)) throw notImplemented(`the ${suffix.toUpperCase()} checksum`);
-      const alg = CHECKSUM_HEADERS[suffix];
+      const alg = Object.hasOwn(CHECKSUM_HEADERS, suffix) ? CHECKSUM_HEADERS[suffix] : undefined;
       if (!alg) throw new AwsError('InvalidRequest', `The ${one.trailer ? 'trailing' : ''} header ${one.name} is not a supported checksum.`.replace('  ', ' '), 400);
       const value = (one.value ?? '').trim();
       if (!isBase64Of(value, DIGEST_BYTES[alg])) {
@@ -869,7 +891,8 @@ export function createS3(ctx: SimContext): S3Service {
     const h = req.headers;
     const body = readBody(req);
 
-    const metadata: Record<string, string> = {};
+    // No prototype: a metadata name is any header suffix, `__proto__` and `constructor` included.
+    const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
     let metaSize = 0;
     for (const [name, value] of Object.entries(h)) {
       if (!name.startsWith('x-amz-meta-')) continue;
@@ -954,6 +977,12 @@ export function createS3(ctx: SimContext): S3Service {
     const o = b.objects.get(key);
     if (!o) throw noSuchKey(key);
     const h = req.headers;
+    // Overrides a header cannot carry (CR, LF, NUL, characters above U+00FF) are S3's InvalidArgument.
+    for (const param of Object.keys(RESPONSE_OVERRIDES)) {
+      const v = q.get(param);
+      const problem = v === null ? undefined : overrideProblem(v);
+      if (problem !== undefined) throw invalidArgument(problem, param, v!);
+    }
 
     // RFC 7232 order, as S3 documents it: If-Match, else If-Unmodified-Since -> 412;
     // If-None-Match, else If-Modified-Since -> 304.
@@ -1124,7 +1153,7 @@ export function createS3(ctx: SimContext): S3Service {
       if (!b) throw new RangeError(`no bucket "${bucket}"`);
       if (utf8Length(key) > MAX_KEY_BYTES || key === '') throw new RangeError(`invalid key (must be 1..${MAX_KEY_BYTES} UTF-8 bytes)`);
       const data = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
-      const metadata: Record<string, string> = {};
+      const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
       for (const [k, v] of Object.entries(opts.metadata ?? {})) metadata[k.toLowerCase()] = v;
       const obj = makeObject(key, data, { metadata, ...(opts.contentType ? { contentType: opts.contentType } : {}) });
       store(b, obj);

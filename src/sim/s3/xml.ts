@@ -21,7 +21,7 @@ function decodeEntities(s: string): string {
     if (ent === undefined) throw new XmlSyntaxError('bare & in character data');
     if (ent.startsWith('#x')) return codePoint(parseInt(ent.slice(2), 16));
     if (ent.startsWith('#')) return codePoint(parseInt(ent.slice(1), 10));
-    const v = ENTITIES[ent];
+    const v = Object.hasOwn(ENTITIES, ent) ? ENTITIES[ent] : undefined;
     if (v === undefined) throw new XmlSyntaxError(`unknown entity ${m}`);
     return v;
   });
