@@ -5,7 +5,8 @@
  * call counting), and renders errors in the service's own wire protocol. Requests under
  * `/_sim/` without a signature go to the control endpoint.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, validateHeaderName, validateHeaderValue, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { AwsError, type ServiceModule, type SimRequest, type SimResponse } from './types.js';
@@ -40,18 +41,29 @@ export function signingScope(headers: Record<string, string>, query: URLSearchPa
   return undefined;
 }
 
+/**
+ * Node's HTTP parser refuses request heads larger than this (431). The real endpoints take
+ * large query strings (an EC2 GET with many filters), so the limit is well above Node's 16 KiB.
+ */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
 export async function listen(deps: ServerDeps, port = 0, host = '127.0.0.1'): Promise<{ server: Server; endpoint: string }> {
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     handle(deps, req, res).catch((err) => {
       // Last resort: never crash, never an HTML page.
       if (!res.headersSent) {
-        res.writeHead(500, { 'content-type': 'text/xml' });
-        res.end(genericError('InternalError', `local cloud failure: ${String(err)}`, randomUUID()));
+        try {
+          res.writeHead(500, { 'content-type': 'text/xml' });
+          res.end(genericError('InternalError', `local cloud failure: ${String(err)}`, randomUUID()));
+        } catch {
+          res.destroy();
+        }
       } else {
         res.destroy();
       }
     });
   });
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => clientError(deps, err, socket));
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -62,6 +74,131 @@ export async function listen(deps: ServerDeps, port = 0, host = '127.0.0.1'): Pr
   });
   const addr = server.address() as AddressInfo;
   return { server, endpoint: `http://${host}:${addr.port}` };
+}
+
+/** What Node's parser refused, as HTTP status, AWS-style code and message (Node's own mapping of the errors). */
+function parserRefusal(code: string | undefined): { status: number; code: string; message: string } {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'RequestHeaderSectionTooLarge', message: `Your request header section exceeds the maximum allowed size (${MAX_HEADER_BYTES} bytes).` };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, code: 'RequestEntityTooLarge', message: 'The chunk extensions of the request body are too large.' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'RequestTimeout', message: 'Your socket connection to the server was not read from or written to within the timeout period.' };
+    default:
+      return { status: 400, code: 'BadRequest', message: `The request could not be parsed as HTTP (${code ?? 'parse error'}).` };
+  }
+}
+
+/**
+ * A request Node's HTTP parser refused (invalid characters in the request line, a head over
+ * MAX_HEADER_BYTES, broken chunked framing, ...): answered with an AWS error document in the
+ * protocol of the service the request was signed for when its head can be read (from the bytes
+ * the parser saw, or the request in flight), else in the generic shape; then the connection is
+ * closed, as Node's default answer does.
+ */
+function clientError(deps: ServerDeps, err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  // As Node's default handler: never write into a response that has started.
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+  if (inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const requestId = randomUUID();
+  const refusal = parserRefusal(err.code);
+  let response: SimResponse;
+  let method = 'GET';
+  try {
+    const head = headOf(err.rawPacket) ?? inFlightHead(inFlight);
+    if (head) method = head.method;
+    const scope = head ? signingScope(head.headers, head.query) : undefined;
+    const svc = scope ? deps.services.get(scope.service) : undefined;
+    if (head && scope && svc) {
+      const sreq: SimRequest = { method: head.method, path: head.path, query: head.query, headers: head.headers, body: Buffer.alloc(0), service: scope.service, region: scope.region, requestId, memo: new Map() };
+      response = svc.renderError(new AwsError(refusal.code, refusal.message, refusal.status), sreq);
+    } else {
+      response = { status: refusal.status, headers: { 'content-type': 'text/xml' }, body: genericError(refusal.code, refusal.message, requestId) };
+    }
+  } catch {
+    response = { status: refusal.status, headers: { 'content-type': 'text/xml' }, body: genericError(refusal.code, refusal.message, requestId) };
+  }
+  const body = method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(response.body ?? '');
+  const lines = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? 'Error'}`];
+  const headers: Record<string, string> = { ...(response.headers ?? {}), 'x-amzn-requestid': requestId, 'x-amz-request-id': requestId, date: new Date().toUTCString() };
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.toLowerCase() === 'content-length' || k.toLowerCase() === 'connection') continue;
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) continue;
+    lines.push(`${k}: ${String(v).replace(/[^\t\x20-\x7e\x80-\xff]/g, '')}`);
+  }
+  lines.push(`content-length: ${method === 'HEAD' ? Buffer.byteLength(response.body ?? '') : body.length}`, 'connection: close');
+  // end(), not destroy(): a half-close lets the answer reach the client even when it is still sending.
+  socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body]));
+  setTimeout(() => socket.destroy(), 5_000).unref();
+}
+
+/** The head of a request as the parser received it (method, target, headers), if the bytes begin with a request line. */
+function headOf(raw: Buffer | undefined): { method: string; path: string; query: URLSearchParams; headers: Record<string, string> } | undefined {
+  if (!raw || raw.length === 0) return undefined;
+  const text = raw.subarray(0, MAX_HEADER_BYTES * 2).toString('latin1');
+  const end = text.search(/\r?\n\r?\n/);
+  const lines = (end < 0 ? text : text.slice(0, end)).split(/\r?\n/);
+  // The target ends at a space (not at any \s: a raw 0xA0 byte, read as latin1, is U+00A0).
+  const m = /^([A-Za-z]+) ([^ ]+)(?: HTTP\/\d\.\d)?$/.exec(lines[0] ?? '');
+  if (!m) return undefined;
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const line of lines.slice(1)) {
+    const c = line.indexOf(':');
+    if (c <= 0) continue;
+    const k = line.slice(0, c).trim().toLowerCase();
+    const v = line.slice(c + 1).trim();
+    headers[k] = headers[k] === undefined ? v : `${headers[k]},${v}`;
+  }
+  const target = splitTarget(m[2]!);
+  return { method: m[1]!.toUpperCase(), path: target.path, query: target.query, headers };
+}
+
+function inFlightHead(res: ServerResponse | undefined): { method: string; path: string; query: URLSearchParams; headers: Record<string, string> } | undefined {
+  const req = res?.req;
+  if (!req) return undefined;
+  const target = splitTarget(req.url ?? '/');
+  return { method: (req.method ?? 'GET').toUpperCase(), path: target.path, query: target.query, headers: headersOf(req) };
+}
+
+/**
+ * The path and query of a request target, never throwing (a target like `//x` is not a URL
+ * `new URL` accepts). `path` is raw, as the services want it (S3 keys may hold dot segments and
+ * `//`); `pathname` is the URL-normalized path, for the control endpoint's routing. An
+ * absolute-form target (`http://host/p?q`) is reduced to its path and query.
+ */
+export function splitTarget(rawTarget: string): { path: string; pathname: string; query: URLSearchParams } {
+  let t = rawTarget;
+  const abs = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(t);
+  if (abs) t = t.slice(abs[0].length);
+  const q = t.indexOf('?');
+  const path = (q < 0 ? t : t.slice(0, q)) || '/';
+  let search = q < 0 ? '' : t.slice(q + 1);
+  const hash = search.indexOf('#');
+  if (hash >= 0) search = search.slice(0, hash);
+  let pathname = path;
+  try {
+    pathname = new URL(`http://local${path.startsWith('/') ? '' : '/'}${path}`).pathname;
+  } catch {
+    // keep the raw path
+  }
+  return { path, pathname, query: new URLSearchParams(search) };
+}
+
+/** Request headers, lowercased, repeated ones joined; an object without a prototype, so no header name is special. */
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+  }
+  return headers;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
@@ -81,8 +218,20 @@ function genericError(code: string, message: string, requestId: string): string 
   return `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
 }
 
+const XML_ESCAPES: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' };
+
+/**
+ * Characters XML 1.0 does not allow in a document (C0 controls but TAB, LF and CR; U+FFFE,
+ * U+FFFF; unpaired surrogates), which no reference can carry either.
+ */
+const XML_FORBIDDEN_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Escape for XML text and attribute values. Characters XML 1.0 forbids become U+FFFD, so the
+ * document stays well-formed whatever a request carried (error messages echo request values).
+ */
 export function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+  return s.replace(/[<>&'"]/g, (c) => XML_ESCAPES[c]!).replace(XML_FORBIDDEN_RE, '\ufffd');
 }
 
 function send(res: ServerResponse, r: SimResponse, requestId: string): void {
@@ -95,21 +244,19 @@ function send(res: ServerResponse, r: SimResponse, requestId: string): void {
 
 async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const requestId = randomUUID();
-  const url = new URL(req.url ?? '/', 'http://local');
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
-  }
+  // Never `new URL(req.url, base)`: a target starting with `//` is a protocol-relative URL and throws.
+  const target = splitTarget(req.url ?? '/');
+  const headers = headersOf(req);
   const body = await readBody(req);
   if (body === undefined) {
     send(res, { status: 413, headers: { 'content-type': 'text/xml' }, body: genericError('RequestEntityTooLarge', `request body exceeds ${MAX_BODY_BYTES} bytes`, requestId) }, requestId);
     return;
   }
-  const scope = signingScope(headers, url.searchParams);
+  const scope = signingScope(headers, target.query);
 
   if (!scope) {
-    if (url.pathname.startsWith('/_sim/') || url.pathname === '/_sim') {
-      await handleControl(deps, req.method ?? 'GET', url, body, res, requestId);
+    if (target.pathname.startsWith('/_sim/') || target.pathname === '/_sim') {
+      await handleControl(deps, req.method ?? 'GET', target.pathname, target.query, body, res, requestId);
       return;
     }
     send(res, { status: 403, headers: { 'content-type': 'text/xml' }, body: genericError('MissingAuthenticationToken', 'Request is missing Authentication Token', requestId) }, requestId);
@@ -125,8 +272,8 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   const sreq: SimRequest = {
     method: (req.method ?? 'GET').toUpperCase(),
     // The raw path: URL parsing would collapse dot segments, and `a/../b` is a valid S3 key.
-    path: (req.url ?? '/').split('?')[0] || '/',
-    query: url.searchParams,
+    path: target.path,
+    query: target.query,
     headers,
     body,
     service: scope.service,
@@ -154,10 +301,27 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
       response = svc.renderError(new AwsError('InternalError', `local cloud failure: ${err instanceof Error ? err.message : String(err)}`, 500), sreq);
     }
   }
-  send(res, response, requestId);
+  send(res, checkedHeaders(response, svc, sreq), requestId);
 }
 
-async function handleControl(deps: ServerDeps, method: string, url: URL, body: Buffer, res: ServerResponse, requestId: string): Promise<void> {
+/**
+ * A response whose header names and values Node can write; otherwise (a service let request
+ * input into a header unchecked) the service's InternalError, so the answer keeps the
+ * service's shape and the bug stays visible instead of tripping writeHead.
+ */
+function checkedHeaders(response: SimResponse, svc: ServiceModule, sreq: SimRequest): SimResponse {
+  for (const [k, v] of Object.entries(response.headers ?? {})) {
+    try {
+      validateHeaderName(k);
+      validateHeaderValue(k, v);
+    } catch {
+      return svc.renderError(new AwsError('InternalError', `local cloud failure: the response header ${JSON.stringify(k)} has a character a header cannot carry`, 500), sreq);
+    }
+  }
+  return response;
+}
+
+async function handleControl(deps: ServerDeps, method: string, pathname: string, query: URLSearchParams, body: Buffer, res: ServerResponse, requestId: string): Promise<void> {
   let parsed: unknown = undefined;
   if (body.length > 0) {
     try {
@@ -168,7 +332,7 @@ async function handleControl(deps: ServerDeps, method: string, url: URL, body: B
     }
   }
   try {
-    const out = await deps.control(method.toUpperCase(), url.pathname.slice('/_sim'.length) || '/', url.searchParams, parsed);
+    const out = await deps.control(method.toUpperCase(), pathname.slice('/_sim'.length) || '/', query, parsed);
     send(res, { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(out ?? { ok: true }) }, requestId);
   } catch (err) {
     const status = err instanceof ControlError ? err.status : err instanceof AwsError ? err.status : 500;

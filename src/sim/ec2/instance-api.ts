@@ -4,6 +4,7 @@
  * DescribeInstanceAttribute, with AWS's validation, error codes and messages.
  */
 import { AwsError, type SimContext, type SimRequest } from '../types.js';
+import { escapeXml } from '../server.js';
 import type { Ec2Params } from './query.js';
 import type { Ec2ActionHandler } from './volumes.js';
 import { isBootstrap, type InstanceRecord, type InstanceStore, type MetadataOptions, type SpotInfo, type StateChange } from './instances.js';
@@ -406,7 +407,7 @@ export function instanceActions(deps: InstanceApiDeps): Record<string, Ec2Action
     let body: string;
     switch (attribute) {
       case 'userData':
-        body = r!.userData ? `<userData><value>${r!.userData}</value></userData>` : '<userData/>';
+        body = r!.userData ? `<userData><value>${escapeXml(r!.userData)}</value></userData>` : '<userData/>';
         break;
       case 'instanceType':
         body = `<instanceType><value>${r!.type.name}</value></instanceType>`;
@@ -424,7 +425,7 @@ export function instanceActions(deps: InstanceApiDeps): Record<string, Ec2Action
         body = `<rootDeviceName><value>${r!.image.rootDeviceName}</value></rootDeviceName>`;
         break;
       case 'groupSet':
-        body = `<groupSet>${r!.groups.map((g) => `<item><groupId>${g.id}</groupId><groupName>${g.name}</groupName></item>`).join('')}</groupSet>`;
+        body = `<groupSet>${r!.groups.map((g) => `<item><groupId>${escapeXml(g.id)}</groupId><groupName>${escapeXml(g.name)}</groupName></item>`).join('')}</groupSet>`;
         break;
       case 'sourceDestCheck':
         body = '<sourceDestCheck><value>true</value></sourceDestCheck>';
