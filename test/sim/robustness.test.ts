@@ -1815,7 +1815,7 @@ const KNOWN_BUGS: KnownBug[] = [
   {
     id: 'double-slash-url',
     name: 'known bug: a request target starting with "//" is answered, not crashed on',
-    todo: 'BUG: src/sim/server.ts:98 handle() parses req.url with new URL(req.url, "http://local"); a target like "//", "//?x" or "//%00" is a protocol-relative URL without a host, so it throws "Invalid URL" before the try block, and the last-resort handler (server.ts:44-53) answers 500 InternalError "local cloud failure" in the generic <ErrorResponse> shape, for every service (HEAD: 500 with no body)',
+    fixed: 'FIXED, was: src/sim/server.ts:98 handle() parses req.url with new URL(req.url, "http://local"); a target like "//", "//?x" or "//%00" is a protocol-relative URL without a host, so it throws "Invalid URL" before the try block, and the last-resort handler (server.ts:44-53) answers 500 InternalError "local cloud failure" in the generic <ErrorResponse> shape, for every service (HEAD: 500 with no body)',
     // A HEAD answer has no message to match: a crash on a target starting with "//" is this bug.
     matches: (f) => f.kind === 'crash' && (/Invalid URL/.test(f.detail) || f.target.startsWith('//')),
     async repro() {
@@ -1844,7 +1844,7 @@ const KNOWN_BUGS: KnownBug[] = [
   {
     id: 'ebs-page-token-null',
     name: 'known bug: an EBS pageToken that decodes to JSON null is INVALID_PAGE_TOKEN, not a crash',
-    todo: "BUG: src/sim/ebs/index.ts:98-104 decodePageToken() JSON.parses the base64 token and reads t.o without checking that the result is an object: pageToken=bnVsbA== (base64 of 'null') answers 500 InternalError 'local cloud failure: Cannot read properties of null (reading 'o')' for ListSnapshotBlocks and ListChangedBlocks",
+    fixed: "FIXED, was: src/sim/ebs/index.ts:98-104 decodePageToken() JSON.parses the base64 token and reads t.o without checking that the result is an object: pageToken=bnVsbA== (base64 of 'null') answers 500 InternalError 'local cloud failure: Cannot read properties of null (reading 'o')' for ListSnapshotBlocks and ListChangedBlocks",
     matches: (f) => f.kind === 'crash' && f.shape === 'ebs' && /reading 'o'/.test(f.detail),
     async repro() {
       for (const op of ['blocks', 'changedblocks']) {
@@ -1858,7 +1858,7 @@ const KNOWN_BUGS: KnownBug[] = [
   {
     id: 's3-response-override-header',
     name: 'known bug: S3 response-* overrides with characters a header cannot carry are refused, not a crash',
-    todo: "BUG: src/sim/s3/index.ts:982-985 readObject() copies the response-content-type / -disposition / -cache-control / -expires / -language / -encoding query values into response headers unchecked; a CR, LF, NUL or any character above U+00FF (e.g. ?response-content-type=a%0Ab or ?response-content-disposition=%E2%82%AC) makes res.writeHead throw ERR_INVALID_CHAR in src/sim/server.ts:92 send(), outside the service's try, and the last-resort handler answers 500 'local cloud failure' in the generic <ErrorResponse> shape (HEAD: a bare 500)",
+    fixed: "FIXED, was: src/sim/s3/index.ts:982-985 readObject() copies the response-content-type / -disposition / -cache-control / -expires / -language / -encoding query values into response headers unchecked; a CR, LF, NUL or any character above U+00FF (e.g. ?response-content-type=a%0Ab or ?response-content-disposition=%E2%82%AC) makes res.writeHead throw ERR_INVALID_CHAR in src/sim/server.ts:92 send(), outside the service's try, and the last-resort handler answers 500 'local cloud failure' in the generic <ErrorResponse> shape (HEAD: a bare 500)",
     matches: (f) =>
       f.kind === 'crash' &&
       f.shape === 's3' &&
@@ -1875,7 +1875,7 @@ const KNOWN_BUGS: KnownBug[] = [
   {
     id: 's3-metadata-header',
     name: 'known bug: S3 user metadata that decodes to control characters never breaks later reads',
-    todo: "BUG: src/sim/s3/index.ts:269-285 decodeMetaValue() decodes RFC 2047 words (=?UTF-8?B?...?= / ?Q?) into any characters, including CR, LF and NUL, and encodeMetaValue() only re-encodes non-ASCII, so after PUT with x-amz-meta-b: =?UTF-8?B?bGluZTEKbGluZTI=?= every GET and HEAD of the object throws ERR_INVALID_CHAR in res.writeHead (src/sim/server.ts:92): 500 'local cloud failure' in the generic shape, the object is unreadable until overwritten",
+    fixed: "FIXED, was: src/sim/s3/index.ts:269-285 decodeMetaValue() decodes RFC 2047 words (=?UTF-8?B?...?= / ?Q?) into any characters, including CR, LF and NUL, and encodeMetaValue() only re-encodes non-ASCII, so after PUT with x-amz-meta-b: =?UTF-8?B?bGluZTEKbGluZTI=?= every GET and HEAD of the object throws ERR_INVALID_CHAR in res.writeHead (src/sim/server.ts:92): 500 'local cloud failure' in the generic shape, the object is unreadable until overwritten",
     matches: (f) => f.kind === 'crash' && f.shape === 's3' && (/Invalid character in header content \[&quot;x-amz-meta-/.test(f.detail) || (f.method === 'HEAD' && f.target.includes('/hdr/'))),
     async repro() {
       const key = `/${BUCKET}/meta/poisoned.txt`;
@@ -1887,7 +1887,7 @@ const KNOWN_BUGS: KnownBug[] = [
   {
     id: 'xml-forbidden-chars',
     name: 'known bug: error documents are well-formed XML even when the request carried characters XML forbids',
-    todo: "BUG: src/sim/server.ts:84 escapeXml() escapes only < > & ' \" and passes characters XML 1.0 forbids (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F, U+FFFE, U+FFFF) through; EC2 (src/sim/ec2/query.ts ec2ErrorBody) and Route 53 (src/sim/route53/xml.ts tag()) echo request values into error messages, so e.g. Action=%01 (InvalidAction) or ?name=a%00b (InvalidInput) answer a document a strict XML parser refuses (the AWS SDK's lenient parser copes); S3's esc() (src/sim/s3/index.ts:153) turns control characters into references but lets U+FFFE / U+FFFF through (e.g. CreateBucket with <LocationConstraint>&#xFFFE;</LocationConstraint> echoes it in InvalidLocationConstraint)",
+    fixed: "FIXED, was: src/sim/server.ts:84 escapeXml() escapes only < > & ' \" and passes characters XML 1.0 forbids (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F, U+FFFE, U+FFFF) through; EC2 (src/sim/ec2/query.ts ec2ErrorBody) and Route 53 (src/sim/route53/xml.ts tag()) echo request values into error messages, so e.g. Action=%01 (InvalidAction) or ?name=a%00b (InvalidInput) answer a document a strict XML parser refuses (the AWS SDK's lenient parser copes); S3's esc() (src/sim/s3/index.ts:153) turns control characters into references but lets U+FFFE / U+FFFF through (e.g. CreateBucket with <LocationConstraint>&#xFFFE;</LocationConstraint> echoes it in InvalidLocationConstraint)",
     matches: (f) => f.kind === 'ill-formed-xml',
     async repro() {
       const a = await expectContract(rawEc2('Action=%01&Version=2016-11-15'));
@@ -1903,7 +1903,7 @@ const KNOWN_BUGS: KnownBug[] = [
   {
     id: 'http-layer-bare-400',
     name: 'known bug: requests the HTTP parser refuses still get an AWS error body',
-    todo: "BUG: src/sim/server.ts listen() installs no 'clientError' handler, so what Node's HTTP parser refuses (raw non-ASCII bytes in the request line, e.g. GET /robust-bkt/\\xc3\\xa9, or a request head over 16 KiB, e.g. a GET with 1000 filter values on the query string) is answered by Node's default: a bare 'HTTP/1.1 400 Bad Request' / '431' with no body and no request id, not an AWS error document",
+    fixed: "FIXED, was: src/sim/server.ts listen() installs no 'clientError' handler, so what Node's HTTP parser refuses (raw non-ASCII bytes in the request line, e.g. GET /robust-bkt/\\xc3\\xa9, or a request head over 16 KiB, e.g. a GET with 1000 filter values on the query string) is answered by Node's default: a bare 'HTTP/1.1 400 Bad Request' / '431' with no body and no request id, not an AWS error document",
     matches: (f) => f.kind === 'http-layer',
     async repro() {
       const res = await rawSocket([Buffer.concat([Buffer.from(`GET /${BUCKET}/`), Buffer.from('\u00e9', 'utf8'), Buffer.from(` HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth('s3')}\r\n\r\n`)])]);
@@ -1946,6 +1946,48 @@ for (const bug of KNOWN_BUGS) {
     assert.equal(hits.length, 0, `the fuzz met this bug:\n${describeFindings(hits, 3)}`);
   });
 }
+
+test('same classes of bug elsewhere: prototype-named inputs, absolute-form targets, heads over 64 KiB', async () => {
+  // Names that are Object.prototype members are ordinary names everywhere.
+  const key = `/${BUCKET}/proto/meta.txt`;
+  await expectContract(rawOf('s3', 'PUT', key, { 'x-amz-meta-__proto__': 'p', 'x-amz-meta-constructor': 'c' }, 'x'));
+  const head = await expectContract(rawOf('s3', 'HEAD', key));
+  assert.equal(head.headers['x-amz-meta-__proto__'], 'p');
+  assert.equal(head.headers['x-amz-meta-constructor'], 'c');
+  for (const name of ['constructor', '__proto__']) {
+    const a = await expectContract(rawOf('s3', 'PUT', `/${BUCKET}/proto/ck.txt`, { [`x-amz-checksum-${name}`]: 'AAAA' }, 'x'));
+    assert.equal(a.status, 400, `x-amz-checksum-${name}`);
+    assert.equal(errorCodeOf('s3', a), 'InvalidRequest', `x-amz-checksum-${name}`);
+  }
+  const del = '<Delete><Object><Key>&constructor;</Key></Object></Delete>';
+  const d = await expectContract(rawOf('s3', 'POST', `/${BUCKET}?delete`, { 'content-md5': md5b64(Buffer.from(del)) }, del));
+  assert.equal(errorCodeOf('s3', d), 'MalformedXML');
+  // A metadata value that decodes to control characters comes back RFC 2047 encoded.
+  await expectContract(rawOf('s3', 'PUT', `/${BUCKET}/proto/q.txt`, { 'x-amz-meta-q': '=?UTF-8?Q?a=00b=0D=0Ac?=' }, 'x'));
+  const q = await expectContract(rawOf('s3', 'HEAD', `/${BUCKET}/proto/q.txt`));
+  assert.equal(q.headers['x-amz-meta-q'], `=?UTF-8?B?${Buffer.from('a\0b\r\nc').toString('base64')}?=`);
+  // S3: a response-* override is InvalidArgument as S3 words it.
+  const o = await expectContract(rawOf('s3', 'GET', `${key}?response-content-disposition=${enc('attachment; filename="\u20ac.txt"')}`));
+  assert.equal(o.status, 400);
+  assert.equal(errorCodeOf('s3', o), 'InvalidArgument');
+  assert.match(o.body.toString('utf8'), /<Message>Header value cannot be represented using ISO-8859-1\.<\/Message><ArgumentName>response-content-disposition<\/ArgumentName>/);
+
+  // An absolute-form request target (RFC 9112 3.2.2) is its path and query.
+  const abs = await rawSocket([`GET http://example.com/${BUCKET}?list-type=2&prefix=proto%2F HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth('s3')}\r\nConnection: close\r\n\r\n`]);
+  const [listing] = parseResponses(abs.data);
+  assert.equal(listing?.status, 200);
+  assert.match(listing!.body, /<Key>proto\/meta\.txt<\/Key>/);
+
+  // Heads up to 64 KiB are served (EC2 GETs with many filters); beyond, 431 with an error body.
+  const values = Array.from({ length: 1500 }, (_, i) => `Filter.1.Value.${i + 1}=value-${i}`).join('&');
+  const big = await expectContract(rawEc2('', `/?Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=tag%3AName&${values}`, 'GET'));
+  assert.equal(big.status, 200);
+  const huge = await rawSocket([`GET /?Action=DescribeRegions&Version=2016-11-15&x=${'a'.repeat(70_000)} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth('ec2')}\r\n\r\n`]);
+  const [tooLarge] = parseResponses(huge.data);
+  assert.equal(tooLarge?.status, 431);
+  assert.match(tooLarge!.body, /^<\?xml[^>]*\?>\s*<Response><Errors><Error><Code>RequestHeaderSectionTooLarge<\/Code>/);
+  assert.ok(huge.closed, 'the connection is closed after a refused head');
+});
 
 // ---------------------------------------------------------------- after the fuzz
 
