@@ -27,7 +27,7 @@ import { POLICY_DIR, REPO, inSandboxSync, makeWorkdir, need, needRoot, outcomes,
 let spec: FleetSpec;
 let work: string;
 const hostCfengine = ['/var/lib/cfengine3', '/var/cfengine'];
-let hostListing: string[];
+let hostListing: string[] | undefined;
 
 before(async () => {
   spec = await loadConfig(join(REPO, 'fleet.yaml'));
@@ -38,7 +38,7 @@ before(async () => {
 after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
   // The runs used temp work directories only.
-  assert.deepEqual(hostCfengine.flatMap(treeListing), hostListing, "the host's CFEngine work directory changed");
+  if (hostListing) assert.deepEqual(hostCfengine.flatMap(treeListing), hostListing, "the host's CFEngine work directory changed");
 });
 
 function policyFiles(dir: string): string[] {

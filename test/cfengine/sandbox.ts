@@ -38,6 +38,7 @@ const PACKAGES: Record<string, string> = {
   'cf-promises': 'cfengine3',
   'cf-serverd': 'cfengine3',
   'cf-key': 'cfengine3',
+  'cf-execd': 'cfengine3',
   shellcheck: 'shellcheck',
   unshare: 'util-linux',
   mount: 'mount',
