@@ -128,6 +128,8 @@ export class DnsWriter {
 
   async #poll(changeId: string, timeoutMs: number): Promise<void> {
     const deadline = this.#clock.now().getTime() + timeoutMs;
+    // A change is never INSYNC the moment it is made: the first look waits a poll interval.
+    await this.#clock.sleep(this.#opts.pollMs);
     for (;;) {
       await this.#limiter.take('route53:api');
       let status: 'PENDING' | 'INSYNC' | undefined;

@@ -49,6 +49,7 @@ export async function launchGeneration(
   const attempts: LaunchResult['attempts'] = [];
   let gen = generation;
   let bumps = 0;
+  let throttles = 0;
   const bump = (): void => {
     if (++bumps > 20) throw new FleetError(`${name.name}: 20 generations in a row were launched and rolled back before; refusing to go on`);
     gen++;
@@ -83,6 +84,15 @@ export async function launchGeneration(
         tags,
       });
     } catch (err) {
+      if ((err as { code?: string }).code === 'RequestLimitExceeded' && throttles < 8) {
+        // Throttled past the SDK's own retries: our pacing drifted from AWS's bucket. Empty
+        // ours and try the same attempt again (same ClientToken: it cannot launch twice).
+        throttles++;
+        deps.limiter.penalize('ec2:run-instances');
+        deps.log({ level: 'info', event: 'throttled', msg: `${name.name}: RunInstances throttled; retrying after the rate limit refills`, name: name.name });
+        i--;
+        continue;
+      }
       if (err instanceof CapacityError) {
         attempts.push({ shape, error: err.code });
         deps.log({ level: 'warn', event: 'capacity', msg: `${name.name}: no capacity for ${describeShape(shape)} (${err.code}); trying the next shape`, name: name.name, code: err.code });

@@ -37,9 +37,22 @@ export class RateLimiter {
   /** Total time callers spent waiting, per bucket (ms of clock time). */
   readonly waited = new Map<string, number>();
 
-  constructor(clock: OpsClock, rates: Record<string, RateSpec> = AWS_RATES) {
+  /**
+   * @param headroom fraction of the AWS rate to pace at: the server's bucket and ours drift
+   *   apart (latency, SDK retries that bypass us), so pacing at exactly its rate means every
+   *   other call finds it empty.
+   */
+  constructor(clock: OpsClock, rates: Record<string, RateSpec> = AWS_RATES, headroom = 0.9) {
     this.#clock = clock;
-    this.#rates = rates;
+    this.#rates = Object.fromEntries(Object.entries(rates).map(([k, r]) => [k, { burst: Math.max(1, Math.floor(r.burst * headroom)), perSec: r.perSec * headroom }]));
+  }
+
+  /** AWS said the bucket is empty (a throttle): empty ours too, so the next calls wait for a refill. */
+  penalize(bucket: string): void {
+    const b = this.#buckets.get(bucket);
+    if (!b) return;
+    b.tokens = Math.min(b.tokens, 0);
+    b.at = this.#clock.now().getTime();
   }
 
   /** Wait until `n` tokens of `bucket` are available, then take them. Unknown buckets are free. */
