@@ -280,6 +280,9 @@ describe('the bootstrap, for real, in a sandbox', () => {
     assert.match(readFileSync(join(web.root, 'etc', 'fleet', 'node.env'), 'utf8'), /^FLEET_GENERATION=1$/m);
     // The hub trusted the new instance's key on first contact.
     assert.match(hub!.log(), /Trusting new key/);
+    // The bootstrap started cf-execd, inside the sandbox, and it went with the sandbox.
+    assert.match(web.run.stdout + web.run.stderr, /Started the scheduler/);
+    assert.deepEqual(processesMentioning(web.workdir), []);
   });
 
   test('a policy change on the hub reaches web-03 on its next agent run (cf-execd), with nothing pushed', async () => {
