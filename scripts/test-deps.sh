@@ -7,7 +7,9 @@ set -euo pipefail
 
 NEEDED=(
   "shellcheck:shellcheck"     # lints the rendered user-data and scripts/
-  "cf-agent:cfengine3"        # the real agent reads the augments the bootstrap writes
+  "cf-agent:cfengine3"        # the real agent: policy checks and the sandboxed bootstrap
+  "aws:awscli"                # the bootstrap's readiness report (create-tags) runs the real AWS CLI
+  "curl:curl"                 # the bootstrap reads the instance metadata service with curl
   "/usr/share/java/zookeeper.jar:zookeeper"        # the coordination tests run a real server (Java is on the machines)
   "/usr/share/java/slf4j-simple.jar:libslf4j-java" # its log binding on the server's class path
 )
