@@ -107,6 +107,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const route53 = createRoute53(ctx);
   const s3 = createS3(ctx);
   const ebs = createEbs(ctx, ec2);
+  // Instances whose bootstrap restores a state.s3 prefix read it from this cloud's S3.
+  ec2.setStateLister((bucket, prefix) => (s3.control.buckets().includes(bucket) ? s3.control.objects(bucket).filter((o) => o.key.startsWith(prefix)).map((o) => o.key) : undefined));
   const services = new Map<string, ServiceModule>([
     ['ec2', ec2],
     ['route53', route53],

@@ -72,6 +72,8 @@ export interface Ec2Control extends VolumeControl {
 
 export interface Ec2Service extends ServiceModule, SnapshotStore {
   readonly control: Ec2Control;
+  /** State simulation: how instances read the S3 prefix their bootstrap restores (keys under a prefix; undefined: no such bucket). */
+  setStateLister(list: (bucket: string, prefix: string) => string[] | undefined): void;
 }
 
 const MEMO_KEY = 'ec2:params';
@@ -242,5 +244,8 @@ export function createEc2(ctx: SimContext): Ec2Service {
         : new AwsError('InternalError', 'An internal error has occurred', status),
     getSnapshot: (snapshotId) => volumes.getSnapshot(snapshotId),
     control,
+    setStateLister(list) {
+      store.hooks.stateKeys = list;
+    },
   };
 }

@@ -23,6 +23,7 @@
  * paginated DescribeInstances over N instances is O(N) overall.
  */
 import { BOOTSTRAP_MARKER, CONVERGED_TAG } from '../../bootstrap/marker.js';
+import { DATA_BEGIN, DATA_END } from '../../bootstrap/userdata.js';
 import type { InstanceState, Market } from '../../model.js';
 import { AwsError, type CloudEvent, type SimContext } from '../types.js';
 import { compileFilters, matchesAll, ValueMatcher, type FilterSpec } from './filters.js';
@@ -97,6 +98,10 @@ export interface InstanceRecord {
   interruptAt: number | undefined;
   /** Dropped from the store (terminated long enough ago). */
   removed: boolean;
+  /** State simulation: keys under the user-data's state_s3 prefix when the instance booted (restored before its first agent run). */
+  restoredState: string[] | undefined;
+  /** The first boot's restore was simulated. */
+  restoreDone: boolean;
 }
 
 /** A plain-data view of an instance, for assertions. */
@@ -125,6 +130,11 @@ export interface InstanceView {
   /** False inside the eventual-consistency window. */
   visible: boolean;
   stateTransitionReason: string;
+  /**
+   * What the bootstrap restored at first boot: the object keys under the `state_s3` location
+   * of the user-data when the instance came up (undefined: no state location, or not booted yet).
+   */
+  restoredState?: string[];
 }
 
 export interface SeedInstance {
@@ -210,6 +220,46 @@ interface Due {
 export interface InstanceHooks {
   /** The instance reached `terminated` (volumes detach / are deleted). */
   onTerminated(id: string): void;
+  /** Keys of the objects under `prefix` in `bucket` (the local cloud's S3); undefined when the bucket does not exist. */
+  stateKeys?(bucket: string, prefix: string): string[] | undefined;
+}
+
+/**
+ * The `state.s3` location a fleet bootstrap restores: the `state_s3='s3://bucket/prefix/'` line
+ * of its data block (single-quoted by the renderer; `'\''` is an embedded quote). Undefined
+ * when the user-data names none.
+ */
+export function stateLocationOf(decoded: string): { bucket: string; prefix: string } | undefined {
+  const begin = decoded.indexOf(DATA_BEGIN);
+  const end = begin < 0 ? -1 : decoded.indexOf(DATA_END, begin);
+  if (begin < 0 || end < 0) return undefined;
+  const line = decoded
+    .slice(begin + DATA_BEGIN.length, end)
+    .split('\n')
+    .find((l) => l.startsWith('state_s3='));
+  if (line === undefined) return undefined;
+  // Shell words: single-quoted runs and backslash-escaped characters, nothing else.
+  let value = '';
+  const raw = line.slice('state_s3='.length).trimEnd();
+  for (let i = 0; i < raw.length; ) {
+    if (raw[i] === "'") {
+      const close = raw.indexOf("'", i + 1);
+      if (close < 0) return undefined;
+      value += raw.slice(i + 1, close);
+      i = close + 1;
+    } else if (raw[i] === '\\' && i + 1 < raw.length) {
+      value += raw[i + 1];
+      i += 2;
+    } else if (/[A-Za-z0-9:/._-]/.test(raw[i]!)) {
+      value += raw[i];
+      i++;
+    } else {
+      return undefined;
+    }
+  }
+  const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(value);
+  if (!m) return undefined;
+  return { bucket: m[1]!, prefix: m[2]! };
 }
 
 export class InstanceStore {
@@ -262,6 +312,7 @@ export class InstanceStore {
       }
       return true;
     }
+    if (r.phase === 'run' && r.bootstrap && !r.restoreDone && now >= r.phaseEnd) this.#restoreState(r);
     if (r.phase === 'run' && r.bootstrap && !r.convergedDone && now >= r.phaseEnd) {
       const delay = this.#convergeDelay(r);
       if (delay !== 'never' && now >= r.phaseEnd + delay) {
@@ -270,6 +321,16 @@ export class InstanceStore {
       }
     }
     return true;
+  }
+
+  /**
+   * State simulation (what the bootstrap does before the first agent run): at first boot,
+   * note which objects the user-data's state_s3 prefix holds. Once per instance (user-data runs once).
+   */
+  #restoreState(r: InstanceRecord): void {
+    r.restoreDone = true;
+    const loc = r.userData === undefined ? undefined : stateLocationOf(Buffer.from(r.userData, 'base64').toString('utf8'));
+    if (loc) r.restoredState = this.hooks.stateKeys?.(loc.bucket, loc.prefix) ?? [];
   }
 
   /** Visible to the API now (exists, not expired, past the consistency window). */
@@ -512,7 +573,7 @@ export class InstanceStore {
     }
   }
 
-  #create(init: Omit<InstanceRecord, 'seq' | 'ip' | 'tags' | 'epoch' | 'convergeMs' | 'convergedDone' | 'visibleFor' | 'reason' | 'stateReason' | 'interruptAt' | 'removed'>): InstanceRecord {
+  #create(init: Omit<InstanceRecord, 'seq' | 'ip' | 'tags' | 'epoch' | 'convergeMs' | 'convergedDone' | 'visibleFor' | 'reason' | 'stateReason' | 'interruptAt' | 'removed' | 'restoredState' | 'restoreDone'>): InstanceRecord {
     // An explicit literal (not a spread): one object shape for every record, cheap to create.
     const r: InstanceRecord = {
       id: init.id,
@@ -546,6 +607,8 @@ export class InstanceStore {
       stateReason: undefined,
       interruptAt: undefined,
       removed: false,
+      restoredState: undefined,
+      restoreDone: false,
     };
     this.byId.set(r.id, r);
     this.#order.push(r);
@@ -704,6 +767,7 @@ export class InstanceStore {
       const r = e.rec;
       if (r.epoch !== e.epoch) continue;
       if (e.state === 'terminated') this.#onTerminated(r);
+      if (e.state === 'running' && r.bootstrap && !r.restoreDone && !r.removed) this.#restoreState(r);
       if (!e.silent) this.#emitState(r, e.state, e.at);
     }
     this.#arm();
@@ -898,6 +962,7 @@ export class InstanceStore {
       securityGroupIds: r.groups.map((g) => g.id),
       visible: now >= r.visibleAt,
       stateTransitionReason: r.reason,
+      ...(r.restoredState !== undefined ? { restoredState: [...r.restoredState] } : {}),
     };
   }
 
