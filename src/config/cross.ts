@@ -9,7 +9,7 @@ import type { VolumeType } from '../model.js';
 import { formatName, nameError, parseName, roleProblem, type NamingConvention } from '../naming.js';
 import type { Finding, Path, PathSegment } from './document.js';
 import { didYouMean } from './suggest.js';
-import { MAX_COUNT, normalizeZone, VOLUME_IOPS, VOLUME_SIZE_GIB, VOLUME_TYPES, zoneProblem } from './validators.js';
+import { MAX_COUNT, normalizeZone, parseS3Location, VOLUME_IOPS, VOLUME_SIZE_GIB, VOLUME_TYPES, zoneProblem } from './validators.js';
 
 type Obj = Record<string, unknown>;
 
@@ -105,6 +105,8 @@ export function crossChecks(data: unknown): Finding[] {
     volumeChecks(out, at('volume'), role['volume']);
   }
 
+  if (roles) stateNesting(out, roles);
+
   // The hub: a name of a declared role, within its count.
   const hub = data['hub'];
   if (typeof hub === 'string' && conv) {
@@ -142,6 +144,39 @@ export function crossChecks(data: unknown): Finding[] {
     }
   }
   return out;
+}
+
+/**
+ * Each name keeps its state under `s3://bucket/<prefix>/<name>/`, restored at boot with
+ * `aws s3 sync` and deleted with `fleet retire --delete-state`. A role whose prefix continues
+ * another role's location with one of that role's names (`s3://b/hub-01` when role hub keeps
+ * its state at `s3://b`) would keep its names' state inside that name's: restored onto it and
+ * deleted with it.
+ */
+function stateNesting(out: Finding[], roles: Obj): void {
+  const locations: { role: string; bucket: string; segments: string[] }[] = [];
+  for (const [role, spec] of Object.entries(roles)) {
+    const raw = get(get(spec, 'state'), 's3');
+    if (typeof raw !== 'string') continue;
+    const loc = parseS3Location(raw);
+    if (typeof loc === 'string') continue;
+    locations.push({ role, bucket: loc.bucket, segments: loc.prefix === '' ? [] : loc.prefix.split('/') });
+  }
+  for (const inner of locations) {
+    for (const outer of locations) {
+      if (inner.bucket !== outer.bucket || inner.segments.length <= outer.segments.length) continue;
+      if (!outer.segments.every((s, i) => inner.segments[i] === s)) continue;
+      const seg = inner.segments[outer.segments.length]!;
+      const m = /^([a-z][a-z0-9]*)-([0-9]+)$/.exec(seg);
+      if (!m || m[1] !== outer.role) continue;
+      const where = `s3://${outer.bucket}/${[...outer.segments, seg].join('/')}/`;
+      out.push({
+        path: ['roles', inner.role, 'state', 's3'],
+        at: 'value',
+        message: `${q(get(get(roles[inner.role], 'state'), 's3') as string)} lies inside ${where}, the state of ${seg} (role ${outer.role}): it would be restored onto ${seg} and deleted with it; choose a prefix outside it`,
+      });
+    }
+  }
 }
 
 function volumeChecks(out: Finding[], path: Path, volume: unknown): void {
