@@ -63,6 +63,7 @@ export async function controllerCommand(spec: FleetSpec, deps: Deps, io: CliIo, 
   void io.stopSignal?.then(() => stop.abort(new Error('stopped')));
   const log = ops.log;
   const leader = ops.coord!.leader();
+  const journal = ops.journal;
   let failures = 0;
   while (!stop.signal.aborted) {
     log({ level: 'info', event: 'campaign', msg: `campaigning for leadership of fleet ${spec.fleet}` });
@@ -77,6 +78,10 @@ export async function controllerCommand(spec: FleetSpec, deps: Deps, io: CliIo, 
     const signal = AbortSignal.any([stop.signal, term.lost]);
     ops.signal = signal;
     ops.guard = () => term.assertStillLeader();
+    // What the leader writes carries its term's fencing token (DESIGN.md section 8), beside the
+    // name lock's: whoever reads the journal can tell which term acted, and that terms never overlap.
+    const leaderOf = { fencingToken: term.fencingToken, host: term.holder.host, pid: term.holder.pid };
+    ops.journal = { create: (key, body) => journal.create(key, body && typeof body === 'object' ? { ...body, leader: leaderOf } : body) };
     try {
       while (!signal.aborted) {
         try {
@@ -104,6 +109,7 @@ export async function controllerCommand(spec: FleetSpec, deps: Deps, io: CliIo, 
       if (term.lost.aborted && !stop.signal.aborted) log({ level: 'warn', event: 'leadership-lost', msg: `lost leadership of fleet ${spec.fleet}; stopped before the next side effect` });
       await term.resign().catch(() => {});
       ops.guard = undefined;
+      ops.journal = journal;
     }
   }
   return failures > 0 ? 1 : 0;
