@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { control, envInt, mb, printTable, runFleet, startSim } from './bench-common.js';
 import { benchApply, benchUpgrade, lifecycleOptions } from './bench-lifecycle.js';
+import { benchCoord } from './bench-coord.js';
 
 function fleetYaml(n: number): string {
   return `fleet: bench
@@ -131,6 +132,7 @@ async function main(): Promise<void> {
     notes.push(r.details);
     if (!r.ok) failed.push('upgrade');
   }
+  await benchCoord();
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
   if (failed.length > 0) {
     console.log(`\nFAILED: ${failed.join(', ')} did not end with every name done (see above)`);
