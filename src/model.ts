@@ -168,18 +168,65 @@ export interface Instance {
 export interface Observed {
   records: DnsRecord[];
   instances: Instance[];
+  /** The fleet's volumes (tagged `fleet:fleet`), read only when a role declares a volume. */
+  volumes?: Volume[];
+}
+
+export type VolumeState = 'creating' | 'available' | 'in-use' | 'deleting' | 'deleted' | 'error';
+
+/** An EBS volume as fleet sees it (mapped from SDK shapes by src/aws). */
+export interface Volume {
+  id: string;
+  az: string;
+  state: VolumeState;
+  sizeGiB: number;
+  type: string;
+  /** The snapshot it was created from, if any. */
+  snapshotId?: string;
+  createTime: string;
+  tags: Record<string, string>;
+  /** From tags: `fleet:fleet` and `fleet:volume-of` (the name it follows). */
+  fleet?: string;
+  name?: string;
+  attachment?: { instanceId: string; device: string; state: 'attaching' | 'attached' | 'detaching' | 'detached' };
+}
+
+/** An EBS snapshot as fleet sees it. */
+export interface Snapshot {
+  id: string;
+  volumeId: string;
+  state: 'pending' | 'completed' | 'error' | 'recoverable' | 'recovering';
+  progress?: string;
+  startTime: string;
+  sizeGiB: number;
+  tags: Record<string, string>;
+}
+
+/** Where a name's volume is, as the plan saw it. */
+export interface VolumeNote {
+  volumeId: string;
+  az: string;
+  state: VolumeState;
+  /** The instance it is attached to, when attached. */
+  attachedTo?: string;
 }
 
 /** One step of a reconcile plan. A plan is a value: `fleet plan` prints it, `fleet apply` executes it. */
 export type Action =
   /** Launch generation `generation` of `name`; once converged, point the record at it (CREATE, or swap from `replaces`). */
-  | { kind: 'launch'; name: string; role: string; generation: number; replaces?: RecordTarget; reason: string }
+  | { kind: 'launch'; name: string; role: string; generation: number; replaces?: RecordTarget; reason: string; volume?: VolumeNote }
   /** A live instance tagged with the name already exists but no record serves it: wait for convergence, then point the record at it. */
-  | { kind: 'adopt'; name: string; role: string; instanceId: string; ip: string; replaces?: RecordTarget; reason: string }
+  | { kind: 'adopt'; name: string; role: string; instanceId: string; ip: string; replaces?: RecordTarget; reason: string; volume?: VolumeNote }
   /** Terminate a tagged instance no record points at (older than the grace period). */
   | { kind: 'collect'; instanceId: string; name?: string; reason: string }
   /** A name fleet.yaml no longer wants: delete its record (exactly as it is), then terminate what served it. */
-  | { kind: 'retire'; name: string; record: { ttl: number; values: string[] }; instanceIds: string[]; reason: string };
+  | { kind: 'retire'; name: string; record: { ttl: number; values: string[] }; instanceIds: string[]; reason: string }
+  /**
+   * A served name of a role with a volume whose volume is not attached to the instance serving
+   * it (available, attached to an instance that does not serve the name, or missing): attach it
+   * there (stopping and detaching from a non-serving holder first; creating it when missing).
+   */
+  | { kind: 'reattach'; name: string; role: string; instanceId: string; volume?: VolumeNote; reason: string };
 
 /** What a record points at now (the exact value a compare-and-swap deletes). */
 export interface RecordTarget {

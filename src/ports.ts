@@ -3,7 +3,7 @@
  * AWS SDK; tests and the local cloud stand behind the same adapters, never behind mocks of
  * `client.send`.
  */
-import type { DnsRecord, ImageRef, Instance } from './model.js';
+import type { DnsRecord, ImageRef, Instance, Snapshot, Volume } from './model.js';
 
 export interface HostedZone {
   /** Bare id, no `/hostedzone/` prefix: Z0123456789ABCDEFGHIJ. */
@@ -70,6 +70,57 @@ export interface Compute {
   /** The fleet's instances with these private addresses (one filtered call per 200 addresses). */
   byPrivateIp(fleet: string, ips: string[]): Promise<Instance[]>;
   terminate(ids: string[]): Promise<void>;
+  /** StopInstances. A one-time spot instance cannot be stopped: EC2 answers UnsupportedOperation (kept as the error's code). */
+  stop(ids: string[]): Promise<void>;
+  /** StartInstances (a stopped instance keeps its private address). */
+  start(ids: string[]): Promise<void>;
+  /** The availability zone of each subnet (DescribeSubnets). */
+  subnetZones(subnetIds: string[]): Promise<Map<string, string>>;
+
+  // ---- EBS volumes that follow a name (DESIGN.md section 4, stateful exceptions)
+  /** Every volume tagged `fleet:fleet=<fleet>` (filtered, paginated). */
+  listFleetVolumes(fleet: string): Promise<Volume[]>;
+  /** The volumes tagged `fleet:fleet=<fleet>` and `fleet:volume-of=<name>` (filtered DescribeVolumes). */
+  volumesOfName(fleet: string, name: string): Promise<Volume[]>;
+  /** One volume, or undefined when it does not exist (any more). */
+  describeVolume(id: string): Promise<Volume | undefined>;
+  /** CreateVolume with tags at creation; `clientToken` makes a retry return the same volume. */
+  createVolume(req: CreateVolumeRequest): Promise<Volume>;
+  attachVolume(volumeId: string, instanceId: string, device: string): Promise<void>;
+  detachVolume(volumeId: string, instanceId: string): Promise<void>;
+  deleteVolume(volumeId: string): Promise<void>;
+  createSnapshot(volumeId: string, description: string, tags: Record<string, string>): Promise<Snapshot>;
+  /** One snapshot, or undefined when it does not exist. */
+  describeSnapshot(id: string): Promise<Snapshot | undefined>;
+  /** The snapshots of a volume (filter volume-id, owner self), oldest first. */
+  snapshotsOfVolume(volumeId: string): Promise<Snapshot[]>;
+}
+
+export interface CreateVolumeRequest {
+  clientToken: string;
+  az: string;
+  sizeGiB: number;
+  type: string;
+  iops?: number;
+  throughputMiBps?: number;
+  snapshotId?: string;
+  tags: Record<string, string>;
+}
+
+/** The EBS direct API: what a completed snapshot holds, read block list by block list. */
+export interface EbsDirect {
+  /** Every written block of a snapshot (ListSnapshotBlocks, followed to the last page). */
+  snapshotBlocks(snapshotId: string): Promise<{ blocks: number; volumeSizeGiB: number; blockSize: number; pages: number }>;
+  /** Blocks that differ between two snapshots of one lineage (ListChangedBlocks, followed to the last page). */
+  changedBlocks(firstSnapshotId: string, secondSnapshotId: string): Promise<{ changed: number; pages: number }>;
+}
+
+/** The objects of a name's `state.s3` prefix. */
+export interface StateStore {
+  /** Keys under `prefix` (ListObjectsV2, every page). */
+  list(bucket: string, prefix: string): Promise<string[]>;
+  /** Delete these keys (DeleteObjects, 1000 a call); returns how many were deleted. */
+  delete(bucket: string, keys: string[]): Promise<number>;
 }
 
 /** The history: create-only objects, one per operation or chaos kill. */

@@ -1,15 +1,29 @@
 /** EC2 adapter: the fleet's instances, read with filtered, paginated DescribeInstances. */
 import {
+  AttachVolumeCommand,
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DeleteVolumeCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  DescribeSubnetsCommand,
+  DescribeVolumesCommand,
+  DetachVolumeCommand,
   RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
   TerminateInstancesCommand,
   type _InstanceType,
   type EC2Client,
+  type Filter,
   type Instance as SdkInstance,
+  type Snapshot as SdkSnapshot,
+  type Volume as SdkVolume,
+  type VolumeType as SdkVolumeType,
 } from '@aws-sdk/client-ec2';
-import type { ImageRef, Instance, InstanceState } from '../model.js';
-import type { Compute, LaunchRequest, PageProgress } from '../ports.js';
+import type { ImageRef, Instance, InstanceState, Snapshot, Volume, VolumeState } from '../model.js';
+import type { Compute, CreateVolumeRequest, LaunchRequest, PageProgress } from '../ports.js';
 import { CONVERGED_TAG } from '../bootstrap/marker.js';
 import { awsCode, cloudError } from './errors.js';
 import { CapacityError, FleetError, InputError } from '../errors.js';
@@ -41,6 +55,8 @@ export const TAG = {
   role: 'fleet:role',
   generation: 'fleet:generation',
   converged: CONVERGED_TAG,
+  /** On a volume: the name it follows. */
+  volumeOf: 'fleet:volume-of',
 } as const;
 
 const STATES: readonly InstanceState[] = ['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped'];
@@ -71,7 +87,85 @@ export function fromSdkInstance(i: SdkInstance): Instance {
   return out;
 }
 
+const VOLUME_STATES: readonly VolumeState[] = ['creating', 'available', 'in-use', 'deleting', 'deleted', 'error'];
+const ATTACH_STATES = ['attaching', 'attached', 'detaching', 'detached'] as const;
+
+function tagsOf(list: { Key?: string | undefined; Value?: string | undefined }[] | undefined): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const t of list ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
+  return tags;
+}
+
+export function fromSdkVolume(v: SdkVolume): Volume {
+  const tags = tagsOf(v.Tags);
+  const state = v.State as VolumeState | undefined;
+  const out: Volume = {
+    id: v.VolumeId ?? '',
+    az: v.AvailabilityZone ?? '',
+    state: state && VOLUME_STATES.includes(state) ? state : 'creating',
+    sizeGiB: v.Size ?? 0,
+    type: v.VolumeType ?? '',
+    createTime: v.CreateTime ? new Date(v.CreateTime).toISOString() : '',
+    tags,
+  };
+  if (v.SnapshotId) out.snapshotId = v.SnapshotId;
+  if (tags[TAG.fleet] !== undefined) out.fleet = tags[TAG.fleet];
+  if (tags[TAG.volumeOf] !== undefined) out.name = tags[TAG.volumeOf];
+  // One attachment (no Multi-Attach here); a detached one is no attachment.
+  const a = (v.Attachments ?? []).find((x) => x.InstanceId && x.State !== 'detached');
+  if (a?.InstanceId) {
+    const st = a.State as (typeof ATTACH_STATES)[number] | undefined;
+    out.attachment = { instanceId: a.InstanceId, device: a.Device ?? '', state: st && ATTACH_STATES.includes(st) ? st : 'attaching' };
+  }
+  return out;
+}
+
+export function fromSdkSnapshot(s: SdkSnapshot): Snapshot {
+  const state = s.State as Snapshot['state'] | undefined;
+  const out: Snapshot = {
+    id: s.SnapshotId ?? '',
+    volumeId: s.VolumeId ?? '',
+    state: state ?? 'pending',
+    startTime: s.StartTime ? new Date(s.StartTime).toISOString() : '',
+    sizeGiB: s.VolumeSize ?? 0,
+    tags: tagsOf(s.Tags),
+  };
+  if (s.Progress) out.progress = s.Progress;
+  return out;
+}
+
 export function createEc2Compute(client: EC2Client): Compute {
+  /** Every volume matching the filters, every page. */
+  const describeVolumes = async (what: string, filters: Filter[]): Promise<Volume[]> => {
+    const out: Volume[] = [];
+    let token: string | undefined;
+    do {
+      let res;
+      try {
+        res = await client.send(new DescribeVolumesCommand({ Filters: filters, MaxResults: 500, ...(token ? { NextToken: token } : {}) }));
+      } catch (err) {
+        throw cloudError(what, err);
+      }
+      for (const v of res.Volumes ?? []) out.push(fromSdkVolume(v));
+      token = res.NextToken || undefined;
+    } while (token);
+    return out;
+  };
+  const describeSnapshots = async (what: string, filters: Filter[]): Promise<Snapshot[]> => {
+    const out: Snapshot[] = [];
+    let token: string | undefined;
+    do {
+      let res;
+      try {
+        res = await client.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: filters, MaxResults: 1000, ...(token ? { NextToken: token } : {}) }));
+      } catch (err) {
+        throw cloudError(what, err);
+      }
+      for (const s of res.Snapshots ?? []) out.push(fromSdkSnapshot(s));
+      token = res.NextToken || undefined;
+    } while (token);
+    return out;
+  };
   return {
     async listFleetInstances(fleet: string, onPage?: PageProgress): Promise<Instance[]> {
       const out: Instance[] = [];
@@ -235,6 +329,131 @@ export function createEc2Compute(client: EC2Client): Compute {
           throw cloudError(`terminating ${ids.slice(i, i + 1000).join(', ')}`, err);
         }
       }
+    },
+
+    async stop(ids: string[]): Promise<void> {
+      try {
+        await client.send(new StopInstancesCommand({ InstanceIds: ids }));
+      } catch (err) {
+        throw cloudError(`stopping ${ids.join(', ')}`, err);
+      }
+    },
+
+    async start(ids: string[]): Promise<void> {
+      try {
+        await client.send(new StartInstancesCommand({ InstanceIds: ids }));
+      } catch (err) {
+        throw cloudError(`starting ${ids.join(', ')}`, err);
+      }
+    },
+
+    async subnetZones(subnetIds: string[]): Promise<Map<string, string>> {
+      const out = new Map<string, string>();
+      if (subnetIds.length === 0) return out;
+      let token: string | undefined;
+      do {
+        let res;
+        try {
+          res = await client.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'subnet-id', Values: subnetIds }], ...(token ? { NextToken: token } : {}) }));
+        } catch (err) {
+          throw cloudError(`looking up the availability zones of ${subnetIds.join(', ')}`, err);
+        }
+        for (const s of res.Subnets ?? []) if (s.SubnetId && s.AvailabilityZone) out.set(s.SubnetId, s.AvailabilityZone);
+        token = res.NextToken || undefined;
+      } while (token);
+      return out;
+    },
+
+    listFleetVolumes(fleet: string): Promise<Volume[]> {
+      return describeVolumes(`listing the volumes of fleet ${fleet}`, [
+        { Name: `tag:${TAG.fleet}`, Values: [fleet] },
+        { Name: 'tag-key', Values: [TAG.volumeOf] },
+      ]);
+    },
+
+    volumesOfName(fleet: string, name: string): Promise<Volume[]> {
+      return describeVolumes(`looking up the volume of ${name}`, [
+        { Name: `tag:${TAG.fleet}`, Values: [fleet] },
+        { Name: `tag:${TAG.volumeOf}`, Values: [name] },
+      ]);
+    },
+
+    async describeVolume(id: string): Promise<Volume | undefined> {
+      // By filter: a volume that is gone is simply absent (no InvalidVolume.NotFound).
+      return (await describeVolumes(`describing ${id}`, [{ Name: 'volume-id', Values: [id] }]))[0];
+    },
+
+    async createVolume(req: CreateVolumeRequest): Promise<Volume> {
+      let res;
+      try {
+        res = await client.send(
+          new CreateVolumeCommand({
+            ClientToken: req.clientToken,
+            AvailabilityZone: req.az,
+            Size: req.sizeGiB,
+            VolumeType: req.type as SdkVolumeType,
+            ...(req.iops !== undefined ? { Iops: req.iops } : {}),
+            ...(req.throughputMiBps !== undefined ? { Throughput: req.throughputMiBps } : {}),
+            ...(req.snapshotId ? { SnapshotId: req.snapshotId } : {}),
+            TagSpecifications: [{ ResourceType: 'volume', Tags: Object.entries(req.tags).map(([Key, Value]) => ({ Key, Value })) }],
+          }),
+        );
+      } catch (err) {
+        const code = awsCode(err);
+        const what = `creating a ${req.sizeGiB} GiB ${req.type} volume in ${req.az}${req.snapshotId ? ` from ${req.snapshotId}` : ''}`;
+        if (code === 'InvalidParameterValue' || code === 'InvalidParameterCombination') throw new InputError(`${what}: ${code}: ${err instanceof Error ? err.message : ''}`, { cause: err });
+        throw cloudError(what, err);
+      }
+      return fromSdkVolume({ ...res, Attachments: [] });
+    },
+
+    async attachVolume(volumeId: string, instanceId: string, device: string): Promise<void> {
+      try {
+        await client.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }));
+      } catch (err) {
+        throw cloudError(`attaching ${volumeId} to ${instanceId} as ${device}`, err);
+      }
+    },
+
+    async detachVolume(volumeId: string, instanceId: string): Promise<void> {
+      try {
+        await client.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId }));
+      } catch (err) {
+        throw cloudError(`detaching ${volumeId} from ${instanceId}`, err);
+      }
+    },
+
+    async deleteVolume(volumeId: string): Promise<void> {
+      try {
+        await client.send(new DeleteVolumeCommand({ VolumeId: volumeId }));
+      } catch (err) {
+        throw cloudError(`deleting ${volumeId}`, err);
+      }
+    },
+
+    async createSnapshot(volumeId: string, description: string, tags: Record<string, string>): Promise<Snapshot> {
+      let res;
+      try {
+        res = await client.send(
+          new CreateSnapshotCommand({
+            VolumeId: volumeId,
+            Description: description.slice(0, 255),
+            TagSpecifications: [{ ResourceType: 'snapshot', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+          }),
+        );
+      } catch (err) {
+        throw cloudError(`snapshotting ${volumeId}`, err);
+      }
+      return fromSdkSnapshot(res);
+    },
+
+    async describeSnapshot(id: string): Promise<Snapshot | undefined> {
+      return (await describeSnapshots(`describing ${id}`, [{ Name: 'snapshot-id', Values: [id] }]))[0];
+    },
+
+    async snapshotsOfVolume(volumeId: string): Promise<Snapshot[]> {
+      const list = await describeSnapshots(`listing the snapshots of ${volumeId}`, [{ Name: 'volume-id', Values: [volumeId] }]);
+      return list.sort((a, b) => a.startTime.localeCompare(b.startTime) || a.id.localeCompare(b.id));
     },
 
     async resolveImage(ref: ImageRef): Promise<string> {

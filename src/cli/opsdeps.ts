@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCoordinator } from '../coord/index.js';
 import { parseDurationSeconds } from '../config/index.js';
-import { createS3Journal } from '../aws/s3.js';
+import { createS3Journal, createS3State } from '../aws/s3.js';
+import { createEbsDirect } from '../aws/ebs.js';
 import { FleetError, InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import type { HostedZone, Log, LogEvent } from '../ports.js';
@@ -26,7 +27,7 @@ export interface OpsCliOptions {
   verbose?: boolean;
 }
 
-const STEPS: readonly Step[] = ['launched', 'converged', 'swapped', 'insync', 'terminated'];
+const STEPS: readonly Step[] = ['launched', 'converged', 'detached', 'swapped', 'insync', 'terminated'];
 
 export function cliLog(io: CliIo, json: boolean, verbose: boolean): Log {
   return (e: LogEvent) => {
@@ -114,6 +115,9 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
     dnsWriter: new DnsWriter(deps.dns, zone.id, clock, limiter, log, { batchWindowMs: Math.min(1000, pollMs), pollMs }),
     operationId: randomUUID().slice(0, 8),
     images: new Map(),
+    ebs: createEbsDirect(deps.clients.ebs),
+    state: createS3State(deps.clients.s3),
+    pollMs,
   };
   // Crash injection for the crash-safety tests: FLEET_TEST_CRASH_AT=<step>[:<name>] kills this
   // process with SIGKILL when a replacement reaches that step.

@@ -15,12 +15,15 @@ import { FleetError } from '../errors.js';
 import type { LockHandle } from '../coord/index.js';
 import { planReconcile } from '../plan/reconcile.js';
 import { guardOf, observeName, withNameLock } from './locked.js';
+import { reattachVolume, type VolumePlacement } from './volume.js';
 
 export interface ActionOutcome {
   action: Action;
   ok: boolean;
   error?: string;
   result?: ReplaceResult;
+  /** A reattach: where the volume is now. */
+  volume?: VolumePlacement;
   /** Nothing was left to do once the name's lock was ours. */
   skipped?: string;
 }
@@ -87,6 +90,12 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
         await journal(deps, 'retire', a.name, { instanceIds: a.instanceIds, record: a.record, ...fence });
         return { action: a, ok: true };
       }
+      case 'reattach': {
+        const role = roleOf(deps.spec, a.role);
+        if (!role) throw new FleetError(`${a.name}: role ${a.role} is not in fleet.yaml`);
+        const volume = await reattachVolume(deps, { name: parseName(a.name, conv), role, instanceId: a.instanceId, guard, ...fence });
+        return { action: a, ok: true, volume };
+      }
     }
   };
 
@@ -108,7 +117,7 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
         return act(a, lock);
       });
     }
-    return withNameLock(deps, a.name, a.kind === 'retire' ? 'retire' : 'repair', async (lock) => {
+    return withNameLock(deps, a.name, a.kind === 'retire' ? 'retire' : a.kind === 'reattach' ? 'reattach' : 'repair', async (lock) => {
       const fresh = await refresh(a);
       if (!fresh) return { action: a, ok: true, skipped: `${a.name} was converged meanwhile (by whoever held it before)` };
       // Reported under the planned action (the plan the user saw), carrying what was done.

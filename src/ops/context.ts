@@ -1,14 +1,17 @@
 /** What ops need, passed as one plain object built at the edge (CLI, Lambda entry). */
 import type { FleetSpec } from '../model.js';
-import type { Compute, Dns, Journal, Log } from '../ports.js';
+import type { Compute, Dns, EbsDirect, Journal, Log, StateStore } from '../ports.js';
 import type { OpsClock } from './clock.js';
 import type { RateLimiter } from './limiter.js';
 import type { InstanceWatcher } from './watcher.js';
 import type { DnsWriter } from './dns.js';
 import type { Coordinator } from '../coord/index.js';
 
-/** Named steps of a replacement, where a test may inject a crash. */
-export type Step = 'launched' | 'converged' | 'swapped' | 'insync' | 'terminated';
+/**
+ * Named steps of a replacement, where a test may inject a crash. `detached`: a name's volume
+ * was detached from the old instance and is not attached to the new one yet.
+ */
+export type Step = 'launched' | 'converged' | 'detached' | 'swapped' | 'insync' | 'terminated';
 
 export interface OpsDeps {
   spec: FleetSpec;
@@ -35,4 +38,10 @@ export interface OpsDeps {
   signal?: AbortSignal;
   /** Checked before each side effect besides the name's lock (the controller: still leader). */
   guard?: () => void;
+  /** The EBS direct API, to verify a snapshot before a volume moves across AZs; without it such a move is refused. */
+  ebs?: EbsDirect;
+  /** `state.s3` objects, for `fleet retire --delete-state`. */
+  state?: StateStore;
+  /** Poll interval (clock ms) while waiting on volumes and snapshots; default 5000. */
+  pollMs?: number;
 }

@@ -5,7 +5,7 @@
  * holds the lock (and, for the controller, that it is still the leader).
  */
 import { CoordinationUnavailableError, describeHolder, LockTimeoutError, type LockHandle } from '../coord/index.js';
-import type { DnsRecord, Instance } from '../model.js';
+import type { DnsRecord, Instance, Volume } from '../model.js';
 import type { OpsDeps } from './context.js';
 
 /**
@@ -64,8 +64,8 @@ export function guardOf(deps: OpsDeps, lock: LockHandle | undefined): () => void
   };
 }
 
-/** The name as it is now: its A record and the fleet's instances tagged with it. */
-export async function observeName(deps: OpsDeps, fqdn: string, name: string): Promise<{ records: DnsRecord[]; instances: Instance[] }> {
+/** The name as it is now: its A record and the fleet's instances tagged with it (and its volumes, for a role with one). */
+export async function observeName(deps: OpsDeps, fqdn: string, name: string): Promise<{ records: DnsRecord[]; instances: Instance[]; volumes?: Volume[] }> {
   await deps.limiter.take('route53:api');
   const rec = await deps.dns.getRecord(deps.zoneId, fqdn);
   await deps.limiter.take('ec2:describe');
@@ -77,5 +77,10 @@ export async function observeName(deps: OpsDeps, fqdn: string, name: string): Pr
     await deps.limiter.take('ec2:describe');
     pointed = await deps.compute.byPrivateIp(deps.spec.fleet, ips);
   }
-  return { records: rec ? [rec] : [], instances: [...tagged, ...pointed.filter((p) => !tagged.some((t) => t.id === p.id))] };
+  const instances = [...tagged, ...pointed.filter((p) => !tagged.some((t) => t.id === p.id))];
+  const role = name.slice(0, name.lastIndexOf('-'));
+  if (!deps.spec.roles.some((r) => r.name === role && r.volume)) return { records: rec ? [rec] : [], instances };
+  await deps.limiter.take('ec2:describe');
+  const volumes = await deps.compute.volumesOfName(deps.spec.fleet, name);
+  return { records: rec ? [rec] : [], instances, volumes };
 }

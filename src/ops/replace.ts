@@ -14,6 +14,7 @@ import type { OpsDeps } from './context.js';
 import { swapChanges } from './dns.js';
 import { describeShape, launchGeneration, type LaunchResult } from './launch.js';
 import { terminateConfirmed } from './terminate.js';
+import { replaceWithVolume, type VolumePlacement } from './volume.js';
 
 export interface ReplaceJob {
   name: FleetName;
@@ -49,9 +50,15 @@ export interface ReplaceResult {
   attempts?: LaunchResult['attempts'];
   /** Simulated/clock ms from start to the record pointing at the new instance. */
   msToServed: number;
+  /** A role with a volume: where the name's volume went. */
+  volume?: VolumePlacement;
+  /** A role with a volume, replacing a serving instance: clock ms the name was unserved (old stopped until the swap was INSYNC). */
+  unservedMs?: number;
 }
 
 export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<ReplaceResult> {
+  // A role with a volume: the volume follows the name (src/ops/volume.ts).
+  if (job.role.volume) return replaceWithVolume(deps, job, job.role.volume);
   const started = deps.clock.now().getTime();
   const name = job.name.name;
   let instance: Instance;
@@ -177,7 +184,7 @@ async function unservedNote(deps: OpsDeps, job: ReplaceJob): Promise<string> {
  * so a change by someone else is never overwritten) and fail. When nothing else can serve the
  * name, fail without terminating anything: the next apply rebuilds the name.
  */
-async function checkStillServing(deps: OpsDeps, job: ReplaceJob, converged: Instance, changeId: string): Promise<void> {
+export async function checkStillServing(deps: OpsDeps, job: ReplaceJob, converged: Instance, changeId: string): Promise<void> {
   const name = job.name.name;
   // Through the watcher: one DescribeInstances covers every replacement checking at once.
   let now: Instance;
@@ -217,7 +224,7 @@ async function checkStillServing(deps: OpsDeps, job: ReplaceJob, converged: Inst
  * change that put it there: a compare-and-swap of the record onto itself (changes of a zone are
  * applied in order). Undefined when the record is anything else.
  */
-async function confirmSwap(deps: OpsDeps, fqdn: string, ip: string): Promise<string | undefined> {
+export async function confirmSwap(deps: OpsDeps, fqdn: string, ip: string): Promise<string | undefined> {
   await deps.limiter.take('route53:api');
   const rec = await deps.dns.getRecord(deps.zoneId, fqdn);
   if (!rec || rec.values.length !== 1 || rec.values[0] !== ip) return undefined;

@@ -10,9 +10,10 @@
  * Names no longer desired are retired (record first, then instances). Tagged instances that no
  * record points at and that no action adopts are collected once older than the grace period.
  */
-import type { Action, DnsRecord, FleetSpec, Instance, Plan, RecordTarget } from '../model.js';
+import type { Action, DnsRecord, FleetSpec, Instance, Plan, RecordTarget, Volume, VolumeNote } from '../model.js';
 import { conventionOf, desiredNames, tryParseName } from '../naming.js';
 import { LIVE_STATES } from './inventory.js';
+import { byAge, currentVolume, usableVolume } from './volume.js';
 
 export interface ReconcileOptions {
   /** Tagged instances with no record younger than this are left alone (launches in flight). */
@@ -21,7 +22,12 @@ export interface ReconcileOptions {
 
 export const DEFAULT_ORPHAN_GRACE_MS = 15 * 60 * 1000;
 
-export function planReconcile(spec: FleetSpec, observed: { records: readonly DnsRecord[]; instances: readonly Instance[] }, now: Date, opts: ReconcileOptions): Plan {
+export function planReconcile(
+  spec: FleetSpec,
+  observed: { records: readonly DnsRecord[]; instances: readonly Instance[]; volumes?: readonly Volume[] },
+  now: Date,
+  opts: ReconcileOptions,
+): Plan {
   const conv = conventionOf(spec);
   const actions: Action[] = [];
   const notes: string[] = [];
@@ -58,13 +64,60 @@ export function planReconcile(spec: FleetSpec, observed: { records: readonly Dns
     }
   }
 
+  // Volumes that follow names (roles with `volume`), when the observation read them.
+  const volumeRoles = new Set(spec.roles.filter((r) => r.volume).map((r) => r.name));
+  const volumesByName = new Map<string, Volume[]>();
+  for (const v of observed.volumes ?? []) {
+    if (v.fleet !== spec.fleet || !v.name || !usableVolume(v)) continue;
+    const list = volumesByName.get(v.name) ?? [];
+    list.push(v);
+    volumesByName.set(v.name, list);
+  }
+  const noteOf = (v: Volume): VolumeNote => ({ volumeId: v.id, az: v.az, state: v.state, ...(v.attachment ? { attachedTo: v.attachment.instanceId } : {}) });
+  for (const list of volumesByName.values()) list.sort(byAge);
+  /** The volume note of a name that launches or is adopted (its current volume), when its role has one. */
+  const volumeFor = (name: string, role: string, adoptee?: Instance): { volume?: VolumeNote } => {
+    if (!volumeRoles.has(role) || observed.volumes === undefined) return {};
+    const v = currentVolume(volumesByName.get(name) ?? [], adoptee?.id, adoptee?.az);
+    return v ? { volume: noteOf(v) } : {};
+  };
+
   const nextGeneration = (name: string): number => Math.max(0, ...(byName.get(name) ?? []).map((i) => i.generation ?? 0)) + 1;
 
   for (const n of desired) {
     const rec = records.get(n.name);
     const target = rec?.values.length === 1 ? byIp.get(rec.values[0]!) : undefined;
     const healthy = target && LIVE_STATES.has(target.state) && target.converged && (target.name === undefined || target.name === n.name);
-    if (rec && healthy) continue;
+    if (rec && healthy) {
+      if (volumeRoles.has(n.role) && observed.volumes !== undefined) {
+        // Its volume must be on the instance serving it (a crash between detach and attach, a hand-made detach).
+        const vols = volumesByName.get(n.name) ?? [];
+        const on = vols.find((v) => v.attachment?.instanceId === target.id);
+        const others = vols.filter((v) => v !== on);
+        if (on) {
+          const copies = others.filter((v) => on.tags['fleet:volume-from'] === v.id && v.attachment === undefined);
+          for (const v of copies) notes.push(`${n.name}: ${v.id} (${v.az}) is the volume ${on.id} was copied from; it is kept (delete it by hand once ${on.id} is known good)`);
+          continue;
+        }
+        const here = others.filter((v) => v.az === target.az);
+        const pick = here.find((v) => !v.attachment) ?? here[0];
+        if (pick) {
+          actions.push({
+            kind: 'reattach',
+            name: n.name,
+            role: n.role,
+            instanceId: target.id,
+            volume: noteOf(pick),
+            reason: `its volume ${pick.id} is ${pick.attachment ? `attached to ${pick.attachment.instanceId}` : pick.state}, not to ${target.id}, which serves it`,
+          });
+        } else if (others.length > 0) {
+          notes.push(`${n.name}: its volume ${others[0]!.id} is in ${others[0]!.az}, ${target.id} serves it from ${target.az}; replace the name (fleet kill ${n.name}, then fleet apply) to bring them together`);
+        } else {
+          actions.push({ kind: 'reattach', name: n.name, role: n.role, instanceId: target.id, reason: `it has no volume; ${target.id} serves it` });
+        }
+      }
+      continue;
+    }
     if (rec && target && LIVE_STATES.has(target.state) && !target.converged) {
       notes.push(`${n.name}: record points at ${target.id}, which has not reported convergence yet; left alone`);
       continue;
@@ -94,9 +147,10 @@ export function planReconcile(spec: FleetSpec, observed: { records: readonly Dns
         ip: adoptee.privateIp!,
         ...(replaces ? { replaces } : {}),
         reason: `${why}; ${adoptee.id} (generation ${adoptee.generation ?? '?'}) is tagged ${n.name} and ${adoptee.converged ? 'converged' : 'still converging'}`,
+        ...volumeFor(n.name, n.role, adoptee),
       });
     } else {
-      actions.push({ kind: 'launch', name: n.name, role: n.role, generation: nextGeneration(n.name), ...(replaces ? { replaces } : {}), reason: why });
+      actions.push({ kind: 'launch', name: n.name, role: n.role, generation: nextGeneration(n.name), ...(replaces ? { replaces } : {}), reason: why, ...volumeFor(n.name, n.role) });
     }
   }
 
@@ -134,13 +188,22 @@ export function planReconcile(spec: FleetSpec, observed: { records: readonly Dns
 
 export const ROUTE53_DEFAULT_RECORD_SETS = 10_000;
 
+function describeVolume(v: VolumeNote | undefined): string {
+  if (!v) return '';
+  return `; its volume ${v.volumeId} (${v.az}, ${v.attachedTo ? `attached to ${v.attachedTo}` : v.state}) follows it`;
+}
+
 /** One line per action, for people. */
 export function describeAction(a: Action): string {
   switch (a.kind) {
     case 'launch':
-      return `launch ${a.name} generation ${a.generation}${a.replaces ? `, then swap its record from ${a.replaces.ip}` : ', then create its record'} (${a.reason})`;
+      return `launch ${a.name} generation ${a.generation}${a.replaces ? `, then swap its record from ${a.replaces.ip}` : ', then create its record'} (${a.reason}${describeVolume(a.volume)})`;
     case 'adopt':
-      return `adopt ${a.instanceId} (${a.ip}) as ${a.name}${a.replaces ? `, swapping its record from ${a.replaces.ip}` : ', creating its record'} (${a.reason})`;
+      return `adopt ${a.instanceId} (${a.ip}) as ${a.name}${a.replaces ? `, swapping its record from ${a.replaces.ip}` : ', creating its record'} (${a.reason}${describeVolume(a.volume)})`;
+    case 'reattach':
+      return a.volume
+        ? `reattach ${a.volume.volumeId} to ${a.instanceId}, which serves ${a.name}${a.volume.attachedTo ? ` (stopping and detaching it from ${a.volume.attachedTo} first)` : ''} (${a.reason})`
+        : `create the volume of ${a.name} and attach it to ${a.instanceId} (${a.reason})`;
     case 'collect':
       return `terminate orphan ${a.instanceId} (${a.reason})`;
     case 'retire':

@@ -1,5 +1,5 @@
 import { FleetError } from '../../errors.js';
-import type { DnsRecord, FleetSpec, Instance } from '../../model.js';
+import type { DnsRecord, FleetSpec, Instance, Volume } from '../../model.js';
 import { buildInventory, type Inventory } from '../../plan/inventory.js';
 import type { HostedZone, Progress } from '../../ports.js';
 import type { Deps } from '../wiring.js';
@@ -8,6 +8,8 @@ export interface ObservedNow {
   zone: HostedZone;
   records: DnsRecord[];
   instances: Instance[];
+  /** Read only when a role declares a volume. */
+  volumes?: Volume[];
 }
 
 /** Read the zone and the fleet's instances: two paginated listings, in parallel. */
@@ -22,7 +24,8 @@ export async function readObserved(spec: FleetSpec, deps: Deps, progress: Progre
   let ins = { pages: 0, items: 0 };
   const show = () => progress.update(`reading zone ${spec.dns.zone}: ${rec.items} records (${rec.pages} pages) · instances: ${ins.items} (${ins.pages} pages)`);
   try {
-    const [records, instances] = await Promise.all([
+    const withVolumes = spec.roles.some((r) => r.volume);
+    const [records, instances, volumes] = await Promise.all([
       deps.dns.listRecords(zone.id, (p) => {
         rec = p;
         show();
@@ -31,8 +34,9 @@ export async function readObserved(spec: FleetSpec, deps: Deps, progress: Progre
         ins = p;
         show();
       }),
+      withVolumes ? deps.compute.listFleetVolumes(spec.fleet) : Promise.resolve(undefined),
     ]);
-    return { zone, records, instances };
+    return { zone, records, instances, ...(volumes ? { volumes } : {}) };
   } finally {
     progress.done();
   }

@@ -77,8 +77,22 @@ export async function applyCommand(spec: FleetSpec, deps: Deps, io: CliIo, json:
 function outcomeLine(x: ActionOutcome): string {
   if (!x.ok) return `${describeAction(x.action)}: ${x.error}`;
   const r = x.result;
-  if (r) return `${r.name} -> ${r.instanceId} (${r.type} ${r.market} ${r.az}, ${r.ip}, generation ${r.generation})${fallbackNote(r)}`;
+  if (r) return `${r.name} -> ${r.instanceId} (${r.type} ${r.market} ${r.az}, ${r.ip}, generation ${r.generation})${fallbackNote(r)}${volumeNote(r)}`;
+  if (x.volume) return `${describeAction(x.action)}: ${x.volume.volumeId} attached`;
   return describeAction(x.action);
+}
+
+/** A role with a volume: where it went, and how long the name was unserved for it. */
+function volumeNote(r: ReplaceResult): string {
+  const v = r.volume;
+  if (!v) return '';
+  const how =
+    v.how === 'created'
+      ? `volume ${v.volumeId} created`
+      : v.how === 'copied'
+        ? `volume copied from ${v.from?.volumeId} (${v.from?.az}) to ${v.volumeId} (${v.az}) by snapshot ${v.snapshots?.final.snapshotId} (${v.snapshots?.final.blocks} blocks${v.snapshots?.final.changedSince ? `, ${v.snapshots.final.changedSince.changed} changed since ${v.snapshots.final.changedSince.snapshotId}` : ''})${v.deletedOld ? `, ${v.deletedOld} deleted` : `, ${v.from?.volumeId} kept`}`
+        : `volume ${v.volumeId} ${v.how === 'moved' ? 'moved' : 'attached'}`;
+  return `; ${how}${r.unservedMs !== undefined ? `; unserved ${(r.unservedMs / 1000).toFixed(1)} s` : ''}`;
 }
 
 function fallbackNote(r: ReplaceResult): string {
@@ -123,7 +137,7 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   const suggestion = suggestEdit(configFile, spec, role, change, single ? target : undefined);
   const killFirst = maxSurge === 0;
   const concurrency = killFirst ? maxUnavailable : maxSurge;
-  if (!json || o.dryRun) printUpgrade(io, json, plan, { concurrency, killFirst, ttl: spec.dns.ttl }, suggestion, Boolean(o.dryRun));
+  if (!json || o.dryRun) printUpgrade(io, json, plan, { concurrency, killFirst, ttl: spec.dns.ttl, volume: roleOf(spec, role)?.volume !== undefined }, suggestion, Boolean(o.dryRun));
   if (o.dryRun || plan.steps.length === 0) return 0;
   await mayProceed(io, o, `replace ${plan.steps.length} instance${plan.steps.length === 1 ? '' : 's'} of fleet ${spec.fleet}`);
 
@@ -164,7 +178,7 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
         !r.ok
           ? `FAILED: ${r.error}\n`
           : r.result
-            ? `done: ${r.name} -> ${r.result.instanceId} (${r.result.type} ${r.result.market}, generation ${r.result.generation}); ${r.result.terminated.join(', ') || 'nothing'} terminated\n`
+            ? `done: ${r.name} -> ${r.result.instanceId} (${r.result.type} ${r.result.market}, generation ${r.result.generation}); ${r.result.terminated.join(', ') || 'nothing'} terminated${volumeNote(r.result)}\n`
             : `skip ${r.name}: ${r.skipped}\n`,
       );
     if (results.some((r) => r.ok && r.result) && suggestion) io.stdout.write(`\n${suggestion}\n`);
@@ -198,7 +212,7 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   }
 }
 
-function printUpgrade(io: CliIo, json: boolean, plan: UpgradePlan, how: { concurrency: number; killFirst: boolean; ttl: number }, suggestion: string | undefined, dryRun: boolean): void {
+function printUpgrade(io: CliIo, json: boolean, plan: UpgradePlan, how: { concurrency: number; killFirst: boolean; ttl: number; volume: boolean }, suggestion: string | undefined, dryRun: boolean): void {
   if (json) {
     io.stdout.write(JSON.stringify({ dryRun, plan, suggestion }, null, 2) + '\n');
     return;
@@ -207,6 +221,13 @@ function printUpgrade(io: CliIo, json: boolean, plan: UpgradePlan, how: { concur
   else {
     io.stdout.write(`upgrade ${plan.target} to ${describeChange(plan.change)}: ${plan.steps.length} name${plan.steps.length === 1 ? '' : 's'}, ${how.concurrency} at a time${how.killFirst ? ', kill-first (--max-surge 0: each name is unserved while it is replaced)' : ''}\n`);
     for (const s of plan.steps) {
+      if (how.volume && !how.killFirst) {
+        // A role with a volume: the one path where a name is briefly unserved (src/ops/volume.ts).
+        io.stdout.write(
+          `  ${s.name}: launch generation ${s.generation} in the AZ of its volume, wait converged; then ${s.name} is briefly unserved: stop ${s.from.instanceId} (${s.from.type} ${s.from.market}), move its volume to the new instance (across AZs by a verified snapshot if that AZ has no capacity), swap the record (${s.replaces.ip} -> new), wait INSYNC; then the TTL (${how.ttl} s) and terminate ${s.from.instanceId}\n`,
+        );
+        continue;
+      }
       io.stdout.write(
         how.killFirst
           ? `  ${s.name}: terminate ${s.from.instanceId} (${s.from.type} ${s.from.market}), launch generation ${s.generation}, wait converged, swap the record, wait INSYNC and ${how.ttl} s\n`
