@@ -17,6 +17,7 @@ import { renderInventory } from './render.js';
 import { runSim, type SimCliOptions } from './commands/sim.js';
 import { applyCommand, killCommand, planCommand, upgradeCommand, type MutateOptions, type UpgradeOptions } from './commands/mutate.js';
 import { controllerCommand, locksCommand, type ControllerOptions } from './commands/coord.js';
+import { retireCommand, type RetireOptions } from './commands/retire.js';
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode = 0;
@@ -145,6 +146,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const g = globals(cmd);
     const s = await spec(cmd);
     exitCode = await killCommand(s, name, wire(cmd, s), io, g.json, o);
+  });
+
+  mutating(
+    program
+      .command('retire')
+      .description('retire a name: delete its record, then terminate its instance; its state.s3 prefix and its volume are kept unless --delete-state')
+      .argument('<name>', 'a name such as web-03')
+      .option('--delete-state', "also delete the objects of the name's state.s3 prefix (after its instance is gone)", false),
+  ).action(async (name: string, o: RetireOptions, cmd: Command) => {
+    const g = globals(cmd);
+    const s = await spec(cmd);
+    exitCode = await retireCommand(s, name, wire(cmd, s), io, g.json, o);
   });
 
   program
