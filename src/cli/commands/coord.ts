@@ -1,5 +1,8 @@
 /** `fleet locks` and `fleet controller`: who holds what, and the reconcile loop under leader election. */
-import { describeHolder } from '../../coord/index.js';
+import { hostname } from 'node:os';
+import { CoordinationUnavailableError, describeHolder, type HolderInfo } from '../../coord/index.js';
+import { pidAlive } from '../../coord/local.js';
+import { pause } from '../../coord/wait.js';
 import type { FleetSpec } from '../../model.js';
 import { planReconcile, describeAction } from '../../plan/reconcile.js';
 import { executePlan } from '../../ops/apply.js';
@@ -19,12 +22,23 @@ export async function locksCommand(spec: FleetSpec, deps: Deps, io: CliIo, json:
   const coord = ops.coord!;
   const [holders, leader] = await Promise.all([coord.holders(), coord.leader().current()]);
   const now = new Date();
+  // Local lock files outlive a process killed with -9 (the next lock of the name breaks them),
+  // whereas ZooKeeper's nodes go with the session: never show a process that is gone as holding.
+  const host = hostname();
+  const gone = (h: HolderInfo | undefined): boolean => coord.kind === 'local' && h !== undefined && h.host === host && !pidAlive(h.pid);
   if (json) {
-    io.stdout.write(JSON.stringify({ coordinator: coord.kind, leader: leader ?? null, locks: holders }, null, 2) + '\n');
+    const mark = <T extends object>(x: T, h: HolderInfo | undefined): T => (gone(h) ? { ...x, stale: true } : x);
+    io.stdout.write(JSON.stringify({ coordinator: coord.kind, leader: leader ? mark(leader, leader) : null, locks: holders.map((h) => mark(h, h.holder)) }, null, 2) + '\n');
     return 0;
   }
   io.stdout.write(`coordination: ${coord.kind === 'zookeeper' ? `ZooKeeper ${spec.coordination.zookeeper!.connect}` : 'local lock files (one operator; set coordination.zookeeper in fleet.yaml for a team)'}\n`);
-  io.stdout.write(leader ? `controller leader: ${leader.host} (pid ${leader.pid}) since ${leader.since} (${ago(leader.since, now)}), fencing token ${leader.fencingToken ?? '?'}\n` : 'controller leader: none\n');
+  io.stdout.write(
+    !leader
+      ? 'controller leader: none\n'
+      : gone(leader)
+        ? `controller leader: none (the last one, ${leader.host} pid ${leader.pid}, is gone; the next controller takes over)\n`
+        : `controller leader: ${leader.host} (pid ${leader.pid}) since ${leader.since} (${ago(leader.since, now)}), fencing token ${leader.fencingToken ?? '?'}\n`,
+  );
   const held = holders.filter((h) => h.holder || h.waiting > 0);
   if (held.length === 0) {
     io.stdout.write('no name is locked\n');
@@ -37,7 +51,7 @@ export async function locksCommand(spec: FleetSpec, deps: Deps, io: CliIo, json:
         h.name,
         h.holder?.operation ?? '?',
         h.holder?.host ?? '?',
-        h.holder ? String(h.holder.pid) : '?',
+        h.holder ? `${h.holder.pid}${gone(h.holder) ? ' (gone)' : ''}` : '?',
         h.holder?.since ?? '?',
         h.holder ? ago(h.holder.since, now) : '?',
         String(h.waiting),
@@ -45,7 +59,12 @@ export async function locksCommand(spec: FleetSpec, deps: Deps, io: CliIo, json:
       ]),
     ),
   );
-  for (const h of held) if (h.holder) io.stdout.write(`${describeHolder(h.name, h.holder, now)}\n`);
+  for (const h of held) {
+    if (!h.holder) continue;
+    if (gone(h.holder)) {
+      io.stdout.write(`${h.name}: left locked by ${h.holder.host} (pid ${h.holder.pid}, ${h.holder.operation}), which is gone; the next operation on ${h.name} breaks the lock\n`);
+    } else io.stdout.write(`${describeHolder(h.name, h.holder, now)}\n`);
+  }
   return 0;
 }
 
@@ -65,6 +84,11 @@ export async function controllerCommand(spec: FleetSpec, deps: Deps, io: CliIo, 
   const leader = ops.coord!.leader();
   const journal = ops.journal;
   let failures = 0;
+  // An unreachable coordinator at start is a setup problem (a wrong connect string): exit 1 and
+  // say so. Once it has answered, its going away is an outage: campaign again until it is back,
+  // or no replica would be left to lead when it returns.
+  await leader.current();
+  let outage = 0;
   while (!stop.signal.aborted) {
     log({ level: 'info', event: 'campaign', msg: `campaigning for leadership of fleet ${spec.fleet}` });
     let term;
@@ -72,8 +96,14 @@ export async function controllerCommand(spec: FleetSpec, deps: Deps, io: CliIo, 
       term = await leader.campaign(stop.signal, { operation: 'controller' });
     } catch (err) {
       if (stop.signal.aborted) break;
-      throw err;
+      if (!(err instanceof CoordinationUnavailableError)) throw err;
+      // Real time, not the (maybe scaled) clock of the cloud: the coordinator lives in real time.
+      const ms = Math.min(30_000, 1000 * 2 ** Math.min(outage++, 5));
+      log({ level: 'warn', event: 'coordination-unavailable', msg: `${err.message}; campaigning again in ${ms / 1000} s` });
+      await pause(ms, stop.signal);
+      continue;
     }
+    outage = 0;
     log({ level: 'info', event: 'leader', msg: `leader of fleet ${spec.fleet} (fencing token ${term.fencingToken})`, fencingToken: term.fencingToken });
     const signal = AbortSignal.any([stop.signal, term.lost]);
     ops.signal = signal;
