@@ -289,6 +289,30 @@ describe('controllers and fleet locks', () => {
         assert.deepEqual(j.locks.filter((l) => l.holder || l.waiting), []);
         assert.equal(j.leader, null);
         assert.equal(j.coordinator, kind);
+
+        // An upgrade killed with -9 while it holds the name: ZooKeeper drops its node with the
+        // session; a local lock file stays, shown as left by a process that is gone, until the
+        // next operation on the name breaks it.
+        const crashed = spawnFleet(['upgrade', 'web-03', '--type', 't3a.medium', '--yes', '--config', config, ...FAST], env());
+        procs.push(crashed);
+        await until('web-03 locked again', 30_000, async () => (await locks()).locks.find((l) => l.name === 'web-03' && l.holder?.['pid'] === crashed.pid && l.holder['fencingToken']));
+        await until('the crashed upgrade launched', 30_000, () => instancesOf(f, 'web-03').some((i) => i.instanceType === 't3a.medium'));
+        crashed.kill('SIGKILL');
+        await crashed.done;
+        if (kind === 'local') {
+          const stale = await run(['locks', '--config', config]);
+          assert.match(stale.stdout, new RegExp(`^web-03 +upgrade +${esc(HOST)} +${crashed.pid} \\(gone\\) `, 'm'), stale.stdout);
+          assert.match(stale.stdout, new RegExp(`^web-03: left locked by ${esc(HOST)} \\(pid ${crashed.pid}, upgrade\\), which is gone; the next operation on web-03 breaks the lock$`, 'm'), stale.stdout);
+          assert.doesNotMatch(stale.stdout, /is being upgraded/);
+          assert.equal((await locks()).locks.find((l) => l.name === 'web-03')?.['stale' as keyof Locks['locks'][number]], true);
+          // apply collects what the crashed upgrade launched, under web-03's lock: it breaks the stale one.
+          const apply = await run(['apply', '--yes', '--config', config, ...FAST]);
+          assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+        } else {
+          await until('the session of the killed one expires', 10_000, async () => !(await locks()).locks.some((l) => l.holder));
+        }
+        const clean = await run(['locks', '--config', config]);
+        assert.match(clean.stdout, /^no name is locked$/m, clean.stdout);
       } finally {
         cloud.control.delays.convergeMs = 5_000;
         for (const p of procs) p.kill('SIGKILL');
@@ -296,4 +320,42 @@ describe('controllers and fleet locks', () => {
     });
   }
 
+  test('controllers on ZooKeeper outlive an outage longer than the session: they campaign until it is back, then one leads and heals', async (t) => {
+    const f = 'ctl-outage';
+    const { config, snapshot } = await setup(f, { zk: { connect: zk.connect, sessionTimeout: '4s' }, interval: '4s' });
+    const watch = watchJournal(f);
+    const procs: Proc[] = [];
+    try {
+      for (let k = 0; k < 2; k++) procs.push(spawnFleet(['controller', '--config', config, ...FAST], env(), 120_000));
+      const [first] = await until('a leader', 20_000, () => (leaderOf(procs).length > 0 ? leaderOf(procs) : undefined));
+      const t1 = LEADER.exec(first!.out.stderr)![2]!;
+      await until('both campaign (connected)', 20_000, () => procs.every((p) => /campaigning for leadership/.test(p.out.stderr)));
+      const marks = procs.map((p) => p.out.stderr.length);
+      await zk.kill();
+      // Past the session timeout (4 s) and a connect timeout (5 s): every replica has given its session up.
+      await until('both found ZooKeeper unavailable', 20_000, () => procs.every((p, k) => /cannot coordinate through ZooKeeper at .*; campaigning again in \d+ s/.test(p.out.stderr.slice(marks[k])))).catch((e: Error) => {
+        throw new Error(`${e.message}:\n${procs.map((p) => p.out.stderr).join('\n---\n')}`);
+      });
+      await zk.start();
+      const restarted = Date.now();
+      killName(f, 'web-02');
+      const [next] = await until('a leader again', 30_000, () => {
+        const l = procs.filter((p, k) => LEADER.test(p.out.stderr.slice(marks[k])));
+        return l.length > 0 ? l : undefined;
+      });
+      t.diagnostic(`leader again ${Date.now() - restarted} ms after ZooKeeper was back`);
+      const t2 = LEADER.exec(next!.out.stderr.slice(marks[procs.indexOf(next!)]))![2]!;
+      assert.ok(t2 > t1, `term ${t2} after ${t1}`);
+      const h = await healed(f, 'web-02', 1);
+      assert.deepEqual([h.leader?.pid, h.leader?.fencingToken], [next!.pid, t2]);
+      assert.match(first!.out.stderr, /lost leadership of fleet ctl-outage/);
+      assertTermsInOrder(f, watch.order);
+      assertFleetInvariants(cloud.control, info(f, snapshot));
+      for (const p of procs) p.kill('SIGTERM');
+      for (const p of procs) assert.equal((await p.done).code, 0, 'still running until stopped');
+    } finally {
+      watch.stop();
+      for (const p of procs) p.kill('SIGKILL');
+    }
+  });
 });
