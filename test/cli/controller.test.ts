@@ -262,6 +262,12 @@ describe('controllers and fleet locks', () => {
         assert.equal(held.holder!['operation'], 'upgrade');
         assert.ok(Math.abs(Date.parse(String(held.holder!['since'])) - Date.now()) < 60_000, `since ${String(held.holder!['since'])}`);
         assert.match(String(held.holder!['fencingToken']), /^\d{10}$/);
+        if (kind === 'zookeeper') {
+          // Who holds what is readable while AWS is not: fleet locks talks to ZooKeeper only.
+          const noAws = await fleet(['--json', 'locks', '--config', config], { endpoint: 'http://127.0.0.1:1', env: { FLEET_LOCK_DIR: lockDir } });
+          assert.equal(noAws.code, 0, noAws.stderr);
+          assert.equal((JSON.parse(noAws.stdout) as Locks).locks.find((l) => l.name === 'web-03')?.holder?.['pid'], up.pid);
+        }
 
         // A second operator waits behind it.
         const second = spawnFleet(['kill', 'web-03', '--wait', '5m', '--dry-run', '--config', config, ...FAST], env());

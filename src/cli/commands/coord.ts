@@ -1,6 +1,6 @@
 /** `fleet locks` and `fleet controller`: who holds what, and the reconcile loop under leader election. */
 import { hostname } from 'node:os';
-import { CoordinationUnavailableError, describeHolder, type HolderInfo } from '../../coord/index.js';
+import { CoordinationUnavailableError, createCoordinator, describeHolder, type HolderInfo } from '../../coord/index.js';
 import { pidAlive } from '../../coord/local.js';
 import { pause } from '../../coord/wait.js';
 import type { FleetSpec } from '../../model.js';
@@ -10,7 +10,7 @@ import { makeProgress, type CliIo } from '../io.js';
 import { table } from '../render.js';
 import type { Deps } from '../wiring.js';
 import { readObserved } from './ls.js';
-import { makeOpsDeps, type OpsCliOptions } from '../opsdeps.js';
+import { cliLog, localLockDir, makeOpsDeps, type OpsCliOptions } from '../opsdeps.js';
 
 function ago(iso: string, now: Date): string {
   const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
@@ -18,8 +18,14 @@ function ago(iso: string, now: Date): string {
 }
 
 export async function locksCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<number> {
-  const ops = await makeOpsDeps(spec, deps, io, json, o);
-  const coord = ops.coord!;
+  // Only the coordinator: who holds what must be readable when AWS is not (no zone lookup).
+  const coord = createCoordinator({
+    fleet: spec.fleet,
+    ...(spec.coordination.zookeeper ? { zookeeper: spec.coordination.zookeeper } : {}),
+    localDir: localLockDir(io, spec.fleet, deps.endpoint ?? deps.region ?? 'aws'),
+    log: cliLog(io, json, Boolean(o.verbose)),
+  });
+  deps.cleanup.push(() => coord.close());
   const [holders, leader] = await Promise.all([coord.holders(), coord.leader().current()]);
   const now = new Date();
   // Local lock files outlive a process killed with -9 (the next lock of the name breaks them),
