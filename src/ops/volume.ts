@@ -257,7 +257,16 @@ function volumeToken(deps: OpsDeps, name: string, generation: number, az: string
 }
 
 /** CreateVolume for a name (empty, or from a snapshot) and wait until available. */
-async function createVolume(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name: FleetName, spec: VolumeSpec, generation: number, az: string, from?: { snapshotId: string; volumeId: string }): Promise<Volume> {
+async function createVolume(
+  deps: OpsDeps,
+  job: Pick<ReplaceJob, 'guard'>,
+  name: FleetName,
+  spec: VolumeSpec,
+  generation: number,
+  az: string,
+  from?: { snapshotId: string; volumeId: string },
+  track: { copy?: string } = {},
+): Promise<Volume> {
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
   const v = await deps.compute.createVolume({
@@ -270,6 +279,7 @@ async function createVolume(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name:
     ...(from ? { snapshotId: from.snapshotId } : {}),
     tags: { ...volumeTags(deps, name), ...(from ? { 'fleet:volume-from': from.volumeId, 'fleet:snapshot': from.snapshotId } : {}) },
   });
+  if (from) track.copy = v.id;
   deps.log({ level: 'info', event: 'volume-created', msg: `${name.name}: created ${v.id} (${spec.sizeGiB} GiB ${spec.type} in ${az}${from ? ` from ${from.snapshotId}` : ''})`, name: name.name, volumeId: v.id });
   return waitVolume(deps, v.id, 'to be available', (x) => x.state === 'available' || x.state === 'in-use');
 }
@@ -279,7 +289,17 @@ async function createVolume(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name:
  * already), move it (same AZ: detach from its quiescent holder, attach), or copy it (other
  * AZ: final snapshot, verified, volume from it). The holder must be quiescent already.
  */
-async function placeVolume(deps: OpsDeps, job: ReplaceJob, spec: VolumeSpec, src: Volume | undefined, instance: Instance, generation: number, pre?: SnapshotCheck & { snap: Snapshot }): Promise<VolumePlacement> {
+async function placeVolume(
+  deps: OpsDeps,
+  job: ReplaceJob,
+  spec: VolumeSpec,
+  src: Volume | undefined,
+  instance: Instance,
+  generation: number,
+  pre?: SnapshotCheck & { snap: Snapshot },
+  /** Set as soon as a copy exists (a rollback deletes it, never the original). */
+  track: { copy?: string } = {},
+): Promise<VolumePlacement> {
   const name = job.name;
   if (!src) {
     const v = await createVolume(deps, job, name, spec, generation, instance.az);
@@ -320,7 +340,7 @@ async function placeVolume(deps: OpsDeps, job: ReplaceJob, spec: VolumeSpec, src
   const final = await snapshot(deps, job, name, cur, `final snapshot to move ${cur.id} from ${cur.az} to ${instance.az}`);
   const previous = pre?.snap ?? (await previousSnapshot(deps, cur, final));
   const check = await verifySnapshot(deps, final, previous);
-  const copy = await createVolume(deps, job, name, spec, generation, instance.az, { snapshotId: final.id, volumeId: cur.id });
+  const copy = await createVolume(deps, job, name, spec, generation, instance.az, { snapshotId: final.id, volumeId: cur.id }, track);
   await attach(deps, job, copy, instance.id, spec.device);
   const { snap: _drop, ...preCheck } = pre ?? { snap: undefined };
   return {
@@ -407,16 +427,18 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
   const servingHolder = holderLive && holder!.id === oldId;
 
   let placed: VolumePlacement | undefined;
+  const track: { copy?: string } = {};
   let converged: Instance;
   let changeId: string;
   let unservedFrom: number | undefined;
-  let quiesced: 'stopped' | 'terminated' | undefined;
+  /** The holder's stop (or termination) was asked for: a rollback must look at what became of it. */
+  let touched = false;
   try {
     if (!holderLive) {
       // Nothing running holds the data: put it on the new instance before its first agent run.
       deps.log({ level: 'info', event: 'waiting', msg: `${name}: waiting for ${instance.id} to run, to attach its volume`, name, instanceId: instance.id });
       await deps.watcher.wait(instance.id, 'to run', deps.spec.reconcile.convergeTimeoutMs, (i) => i.state === 'running', (i) => (LIVE.has(i.state) ? undefined : `${instance.id} is ${i.state} before it ran`));
-      placed = await placeVolume(deps, job, spec, src, instance, generation);
+      placed = await placeVolume(deps, job, spec, src, instance, generation, undefined, track);
       deps.log({ level: 'info', event: 'waiting', msg: `${name}: waiting for ${instance.id} to converge`, name, instanceId: instance.id });
       converged = await deps.watcher.converged(instance.id, deps.spec.reconcile.convergeTimeoutMs);
       await deps.hook?.('converged', name);
@@ -435,8 +457,9 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
         unservedFrom = deps.clock.now().getTime();
         deps.log({ level: 'warn', event: 'unserved-start', msg: `${name}: briefly unserved from now: stopping ${holder!.id} to move ${src!.id} to ${instance.id}`, name, instanceId: holder!.id, volumeId: src!.id });
       }
-      quiesced = await quiesce(deps, job, name, holder!, src!.id);
-      placed = await placeVolume(deps, job, spec, src, converged, generation, pre);
+      touched = true;
+      await quiesce(deps, job, name, holder!, src!.id);
+      placed = await placeVolume(deps, job, spec, src, converged, generation, pre, track);
     }
     if (!converged.privateIp) throw new FleetError(`${name}: ${instance.id} converged without a private address`);
     const ip = converged.privateIp;
@@ -451,7 +474,7 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
     }
   } catch (err) {
     const why = err instanceof DnsConflictError ? `the record of ${name} changed underneath this operation` : msg(err);
-    throw await rollbackVolume(deps, job, { instance, src, placed, holder: servingHolder || holderLive ? holder : undefined, quiesced, why, cause: err });
+    throw await rollbackVolume(deps, job, { instance, src, copy: track.copy, holder: holderLive ? holder : undefined, touched, why, cause: err });
   }
   const msToServed = deps.clock.now().getTime() - started;
   deps.log({ level: 'info', event: 'swapped', msg: `${name}: record now points at ${converged.id} (${converged.privateIp}), with ${placed.volumeId}`, name, instanceId: converged.id, changeId });
@@ -517,7 +540,7 @@ async function rollbackLaunch(deps: OpsDeps, job: ReplaceJob, instance: Instance
 async function rollbackVolume(
   deps: OpsDeps,
   job: ReplaceJob,
-  s: { instance: Instance; src: Volume | undefined; placed: VolumePlacement | undefined; holder: Instance | undefined; quiesced: 'stopped' | 'terminated' | undefined; why: string; cause: unknown },
+  s: { instance: Instance; src: Volume | undefined; copy: string | undefined; holder: Instance | undefined; touched: boolean; why: string; cause: unknown },
 ): Promise<FleetError> {
   const name = job.name.name;
   const notes: string[] = [];
@@ -526,25 +549,34 @@ async function rollbackVolume(
     // The new instance goes (its attachments detach; volumes are attached with DeleteOnTermination false).
     await terminateConfirmed(deps, [s.instance.id], `rollback of ${name}`);
     notes.push(`${s.instance.id} terminated`);
-    if (s.placed?.how === 'copied') {
+    if (s.copy) {
       const original = s.src ? await deps.compute.describeVolume(s.src.id) : undefined;
       if (original && usableVolume(original)) {
-        await waitVolume(deps, s.placed.volumeId, `to detach from ${s.instance.id}`, free);
+        await waitVolume(deps, s.copy, `to detach from ${s.instance.id}`, (v) => v.state === 'available' && !v.attachment);
         await deps.limiter.take('ec2:mutating');
-        await deps.compute.deleteVolume(s.placed.volumeId);
-        notes.push(`the copy ${s.placed.volumeId} deleted (the original ${original.id} is intact)`);
+        await deps.compute.deleteVolume(s.copy);
+        notes.push(`the copy ${s.copy} deleted (the original ${original.id} is intact)`);
+      } else {
+        notes.push(`the copy ${s.copy} kept (the original ${s.src?.id ?? '?'} is not there)`);
       }
     }
-    if (s.quiesced === 'stopped' && s.holder && s.src) {
-      // Same AZ: the volume may be on its way to the new instance: bring it back.
-      const now = await waitVolume(deps, s.src.id, `to be free or still on ${s.holder.id}`, (v) => !v.attachment || v.attachment.instanceId === s.holder!.id);
-      if (!now.attachment) await attach(deps, {}, now, s.holder.id, job.role.volume!.device);
-      await deps.limiter.take('ec2:mutating');
-      await deps.compute.start([s.holder.id]);
-      await deps.watcher.wait(s.holder.id, 'to run again', VOLUME_TIMEOUT_MS, (i) => i.state === 'running', (i) => (i.state === 'shutting-down' || i.state === 'terminated' ? `${s.holder!.id} is ${i.state}` : undefined));
-      notes.push(`${s.src.id} back on ${s.holder.id}, which runs again`);
-    } else if (s.quiesced === 'terminated') {
-      notes.push(`${s.holder?.id ?? 'the old instance'} was terminated to free ${s.src?.id}; ${name} is unserved until \`fleet apply\` launches it again with its volume`);
+    if (s.touched && s.holder && s.src) {
+      // What became of the old instance decides (its stop may have failed, or happened although the call failed).
+      const h = await describeInstance(deps, s.holder.id);
+      if (h && (h.state === 'stopping' || h.state === 'stopped')) {
+        if (h.state === 'stopping') await deps.watcher.wait(h.id, 'to stop', VOLUME_TIMEOUT_MS, (i) => i.state === 'stopped' || i.state === 'terminated');
+        // Same AZ: the volume may be on its way to the new instance: bring it back.
+        const now = await waitVolume(deps, s.src.id, `to be free or still on ${h.id}`, (v) => !v.attachment || v.attachment.instanceId === h.id);
+        if (!now.attachment) await attach(deps, {}, now, h.id, job.role.volume!.device);
+        await deps.limiter.take('ec2:mutating');
+        await deps.compute.start([h.id]);
+        await deps.watcher.wait(h.id, 'to run again', VOLUME_TIMEOUT_MS, (i) => i.state === 'running', (i) => (i.state === 'shutting-down' || i.state === 'terminated' ? `${h.id} is ${i.state}` : undefined));
+        notes.push(`${s.src.id} back on ${h.id}, which runs again`);
+      } else if (h && LIVE.has(h.state)) {
+        notes.push(`${h.id} was never stopped`);
+      } else {
+        notes.push(`${s.holder.id} was terminated to free ${s.src.id}; ${name} is unserved until \`fleet apply\` launches it again with its volume`);
+      }
     }
   } catch (cleanup) {
     return new FleetError(`${name}: ${s.why}; AND the rollback failed (${msg(cleanup)})${notes.length ? ` after: ${notes.join('; ')}` : ''} — run \`fleet apply\` to repair ${name}`, { cause: s.cause, data: { name, instanceId: s.instance.id } });

@@ -363,6 +363,48 @@ describe('a volume follows its name', () => {
     for (const i of instancesOf(f, 'db-01')) if (i.instanceId !== serving.instanceId) assert.ok(!LIVE.has(i.state), `${i.instanceId} terminated`);
   });
 
+  test('across AZs, attaching the copy fails: the copy is deleted, the original never was; the old instance runs again with it', async () => {
+    const f = 'vol-xrollback';
+    const { config, volume, serving } = await setup(f);
+    cloud.control.addCapacityRule({ az: volume.az });
+    cloud.control.failNext('ec2', 'AttachVolume', 5, 503);
+    let moved: Awaited<ReturnType<typeof sampled<CliResult>>>;
+    try {
+      moved = await sampled(f, 'db-01', () => run(['upgrade', 'db-01', '--type', 'm5.xlarge', '--yes', '--config', config]));
+    } finally {
+      cloud.control.clearCapacityRules();
+    }
+    assert.equal(moved.result.code, 1, moved.result.stdout + moved.result.stderr);
+    assert.match(moved.result.stdout, new RegExp(`the copy vol-[0-9a-f]+ deleted \\(the original ${volume.volumeId} is intact\\); ${volume.volumeId} back on ${serving.instanceId}, which runs again`));
+    assert.deepEqual(moved.problems, []);
+    assert.equal(assertFleetInvariants(cloud.control, info(f)).served.get('db-01')!.instanceId, serving.instanceId);
+    const vols = volumesOf(f, 'db-01').filter((v) => v.state !== 'deleting');
+    assert.deepEqual(vols.map((v) => v.volumeId), [volume.volumeId]);
+    assert.deepEqual(vols[0]!.attachment, { instanceId: serving.instanceId, device: '/dev/sdf', status: 'attached' });
+    assert.ok(holdsData(vols[0]!));
+  });
+
+  test('a spot role whose old instance was terminated to quiesce, then the move fails: the volume is kept, and the next apply serves the name with it', async () => {
+    const f = 'vol-spotfail';
+    const config = writeConfig(yaml(f, { market: 'spot' }));
+    assert.equal((await look(['init', '--config', config])).code, 0);
+    assert.equal((await run(['apply', '--yes', '--config', config])).code, 0);
+    const volume = volumesOf(f, 'db-01')[0]!;
+    cloud.control.ec2.writeVolumeBlocks(volume.volumeId, { ...DATA });
+    cloud.control.failNext('ec2', 'AttachVolume', 5, 503);
+    const { result: r, problems } = await sampled(f, 'db-01', () => run(['upgrade', 'db-01', '--type', 'm5.xlarge', '--yes', '--config', config]));
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /was terminated to free vol-[0-9a-f]+; db-01 is unserved until `fleet apply` launches it again with its volume/);
+    assert.deepEqual(problems, [], 'the volume was never deleted');
+    assert.equal(cloud.control.ec2.volume(volume.volumeId)!.state, 'available');
+    const healed = await run(['apply', '--yes', '--config', config]);
+    assert.equal(healed.code, 0, healed.stdout + healed.stderr);
+    const now = assertFleetInvariants(cloud.control, info(f)).served.get('db-01')!;
+    const v = cloud.control.ec2.volume(volume.volumeId)!;
+    assert.deepEqual(v.attachment, { instanceId: now.instanceId, device: '/dev/sdf', status: 'attached' });
+    assert.ok(holdsData(v));
+  });
+
   test('a crash between detach and attach: the next apply attaches the volume to the instance that serves the name', async () => {
     const f = 'vol-crash';
     const { config, volume, serving } = await setup(f);
