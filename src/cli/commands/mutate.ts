@@ -156,12 +156,15 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
           const result = await withNameLock(ops, step.name, 'upgrade', async (lock) => {
             // Under the lock, the name as it is now: an upgrade that ran meanwhile may have done this already.
             const now = await observeName(ops, parseName(step.name, conv).fqdn, step.name);
-            const fresh = planUpgrade(spec, now, step.name, change).steps[0];
-            if (!fresh) return undefined;
-            return upgradeStep(fresh, lock);
+            const again = planUpgrade(spec, now, step.name, change);
+            const fresh = again.steps[0];
+            if (!fresh) return { skipped: again.skipped[0]?.reason ?? 'nothing to do' };
+            return { done: await upgradeStep(fresh, lock) };
           });
-          if (result) results.push({ name: step.name, ok: true, result });
-          else results.push({ name: step.name, ok: true, skipped: `already ${describeChange(change)} (done meanwhile by whoever held ${step.name} before)` });
+          if ('done' in result) results.push({ name: step.name, ok: true, result: result.done });
+          else if (result.skipped.startsWith('already')) results.push({ name: step.name, ok: true, skipped: `${result.skipped}: done meanwhile by whoever held ${step.name} before` });
+          // Changed under us into something this upgrade must not touch (killed, record gone): say so, exit 1.
+          else results.push({ name: step.name, ok: false, error: `${step.name} changed while this upgrade waited for it: ${result.skipped}` });
         } catch (err) {
           results.push({ name: step.name, ok: false, error: err instanceof Error ? err.message : String(err) });
         }
