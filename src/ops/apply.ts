@@ -110,7 +110,9 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
           const now = await observeName(deps, fqdn, a.name!);
           const inst = now.instances.find((i) => i.id === a.instanceId);
           const served = inst?.privateIp !== undefined && now.records.some((r) => r.values.includes(inst.privateIp!));
-          if (!inst || served || (inst.state !== 'pending' && inst.state !== 'running')) {
+          // A stopped instance of a role with a volume is collected too (see planReconcile).
+          const stoppedOk = inst?.state === 'stopped' && deps.spec.roles.some((r) => r.name === inst.role && r.volume);
+          if (!inst || served || (inst.state !== 'pending' && inst.state !== 'running' && !stoppedOk)) {
             return { action: a, ok: true, skipped: `${a.instanceId} is no longer an orphan (${!inst ? 'gone' : served ? 'its record points at it now' : inst.state})` };
           }
         }

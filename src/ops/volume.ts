@@ -311,6 +311,12 @@ async function placeVolume(
   let cur = (await deps.compute.describeVolume(src.id)) ?? src;
   if (cur.attachment?.instanceId === instance.id) {
     if (cur.attachment.state !== 'attached') cur = await waitVolume(deps, cur.id, `to be attached to ${instance.id}`, attachedTo(instance.id));
+    // A copy made by a cut-off replacement: its original goes once this instance serves the name.
+    const origin = cur.tags['fleet:volume-from'];
+    const original = origin ? await deps.compute.describeVolume(origin) : undefined;
+    if (original && usableVolume(original) && original.name === name.name) {
+      return { volumeId: cur.id, az: cur.az, how: 'already-attached', from: { volumeId: original.id, az: original.az, ...(original.attachment ? { instanceId: original.attachment.instanceId } : {}) } };
+    }
     return { volumeId: cur.id, az: cur.az, how: 'already-attached' };
   }
   const holderId = cur.attachment?.instanceId;
@@ -407,7 +413,8 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
     if (!seen || !seen.privateIp) throw new FleetError(`${name}: ${job.adopt} is gone; nothing to adopt`);
     instance = seen;
     generation = seen.generation ?? 0;
-    src = currentVolume(vols, oldId, instance.az);
+    // A cut-off replacement may have given it its volume already (a copy, across AZs).
+    src = currentVolume(vols, instance.id, instance.az);
   } else {
     src = currentVolume(vols, oldId);
     const launched = await launchNearVolume(deps, job, src);
@@ -502,7 +509,7 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
     }
   }
   await deps.hook?.('terminated', name);
-  if (placed.how === 'copied' && placed.from) placed.deletedOld = await deleteSource(deps, job, converged, placed);
+  if (placed.from && placed.from.volumeId !== placed.volumeId) placed.deletedOld = await deleteSource(deps, job, converged, placed);
 
   const result: ReplaceResult = {
     name,

@@ -166,8 +166,14 @@ export function planReconcile(
     actions.push({ kind: 'retire', name, record: { ttl: rec.ttl, values: [...rec.values] }, instanceIds: [...ids].sort(), reason: 'not in fleet.yaml' });
   }
 
+  // A stopped instance of a role with a volume that no record points at: the old instance of a
+  // volume move cut off after its swap (it was stopped to quiesce the volume). Live instances
+  // only otherwise: the collector never touches other stopped instances.
+  const pointedAt = new Set([...records.values()].flatMap((r) => r.values));
+  const stoppedOrphan = (i: Instance): boolean =>
+    i.state === 'stopped' && observed.volumes !== undefined && i.role !== undefined && volumeRoles.has(i.role) && (i.privateIp === undefined || !pointedAt.has(i.privateIp));
   for (const i of mine) {
-    if (!LIVE_STATES.has(i.state) || kept.has(i.id)) continue;
+    if ((!LIVE_STATES.has(i.state) && !stoppedOrphan(i)) || kept.has(i.id)) continue;
     const age = now.getTime() - Date.parse(i.launchTime);
     const label = `${i.id}${i.name ? ` (tagged ${i.name}, generation ${i.generation ?? '?'})` : ''}`;
     if (Number.isFinite(age) && age < opts.orphanGraceMs) {

@@ -438,6 +438,41 @@ describe('a volume follows its name', () => {
     assert.match(again.stdout, /converged: nothing to do/);
   });
 
+  test('a cross-AZ move crashed right after its swap: the next apply collects the stopped old instance; the original volume is kept, never deleted blind', async () => {
+    const f = 'vol-xcrash';
+    const { config, volume, serving } = await setup(f);
+    cloud.control.addCapacityRule({ az: volume.az });
+    let crashed: CliResult;
+    try {
+      crashed = await fleetProcess(['upgrade', 'db-01', '--type', 'm5.xlarge', '--yes', '--config', config, ...FAST], {
+        env: { AWS_ENDPOINT_URL: cloud.endpoint, FLEET_TEST_CRASH_AT: 'swapped:db-01' },
+        timeoutMs: 60_000,
+      });
+    } finally {
+      cloud.control.clearCapacityRules();
+    }
+    assert.match(crashed.stderr, /crashing at swapped of db-01/, crashed.stderr);
+    assert.equal(cloud.control.ec2.instance(serving.instanceId)!.state, 'stopped', 'the old instance was stopped to quiesce the volume');
+    const copy = volumesOf(f, 'db-01').find((v) => v.volumeId !== volume.volumeId)!;
+    assert.ok(copy && holdsData(copy));
+
+    const plan = await look(['plan', '--config', config, '--time-scale', String(SPEED)]);
+    assert.match(plan.stdout, new RegExp(`terminate orphan ${serving.instanceId} \\(${serving.instanceId} \\(tagged db-01, generation 1\\) is stopped, no record points at it\\)`));
+    const healed = await run(['apply', '--yes', '--config', config]);
+    assert.equal(healed.code, 0, healed.stdout + healed.stderr);
+    const now = assertFleetInvariants(cloud.control, info(f)).served.get('db-01')!;
+    assert.equal(cloud.control.ec2.volume(copy.volumeId)!.attachment?.instanceId, now.instanceId);
+    assert.equal(cloud.control.ec2.instance(serving.instanceId)!.state === 'stopped', false, 'the stopped old instance is collected');
+    // It detaches once the old instance is terminated (shutting-down now).
+    const t0 = Date.now();
+    while (cloud.control.ec2.volume(volume.volumeId)!.state !== 'available' && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 5));
+    const original = cloud.control.ec2.volume(volume.volumeId)!;
+    assert.equal(original.state, 'available', 'the original is kept');
+    assert.ok(holdsData(original));
+    const after = await look(['plan', '--config', config]);
+    assert.match(after.stdout, new RegExp(`converged: nothing to do[\\s\\S]*note: db-01: ${volume.volumeId} \\(${volume.az}\\) is the volume ${copy.volumeId} was copied from; it is kept`));
+  });
+
   test('a served name whose volume was detached by hand: plan shows a reattach, apply attaches it back', async () => {
     const f = 'vol-reattach';
     const { config, volume, serving } = await setup(f);

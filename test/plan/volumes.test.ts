@@ -108,3 +108,16 @@ test('currentVolume: attached to the serving instance, else in the AZ (the newes
   assert.equal(currentVolume([a, b], undefined, 'us-east-1c')?.id, 'vol-a', 'no volume in that AZ: the original');
   assert.equal(currentVolume([a, b])?.id, 'vol-a', 'the copy is not the original');
 });
+
+test('a stopped instance of a role with a volume that no record points at is collected; one the record points at, or of another role, is not', () => {
+  const { o, db } = served();
+  const old = inst('db-01', { state: 'stopped', generation: 0 });
+  const web = inst('web-02', { state: 'stopped', generation: 0 });
+  const plan = planReconcile(spec(DB), { records: o.records, instances: [...o.instances, old, web], volumes: [vol('db-01', { on: db })] }, NOW, GRACE);
+  assert.deepEqual(plan.actions.map((a) => [a.kind, 'instanceId' in a ? a.instanceId : '']), [['collect', old.id]]);
+  // Pointed at (a volume move between its stop and its swap): left alone; the name is repaired instead.
+  const mid = planReconcile(spec(DB), { records: [...o.records.filter((r) => !r.name.startsWith('db-01')), rec('db-01', old.privateIp!)], instances: [...o.instances, old], volumes: [vol('db-01', { on: db })] }, NOW, GRACE);
+  assert.ok(!mid.actions.some((a) => a.kind === 'collect' && a.instanceId === old.id));
+  // Volumes not observed: no stopped instance is touched.
+  assert.deepEqual(planReconcile(spec(DB), { records: o.records, instances: [...o.instances, old] }, NOW, GRACE).actions, []);
+});
