@@ -148,5 +148,7 @@ export async function controllerCommand(spec: FleetSpec, deps: Deps, io: CliIo, 
       ops.journal = journal;
     }
   }
-  return failures > 0 ? 1 : 0;
+  // A long-running controller stopped by a signal has done its job (failures were logged as they
+  // happened); a single pass (--once) reports whether it succeeded.
+  return o.once && failures > 0 ? 1 : 0;
 }
