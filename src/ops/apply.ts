@@ -14,7 +14,7 @@ import { terminateConfirmed } from './terminate.js';
 import { FleetError } from '../errors.js';
 import type { LockHandle } from '../coord/index.js';
 import { planReconcile } from '../plan/reconcile.js';
-import { guardOf, observeName, withNameLock } from './locked.js';
+import { changedSince, guardOf, observeName, withNameLock } from './locked.js';
 import { reattachVolume, type VolumePlacement } from './volume.js';
 
 export interface ActionOutcome {
@@ -47,7 +47,7 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
   const refresh = async (a: Action & { name: string }): Promise<Action | undefined> => {
     const fqdn = parseName(a.name, conv).fqdn;
     const now = await observeName(deps, fqdn, a.name);
-    const fresh = planReconcile(deps.spec, now, deps.clock.now(), { orphanGraceMs: deps.spec.reconcile.orphanGraceMs });
+    const fresh = planReconcile(deps.spec, now, deps.clock.now(), { orphanGraceMs: deps.spec.reconcile.orphanGraceMs, only: a.name });
     return fresh.actions.find((x) => x.kind !== 'collect' && x.name === a.name);
   };
 
@@ -119,8 +119,12 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
         return act(a, lock);
       });
     }
-    return withNameLock(deps, a.name, a.kind === 'retire' ? 'retire' : a.kind === 'reattach' ? 'reattach' : 'repair', async (lock) => {
-      const fresh = await refresh(a);
+    return withNameLock(deps, a.name, a.kind === 'retire' ? 'retire' : a.kind === 'reattach' ? 'reattach' : 'repair', async (lock, { waited }) => {
+      // Re-plan from the name as it is now when someone else may have acted on it since the
+      // plan was made: they held it when we asked, or a launch of theirs shows. Otherwise the
+      // plan stands (a stale record is caught anyway: the DNS change is a compare-and-swap).
+      const stale = waited || (a.kind === 'launch' && (await changedSince(deps, a.name, a.generation - 1)));
+      const fresh = stale ? await refresh(a) : a;
       if (!fresh) return { action: a, ok: true, skipped: `${a.name} was converged meanwhile (by whoever held it before)` };
       // Reported under the planned action (the plan the user saw), carrying what was done.
       return { ...(await act(fresh, lock)), action: a };

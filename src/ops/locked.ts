@@ -17,8 +17,14 @@ const unreachable = new WeakMap<OpsDeps, { err: CoordinationUnavailableError; at
 const UNREACHABLE_MEMORY_MS = 30_000;
 
 /** Run `fn` holding `name`'s lock (or directly when there is no coordinator). */
-export async function withNameLock<T>(deps: OpsDeps, name: string, operation: string, fn: (lock: LockHandle | undefined) => Promise<T>): Promise<T> {
-  if (!deps.coord) return fn(undefined);
+/** How the lock was had: `waited` when someone else held the name when we asked. */
+export interface LockInfo {
+  waited: boolean;
+}
+
+export async function withNameLock<T>(deps: OpsDeps, name: string, operation: string, fn: (lock: LockHandle | undefined, info: LockInfo) => Promise<T>): Promise<T> {
+  if (!deps.coord) return fn(undefined, { waited: false });
+  let waited = false;
   const down = unreachable.get(deps);
   if (down && Date.now() - down.at < UNREACHABLE_MEMORY_MS) throw down.err;
   let told = false;
@@ -29,6 +35,7 @@ export async function withNameLock<T>(deps: OpsDeps, name: string, operation: st
       deadlineMs: deps.lockWaitMs,
       ...(deps.signal ? { signal: deps.signal } : {}),
       onWait: ({ holder }) => {
+        waited = true;
         // Without --wait the refusal names the holder; only a real wait is worth a progress line.
         if (told || deps.lockWaitMs <= 0) return;
         told = true;
@@ -43,7 +50,7 @@ export async function withNameLock<T>(deps: OpsDeps, name: string, operation: st
     throw err;
   }
   try {
-    return await fn(lock);
+    return await fn(lock, { waited });
   } finally {
     await lock.release().catch((err: unknown) =>
       deps.log({ level: 'warn', event: 'unlock-failed', msg: `${name}: releasing the lock failed: ${err instanceof Error ? err.message : String(err)}`, name }),
@@ -83,4 +90,14 @@ export async function observeName(deps: OpsDeps, fqdn: string, name: string): Pr
   await deps.limiter.take('ec2:describe');
   const volumes = await deps.compute.volumesOfName(deps.spec.fleet, name);
   return { records: rec ? [rec] : [], instances, volumes };
+}
+
+/**
+ * Did someone act on the name since we looked? Cheap (one DescribeInstances by tag): any
+ * instance of the name with a generation above what we saw means another holder launched.
+ */
+export async function changedSince(deps: OpsDeps, name: string, maxSeenGeneration: number): Promise<boolean> {
+  await deps.limiter.take('ec2:describe');
+  const tagged = await deps.compute.byName(deps.spec.fleet, name);
+  return tagged.some((i) => (i.generation ?? 0) > maxSeenGeneration);
 }

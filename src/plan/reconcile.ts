@@ -10,7 +10,7 @@
  * Names no longer desired are retired (record first, then instances). Tagged instances that no
  * record points at and that no action adopts are collected once older than the grace period.
  */
-import type { Action, DnsRecord, FleetSpec, Instance, Plan, RecordTarget, Volume, VolumeNote } from '../model.js';
+import type { FleetName, Action, DnsRecord, FleetSpec, Instance, Plan, RecordTarget, Volume, VolumeNote } from '../model.js';
 import { conventionOf, desiredNames, tryParseName } from '../naming.js';
 import { LIVE_STATES } from './inventory.js';
 import { byAge, currentVolume, usableVolume } from './volume.js';
@@ -18,6 +18,8 @@ import { byAge, currentVolume, usableVolume } from './volume.js';
 export interface ReconcileOptions {
   /** Tagged instances with no record younger than this are left alone (launches in flight). */
   orphanGraceMs: number;
+  /** Plan for this one name only (a re-plan under its lock): O(1), not O(fleet). */
+  only?: string;
 }
 
 export const DEFAULT_ORPHAN_GRACE_MS = 15 * 60 * 1000;
@@ -31,7 +33,7 @@ export function planReconcile(
   const conv = conventionOf(spec);
   const actions: Action[] = [];
   const notes: string[] = [];
-  const desired = desiredNames(spec);
+  const desired = opts.only !== undefined ? onlyDesired(spec, opts.only) : desiredNames(spec);
   const desiredSet = new Set(desired.map((n) => n.name));
 
   const mine = observed.instances.filter((i) => i.fleet === spec.fleet);
@@ -215,4 +217,11 @@ export function describeAction(a: Action): string {
     case 'retire':
       return `retire ${a.name}: delete its record, then terminate ${a.instanceIds.length ? a.instanceIds.join(', ') : 'nothing (no live instance)'} (${a.reason})`;
   }
+}
+
+/** The one desired name `only`, or none when fleet.yaml does not want it. */
+function onlyDesired(spec: FleetSpec, only: string): FleetName[] {
+  const n = tryParseName(only, conventionOf(spec));
+  const role = n ? spec.roles.find((r) => r.name === n.role) : undefined;
+  return n && role && n.index >= 1 && n.index <= role.count ? [n] : [];
 }

@@ -16,7 +16,7 @@ import type { Deps } from '../wiring.js';
 import { readObserved } from './ls.js';
 import { makeOpsDeps, opsClock, type OpsCliOptions } from '../opsdeps.js';
 import { suggestEdit } from '../suggest.js';
-import { guardOf, observeName, withNameLock } from '../../ops/locked.js';
+import { changedSince, guardOf, observeName, withNameLock } from '../../ops/locked.js';
 import type { LockHandle } from '../../coord/index.js';
 
 export interface MutateOptions extends OpsCliOptions {
@@ -153,8 +153,10 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
       queue.add(async () => {
         progress.update(`upgrade: ${done}/${plan.steps.length} done, replacing ${step.name}…`);
         try {
-          const result = await withNameLock(ops, step.name, 'upgrade', async (lock) => {
-            // Under the lock, the name as it is now: an upgrade that ran meanwhile may have done this already.
+          const result = await withNameLock(ops, step.name, 'upgrade', async (lock, { waited }) => {
+            // Under the lock, the name as it is now when someone may have acted on it since we
+            // looked (they held it, or a launch of theirs shows): it may be done already.
+            if (!waited && !(await changedSince(ops, step.name, step.generation - 1))) return { done: await upgradeStep(step, lock) };
             const now = await observeName(ops, parseName(step.name, conv).fqdn, step.name);
             const again = planUpgrade(spec, now, step.name, change);
             const fresh = again.steps[0];
