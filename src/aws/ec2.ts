@@ -151,6 +151,25 @@ export function createEc2Compute(client: EC2Client): Compute {
     } while (token);
     return out;
   };
+  /** Every instance matching the filters (always filtered, 1,000 a page), every page. */
+  const describeInstances = async (what: string, filters: Filter[], onPage?: PageProgress): Promise<Instance[]> => {
+    const out: Instance[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      let res;
+      try {
+        res = await client.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, ...(token ? { NextToken: token } : {}) }));
+      } catch (err) {
+        throw cloudError(what, err);
+      }
+      pages++;
+      for (const r of res.Reservations ?? []) for (const i of r.Instances ?? []) if (i.InstanceId) out.push(fromSdkInstance(i));
+      onPage?.({ pages, items: out.length });
+      token = res.NextToken || undefined;
+    } while (token);
+    return out;
+  };
   const describeSnapshots = async (what: string, filters: Filter[]): Promise<Snapshot[]> => {
     const out: Snapshot[] = [];
     let token: string | undefined;
@@ -167,29 +186,8 @@ export function createEc2Compute(client: EC2Client): Compute {
     return out;
   };
   return {
-    async listFleetInstances(fleet: string, onPage?: PageProgress): Promise<Instance[]> {
-      const out: Instance[] = [];
-      let token: string | undefined;
-      let pages = 0;
-      do {
-        let res;
-        try {
-          res = await client.send(
-            new DescribeInstancesCommand({
-              Filters: [{ Name: `tag:${TAG.fleet}`, Values: [fleet] }],
-              MaxResults: 1000,
-              ...(token ? { NextToken: token } : {}),
-            }),
-          );
-        } catch (err) {
-          throw cloudError(`listing instances of fleet ${fleet}`, err);
-        }
-        pages++;
-        for (const r of res.Reservations ?? []) for (const i of r.Instances ?? []) out.push(fromSdkInstance(i));
-        onPage?.({ pages, items: out.length });
-        token = res.NextToken || undefined;
-      } while (token);
-      return out;
+    listFleetInstances(fleet: string, onPage?: PageProgress): Promise<Instance[]> {
+      return describeInstances(`listing instances of fleet ${fleet}`, [{ Name: `tag:${TAG.fleet}`, Values: [fleet] }], onPage);
     },
 
     async launch(req: LaunchRequest): Promise<Instance> {
@@ -234,89 +232,36 @@ export function createEc2Compute(client: EC2Client): Compute {
       // By filter, not InstanceIds: an id not visible yet (eventual consistency) is simply
       // absent instead of failing the whole call with InvalidInstanceID.NotFound.
       for (let i = 0; i < ids.length; i += 200) {
-        let token: string | undefined;
-        do {
-          let res;
-          try {
-            res = await client.send(
-              new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids.slice(i, i + 200) }], MaxResults: 1000, ...(token ? { NextToken: token } : {}) }),
-            );
-          } catch (err) {
-            throw cloudError(`describing ${ids.length === 1 ? ids[0] : `${ids.length} instances`}`, err);
-          }
-          for (const r of res.Reservations ?? []) for (const inst of r.Instances ?? []) if (inst.InstanceId) out.set(inst.InstanceId, fromSdkInstance(inst));
-          token = res.NextToken || undefined;
-        } while (token);
+        const what = `describing ${ids.length === 1 ? ids[0] : `${ids.length} instances`}`;
+        for (const inst of await describeInstances(what, [{ Name: 'instance-id', Values: ids.slice(i, i + 200) }])) out.set(inst.id, inst);
       }
       return out;
     },
 
-    async byClientToken(fleet: string, token: string): Promise<Instance[]> {
-      let res;
-      try {
-        res = await client.send(
-          new DescribeInstancesCommand({
-            Filters: [
-              { Name: `tag:${TAG.fleet}`, Values: [fleet] },
-              { Name: 'client-token', Values: [token] },
-            ],
-            MaxResults: 1000,
-          }),
-        );
-      } catch (err) {
-        throw cloudError(`looking up the launch with client token ${token}`, err);
-      }
-      return (res.Reservations ?? []).flatMap((r) => (r.Instances ?? []).map(fromSdkInstance));
+    byClientToken(fleet: string, token: string): Promise<Instance[]> {
+      return describeInstances(`looking up the launch with client token ${token}`, [
+        { Name: `tag:${TAG.fleet}`, Values: [fleet] },
+        { Name: 'client-token', Values: [token] },
+      ]);
     },
 
-    async byName(fleet: string, name: string): Promise<Instance[]> {
-      const out: Instance[] = [];
-      let token: string | undefined;
-      do {
-        let res;
-        try {
-          res = await client.send(
-            new DescribeInstancesCommand({
-              Filters: [
-                { Name: `tag:${TAG.fleet}`, Values: [fleet] },
-                { Name: `tag:${TAG.name}`, Values: [name] },
-              ],
-              MaxResults: 1000,
-              ...(token ? { NextToken: token } : {}),
-            }),
-          );
-        } catch (err) {
-          throw cloudError(`looking up the instances of ${name}`, err);
-        }
-        for (const r of res.Reservations ?? []) for (const inst of r.Instances ?? []) out.push(fromSdkInstance(inst));
-        token = res.NextToken || undefined;
-      } while (token);
-      return out;
+    byName(fleet: string, name: string): Promise<Instance[]> {
+      return describeInstances(`looking up the instances of ${name}`, [
+        { Name: `tag:${TAG.fleet}`, Values: [fleet] },
+        { Name: `tag:${TAG.name}`, Values: [name] },
+      ]);
     },
 
     async byPrivateIp(fleet: string, ips: string[]): Promise<Instance[]> {
       const out: Instance[] = [];
       for (let i = 0; i < ips.length; i += 200) {
-        let token: string | undefined;
-        do {
-          let res;
-          try {
-            res = await client.send(
-              new DescribeInstancesCommand({
-                Filters: [
-                  { Name: `tag:${TAG.fleet}`, Values: [fleet] },
-                  { Name: 'private-ip-address', Values: ips.slice(i, i + 200) },
-                ],
-                MaxResults: 1000,
-                ...(token ? { NextToken: token } : {}),
-              }),
-            );
-          } catch (err) {
-            throw cloudError(`looking up the instances at ${ips.slice(i, i + 200).join(', ')}`, err);
-          }
-          for (const r of res.Reservations ?? []) for (const inst of r.Instances ?? []) out.push(fromSdkInstance(inst));
-          token = res.NextToken || undefined;
-        } while (token);
+        const chunk = ips.slice(i, i + 200);
+        out.push(
+          ...(await describeInstances(`looking up the instances at ${chunk.join(', ')}`, [
+            { Name: `tag:${TAG.fleet}`, Values: [fleet] },
+            { Name: 'private-ip-address', Values: chunk },
+          ])),
+        );
       }
       return out;
     },
