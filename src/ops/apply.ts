@@ -147,9 +147,20 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
     outcomes.push(outcome);
     show();
   };
+  // Actions on one name run one after the other (an adopt and a collect of the same name, say):
+  // they take the same lock, and this process must not contend with itself.
+  const groups = new Map<string, Action[]>();
+  for (const a of plan.actions) {
+    const key = 'name' in a && a.name ? `name:${a.name}` : a.kind === 'collect' ? `id:${a.instanceId}` : `n:${groups.size}`;
+    groups.set(key, [...(groups.get(key) ?? []), a]);
+  }
+  const runGroup = async (list: Action[]): Promise<void> => {
+    for (const a of list) await step(a);
+  };
   show();
-  if (hubFirst) await queue.add(() => step(hubFirst));
-  await Promise.all(plan.actions.filter((a) => a !== hubFirst).map((a) => queue.add(() => step(a))));
+  const hubGroup = hubFirst ? [...groups.values()].find((g) => g.includes(hubFirst)) : undefined;
+  if (hubGroup) await queue.add(() => runGroup(hubGroup));
+  await Promise.all([...groups.values()].filter((g) => g !== hubGroup).map((g) => queue.add(() => runGroup(g))));
   progress.done();
   // Report in plan order.
   const order = new Map(plan.actions.map((a, i) => [a, i]));
