@@ -86,6 +86,11 @@ export interface FleetSpec {
   };
   /** The policy hub's name in this zone, e.g. `hub-01`; it must belong to a declared role. */
   hub: string;
+  /**
+   * Where the CFEngine masterfiles live (`policy: s3://bucket/prefix`): `fleet policy push`
+   * uploads them there, and the hub syncs them into its masterfiles directory at bootstrap.
+   */
+  policyS3?: StateS3Spec;
   journal: {
     bucket: string;
     prefix: string;

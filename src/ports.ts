@@ -123,6 +123,24 @@ export interface StateStore {
   delete(bucket: string, keys: string[]): Promise<number>;
 }
 
+/** An object under a prefix, as ListObjectsV2 reports it. */
+export interface StoredObject {
+  key: string;
+  /** The ETag without its quotes: the MD5 hex of the body for a single-part upload. */
+  etag: string;
+  size: number;
+}
+
+/** The objects of the `policy:` location (the CFEngine masterfiles), for `fleet policy push`. */
+export interface ObjectStore {
+  /** Objects whose key starts with `prefix` (ListObjectsV2, every page), in key order. */
+  list(bucket: string, prefix: string): Promise<StoredObject[]>;
+  /** PutObject: write `body` at `key`, replacing what is there. */
+  put(bucket: string, key: string, body: Uint8Array): Promise<void>;
+  /** DeleteObject (idempotent: a missing key is not an error). */
+  delete(bucket: string, key: string): Promise<void>;
+}
+
 /** The history: create-only objects, one per operation or chaos kill. */
 export interface Journal {
   /** Write `body` at `key` (under the journal prefix) only if absent; false if it exists. */

@@ -1,6 +1,6 @@
-/** S3 adapter: the journal bucket (and later, stateful exceptions). */
-import { CreateBucketCommand, DeleteObjectsCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, type BucketLocationConstraint, type S3Client } from '@aws-sdk/client-s3';
-import type { Blobs, Journal, StateStore } from '../ports.js';
+/** S3 adapter: the journal bucket, state.s3 prefixes, and the policy: location (the masterfiles). */
+import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, type BucketLocationConstraint, type S3Client } from '@aws-sdk/client-s3';
+import type { Blobs, Journal, ObjectStore, StateStore, StoredObject } from '../ports.js';
 import { CloudError } from '../errors.js';
 import { awsCode, cloudError, httpStatus } from './errors.js';
 
@@ -90,6 +90,43 @@ export function createS3State(client: S3Client): StateStore {
         deleted += res.Deleted?.length ?? chunk.length;
       }
       return deleted;
+    },
+  };
+}
+
+/** The `policy:` location: list a prefix with ETags, put and delete single objects (`fleet policy push`). */
+export function createS3Objects(client: S3Client): ObjectStore {
+  return {
+    async list(bucket: string, prefix: string): Promise<StoredObject[]> {
+      const out: StoredObject[] = [];
+      let token: string | undefined;
+      do {
+        let res;
+        try {
+          res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        } catch (err) {
+          throw cloudError(`listing s3://${bucket}/${prefix}`, err);
+        }
+        for (const o of res.Contents ?? []) {
+          if (o.Key !== undefined) out.push({ key: o.Key, etag: (o.ETag ?? '').replace(/^"|"$/g, ''), size: o.Size ?? 0 });
+        }
+        token = res.IsTruncated ? res.NextContinuationToken || undefined : undefined;
+      } while (token);
+      return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    },
+    async put(bucket: string, key: string, body: Uint8Array): Promise<void> {
+      try {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream' }));
+      } catch (err) {
+        throw cloudError(`writing s3://${bucket}/${key}`, err);
+      }
+    },
+    async delete(bucket: string, key: string): Promise<void> {
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      } catch (err) {
+        throw cloudError(`deleting s3://${bucket}/${key}`, err);
+      }
     },
   };
 }

@@ -9,6 +9,9 @@
  *   4. writes the CFEngine augments file `host_specific.json` (role/env/index classes and
  *      fleet_* variables), which every agent run loads, cf-execd's scheduled runs included;
  *   5. restores the role's `state.s3` prefix for this name and installs its saver;
+ *   5b. on the hub, when the spec has `policy:`, syncs that S3 location into the agent's
+ *      masterfiles directory (`aws s3 sync --delete`, bounded retries), so the hub serves
+ *      the fleet's policy (infra/cfengine, uploaded by `fleet policy push`), not the package's;
  *   6. bootstraps to the policy hub (the hub to itself), with bounded retries;
  *   7. runs cf-agent until one run keeps all its promises (bounded);
  *   8. only then tags its own instance `fleet:converged=<ISO time>` (readiness contract);
@@ -115,6 +118,8 @@ export interface UserDataValues {
   is_hub: '0' | '1';
   /** `s3://bucket/prefix/name/`, or '' when the role declares no state.s3. */
   state_s3: string;
+  /** On the hub: `s3://bucket/prefix/`, the masterfiles (`policy:`); '' elsewhere or without one. */
+  policy_s3: string;
   rpm_repo: string;
   rpm_key: string;
   /** The environment as a CFEngine class-name part (canonified): `prod`, `eu_prod`. */
@@ -165,6 +170,16 @@ function urlProblem(url: string): string | undefined {
   return URL_RE.test(url) ? undefined : 'is not a plain https URL (https://host[:port]/path, path of A-Z a-z 0-9 . _ ~ -)';
 }
 
+/** `s3://bucket/` or `s3://bucket/prefix/`, both parts validated; `what` names the field. */
+function s3Url(what: string, bucket: unknown, prefix: unknown): string {
+  const bp = typeof bucket === 'string' ? bucketProblem(bucket) ?? (BUCKET_RE.test(bucket) ? undefined : 'is not a bucket name') : 'is not a string';
+  if (bp) throw bad(`${what} bucket`, bucket, `is not allowed: ${bp}`);
+  if (typeof prefix !== 'string') throw bad(`${what} prefix`, prefix, 'is not a string');
+  const pp = prefixProblem(prefix) ?? (prefix === '' || PREFIX_RE.test(prefix) ? undefined : 'must be segments of A-Z a-z 0-9 ! - _ . * \' ( ) joined by single "/", without a leading or trailing "/"');
+  if (pp) throw bad(`${what} prefix`, prefix, `is not allowed: ${pp}`);
+  return `s3://${bucket}/${prefix === '' ? '' : `${prefix}/`}`;
+}
+
 function parseIn(what: string, input: string, spec: FleetSpec): FleetName {
   try {
     return parseName(input, conventionOf(spec));
@@ -199,13 +214,13 @@ export function userDataValues(input: UserDataInput): UserDataValues {
 
   let stateS3 = '';
   if (role.stateS3) {
-    const { bucket, prefix } = role.stateS3;
-    const bp = typeof bucket === 'string' ? bucketProblem(bucket) ?? (BUCKET_RE.test(bucket) ? undefined : 'is not a bucket name') : 'is not a string';
-    if (bp) throw bad(`roles.${role.name}.state.s3 bucket`, bucket, `is not allowed: ${bp}`);
-    if (typeof prefix !== 'string') throw bad(`roles.${role.name}.state.s3 prefix`, prefix, 'is not a string');
-    const pp = prefixProblem(prefix) ?? (prefix === '' || PREFIX_RE.test(prefix) ? undefined : 'must be segments of A-Z a-z 0-9 ! - _ . * \' ( ) joined by single "/", without a leading or trailing "/"');
-    if (pp) throw bad(`roles.${role.name}.state.s3 prefix`, prefix, `is not allowed: ${pp}`);
-    stateS3 = `s3://${bucket}/${prefix === '' ? '' : `${prefix}/`}${name.name}/`;
+    stateS3 = `${s3Url(`roles.${role.name}.state.s3`, role.stateS3.bucket, role.stateS3.prefix)}${name.name}/`;
+  }
+
+  const isHub = hub.name === name.name;
+  let policyS3 = '';
+  if (isHub && spec.policyS3) {
+    policyS3 = s3Url('policy', spec.policyS3.bucket, spec.policyS3.prefix);
   }
 
   const repo = input.cfengineRpmRepo ?? DEFAULT_CFENGINE_RPM_REPO;
@@ -225,8 +240,9 @@ export function userDataValues(input: UserDataInput): UserDataValues {
     index,
     generation: String(input.generation),
     hub: hub.fqdn,
-    is_hub: hub.name === name.name ? '1' : '0',
+    is_hub: isHub ? '1' : '0',
     state_s3: stateS3,
+    policy_s3: policyS3,
     rpm_repo: repo.baseUrl.replace(/\/$/, ''),
     rpm_key: repo.gpgKeyUrl,
     env_class: canonify(env),
@@ -275,7 +291,7 @@ export function renderAugments(input: UserDataInput): Augments {
 
 /** The order of the data block; FLEET_PRINT_VARS prints the same names in the same order. */
 export const DATA_KEYS: readonly (keyof UserDataValues)[] = [
-  'fleet', 'name', 'fqdn', 'role', 'env', 'env_class', 'index', 'generation', 'hub', 'is_hub', 'state_s3', 'rpm_repo', 'rpm_key',
+  'fleet', 'name', 'fqdn', 'role', 'env', 'env_class', 'index', 'generation', 'hub', 'is_hub', 'state_s3', 'policy_s3', 'rpm_repo', 'rpm_key',
 ];
 
 /** Render the user-data script for one name. Pure. Throws InputError on any invalid value. */
@@ -329,7 +345,7 @@ export const SCRIPT_BODY = sh`
 if [ "\${FLEET_PRINT_VARS:-}" = 1 ]; then
   printf '%s=%s\n' fleet "$fleet" name "$name" fqdn "$fqdn" role "$role" env "$env" env_class "$env_class" \
     index "$index" generation "$generation" hub "$hub" is_hub "$is_hub" state_s3 "$state_s3" \
-    rpm_repo "$rpm_repo" rpm_key "$rpm_key"
+    policy_s3 "$policy_s3" rpm_repo "$rpm_repo" rpm_key "$rpm_key"
   exit 0
 fi
 
@@ -505,6 +521,15 @@ EOF
   fi
 }
 
+# ---- the hub's masterfiles: the fleet's policy (policy:), synced before it bootstraps to itself
+fetch_policy() {
+  if [ "$is_hub" != 1 ] || [ -z "$policy_s3" ]; then return 0; fi
+  mkdir -p "$wd/masterfiles"
+  retry 5 awsx s3 sync --only-show-errors "$policy_s3" "$wd/masterfiles/" --delete ||
+    die "could not sync the masterfiles from $policy_s3 into $wd/masterfiles; not bootstrapping"
+  log "synced the masterfiles from $policy_s3 into $wd/masterfiles"
+}
+
 # ---- CFEngine: bootstrap to the hub (the hub to its own address), then converge
 bootstrap() {
   target=$hub
@@ -558,6 +583,7 @@ install_packages
 set_hostname
 write_augments
 restore_state
+fetch_policy
 bootstrap
 converge
 report_ready

@@ -18,6 +18,7 @@ import { runSim, type SimCliOptions } from './commands/sim.js';
 import { applyCommand, killCommand, planCommand, upgradeCommand, type MutateOptions, type UpgradeOptions } from './commands/mutate.js';
 import { controllerCommand, locksCommand, type ControllerOptions } from './commands/coord.js';
 import { retireCommand, type RetireOptions } from './commands/retire.js';
+import { DEFAULT_POLICY_DIR, policyPushCommand, type PolicyPushOptions } from './commands/policy.js';
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode = 0;
@@ -159,6 +160,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const s = await spec(cmd);
     exitCode = await retireCommand(s, name, wire(cmd, s), io, g.json, o);
   });
+
+  const policy = program.command('policy').description("the CFEngine masterfiles at fleet.yaml's policy: location (the hub fetches them at bootstrap)");
+  policy
+    .command('push')
+    .description('upload the masterfiles directory to the policy: location: changed files only; objects whose file is gone are deleted')
+    .option('--dir <dir>', 'the masterfiles directory', DEFAULT_POLICY_DIR)
+    .option('--dry-run', 'show what would change, change nothing', false)
+    .option('-y, --yes', 'proceed without asking (required without a terminal)', false)
+    .action(async (o: PolicyPushOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      exitCode = await policyPushCommand(s, configPath(g, io), wire(cmd, s), io, g.json, o);
+    });
 
   program
     .command('locks')

@@ -126,6 +126,7 @@ function toSpec(y: FleetYaml): FleetSpec {
     },
   };
   if (y.region !== undefined) spec.region = y.region;
+  if (y.policy !== undefined) spec.policyS3 = { ...y.policy };
   if (y.defaults['instance-profile'] !== undefined) spec.defaults.instanceProfile = y.defaults['instance-profile'];
   // Defaults are shared constants: give every caller its own copy.
   return structuredClone(spec);

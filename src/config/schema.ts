@@ -276,6 +276,7 @@ export const fleetSchema = mapping(
     ),
     naming: block(mapping({ 'index-digits': int(1, 6).default(2) }, 'a mapping with index-digits'), { 'index-digits': 2 }),
     hub: leaf('the name of the policy hub, such as hub-01', (v) => (typeof v === 'string' ? v : gotString('a name such as hub-01', v))),
+    policy: str<StateS3Spec>('an S3 location s3://bucket/prefix', (s) => { const r = parseS3Location(s); return typeof r === 'string' ? r : undefined; }, (s) => parseS3Location(s) as StateS3Spec).optional(),
     journal: mapping(
       {
         bucket,

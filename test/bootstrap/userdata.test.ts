@@ -38,6 +38,7 @@ function fleetSpec(over: Partial<FleetSpec> = {}): FleetSpec {
     dns: { zone: 'prod.example.com', ttl: 60 },
     naming: { indexDigits: 2 },
     hub: 'hub-01',
+    policyS3: { bucket: 'demo-fleet-policy', prefix: 'masterfiles' },
     journal: { bucket: 'demo-fleet-journal', prefix: 'journal' },
     defaults: { image: { id: 'ami-0123456789abcdef0' }, subnets: ['subnet-0aa00000000000001'], securityGroups: ['sg-0123456789abcdef0'], market: 'on-demand' },
     roles: [
@@ -127,6 +128,14 @@ test('the data block holds exactly the validated values, single-quoted, in DATA_
   assert.equal(v.hub, 'hub-01.prod.example.com');
   assert.equal(v.is_hub, '0');
   assert.equal(userDataValues(input('hub-01')).is_hub, '1');
+  // The masterfiles location reaches the hub only; without `policy:` the hub has none either.
+  assert.equal(v.policy_s3, '');
+  assert.equal(userDataValues(input('web-03')).policy_s3, '');
+  assert.equal(userDataValues(input('hub-01')).policy_s3, 's3://demo-fleet-policy/masterfiles/');
+  assert.equal(userDataValues(input('hub-01', { spec: fleetSpec({ policyS3: { bucket: 'demo-fleet-policy', prefix: '' } }) })).policy_s3, 's3://demo-fleet-policy/');
+  const noPolicy = fleetSpec();
+  delete noPolicy.policyS3;
+  assert.equal(userDataValues(input('hub-01', { spec: noPolicy })).policy_s3, '');
   assert.equal(v.rpm_repo, DEFAULT_CFENGINE_RPM_REPO.baseUrl);
 });
 
@@ -185,6 +194,10 @@ test('hostile values are rejected before rendering, each with its reason', () =>
     ['prefix leading /', input('ci-01', { spec: stateSpec('demo-state', '/ci') }), /state\.s3 prefix .*must not start with/],
     ['prefix trailing /', input('ci-01', { spec: stateSpec('demo-state', 'ci/') }), /state\.s3 prefix .*without a leading or trailing/],
     ['prefix ..', input('ci-01', { spec: stateSpec('demo-state', 'ci/../x') }), /state\.s3 prefix .*"\.\."/],
+    ['policy bucket $(id)', input('hub-01', { spec: fleetSpec({ policyS3: { bucket: 'b$(id)x', prefix: 'm' } }) }), /policy bucket .*may hold only/],
+    ['policy prefix backtick', input('hub-01', { spec: fleetSpec({ policyS3: { bucket: 'demo-policy', prefix: 'm/`id`' } }) }), /policy prefix .*contains "`"/],
+    ['policy prefix quote', input('hub-01', { spec: fleetSpec({ policyS3: { bucket: 'demo-policy', prefix: "m'; rm -rf /" } }) }), /policy prefix .*contains/],
+    ['policy prefix ..', input('hub-01', { spec: fleetSpec({ policyS3: { bucket: 'demo-policy', prefix: 'm/../x' } }) }), /policy prefix .*"\.\."/],
     ['generation -1', input('web-03', { generation: -1 }), /generation -1 must be a whole number/],
     ['generation 1.5', input('web-03', { generation: 1.5 }), /generation 1\.5 must be a whole number/],
     ['rpm repo $(id)', input('web-03', { cfengineRpmRepo: { baseUrl: 'https://mirror.example.com/$(id)', gpgKeyUrl: 'https://mirror.example.com/k' } }), /cfengineRpmRepo\.baseUrl .*not a plain https URL/],
@@ -576,6 +589,52 @@ test('behaviour: the hub bootstraps to its own private IP, retrying until it ans
   assert.equal(r.calls.filter(isTag).length, 1);
   const aug = JSON.parse(readFileSync(join(r.root, 'var', 'lib', 'cfengine3', 'data', 'host_specific.json'), 'utf8')) as { vars: Record<string, string> };
   assert.equal(aug.vars['fleet_hub'], 'hub-01.prod.example.com');
+});
+
+test('behaviour: the hub syncs its masterfiles from policy: before it bootstraps to itself; web-03 does not', () => {
+  const wd = join('var', 'lib', 'cfengine3');
+  const hub = runBootstrap(renderUserData(input('hub-01')), { files: { [join(wd, 'masterfiles', 'stale.cf')]: '# from the package\n' } });
+  assert.equal(hub.status, 0, hub.stderr);
+  const isSync = (c: string[]): boolean => c[0] === 'aws' && c.includes('sync');
+  const masterfiles = join(hub.root, wd, 'masterfiles');
+  assert.deepEqual(hub.calls.filter(isSync), [['aws', 's3', 'sync', '--only-show-errors', 's3://demo-fleet-policy/masterfiles/', `${masterfiles}/`, '--delete']]);
+  const sync = indexOfCall(hub, isSync);
+  const boot = indexOfCall(hub, (c) => c[0] === 'cf-agent' && c[1] === '--bootstrap');
+  assert.ok(sync >= 0 && boot > sync, 'the sync comes before cf-agent --bootstrap');
+  assert.deepEqual(hub.calls[boot], ['cf-agent', '--bootstrap', '10.0.0.5']);
+  assert.match(hub.stderr, /synced the masterfiles from s3:\/\/demo-fleet-policy\/masterfiles\/ into /);
+  assert.equal(hub.calls.filter(isTag).length, 1);
+
+  const web = runBootstrap(renderUserData(input('web-03')));
+  assert.equal(web.status, 0, web.stderr);
+  assert.deepEqual(web.calls.filter(isSync), []);
+  assert.equal(existsSync(join(web.root, wd, 'masterfiles')), false);
+  assert.doesNotMatch(web.stderr, /masterfiles/);
+});
+
+test('behaviour: the hub honours CFENGINE_TEST_OVERRIDE_WORKDIR for its masterfiles', () => {
+  const over = mkdtempSync(join(tmpdir(), 'fleet-ud-wd-'));
+  dirs.push(over);
+  const r = runBootstrap(renderUserData(input('hub-01')), { env: { CFENGINE_TEST_OVERRIDE_WORKDIR: over } });
+  const syncs = r.calls.filter((c) => c[0] === 'aws' && c.includes('sync'));
+  assert.deepEqual(syncs.map((c) => c.slice(-2)), [[`${over}/masterfiles/`, '--delete']]);
+  assert.equal(existsSync(join(over, 'masterfiles')), true);
+});
+
+test('behaviour: a masterfiles sync that fails stops the hub before its bootstrap, untagged, with a line on the console', () => {
+  const save = STUBS['aws']!;
+  STUBS['aws'] = 'case "$*" in *sync*) echo "fatal error: AccessDenied" >&2; exit 1 ;; esac\n';
+  try {
+    const r = runBootstrap(renderUserData(input('hub-01')));
+    assert.notEqual(r.status, 0);
+    assert.equal(r.calls.filter((c) => c[0] === 'aws' && c.includes('sync')).length, 5);
+    assert.deepEqual(callsOf(r, 'cf-agent'), []);
+    assert.equal(r.calls.filter(isTag).length, 0);
+    assert.match(r.stderr, /FAILED: could not sync the masterfiles from s3:\/\/demo-fleet-policy\/masterfiles\/ into .*; not bootstrapping/);
+    assert.match(readFileSync(join(r.root, 'dev', 'console'), 'utf8'), /^fleet-bootstrap hub-01: FAILED: could not sync the masterfiles/);
+  } finally {
+    STUBS['aws'] = save;
+  }
 });
 
 test('behaviour: state.s3 is restored before the bootstrap, and its saver is installed', () => {

@@ -257,6 +257,16 @@ const cases: Array<{ name: string; text: string; problems: string[] }> = [
     problems: ['18:11 roles.hub.state.s3: in "s3://demo-state//hub": prefix "/hub" must not start with "/"'],
   },
   {
+    name: 'bad policy location: scheme',
+    text: edit([['hub: hub-01\n', 'hub: hub-01\npolicy: https://demo-policy/masterfiles\n']]),
+    problems: ['5:9 policy: "https://demo-policy/masterfiles" is not an S3 location: expected s3://bucket/prefix'],
+  },
+  {
+    name: 'bad policy location: bucket',
+    text: edit([['hub: hub-01\n', 'hub: hub-01\npolicy: s3://Demo_Policy/masterfiles\n']]),
+    problems: ['5:9 policy: in "s3://Demo_Policy/masterfiles": bucket name "Demo_Policy" must be lowercase'],
+  },
+  {
     name: 'bad volume device',
     text: BASE + '    volume: {size: 10, device: /dev/sda1, mount: /data}\n',
     problems: ['17:32 roles.hub.volume.device: device "/dev/sda1" must be /dev/sd[f-p] or /dev/xvd[f-p], e.g. /dev/sdf'],

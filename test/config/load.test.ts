@@ -17,6 +17,7 @@ test('the example fleet.yaml loads into the expected spec', async () => {
   assert.deepEqual(spec.dns, { zone: 'prod.example.com', ttl: 60 });
   assert.deepEqual(spec.naming, { indexDigits: 2 });
   assert.equal(spec.hub, 'hub-01');
+  assert.deepEqual(spec.policyS3, { bucket: 'demo-fleet-policy', prefix: 'masterfiles' });
   assert.deepEqual(spec.journal, { bucket: 'demo-fleet-journal', prefix: 'journal' });
   assert.deepEqual(spec.defaults, {
     image: { id: 'ami-0123456789abcdef0' },
@@ -176,4 +177,13 @@ test('ConfigError carries every problem and formats them one per line', async ()
     assert.equal(e.message, `3 problems in ${fixture('three-problems.yaml')}:\n` + formatProblems(e.problems).replace(/^/gm, '  '));
     return true;
   });
+});
+
+test('policy: an optional S3 location, normalised like state.s3', () => {
+  assert.equal(parseConfig(BASE, 'a.yaml').policyS3, undefined);
+  const withPolicy = BASE.replace(/^hub: (.*)$/m, 'hub: $1\npolicy: s3://demo-policy/fleet/masterfiles/');
+  assert.notEqual(withPolicy, BASE);
+  assert.deepEqual(parseConfig(withPolicy, 'a.yaml').policyS3, { bucket: 'demo-policy', prefix: 'fleet/masterfiles' });
+  const bucketOnly = BASE.replace(/^hub: (.*)$/m, 'hub: $1\npolicy: s3://demo-policy');
+  assert.deepEqual(parseConfig(bucketOnly, 'a.yaml').policyS3, { bucket: 'demo-policy', prefix: '' });
 });
