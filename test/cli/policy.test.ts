@@ -135,6 +135,13 @@ test('policy push: a fleet.yaml without policy: is exit 2 with the reason; so is
   const missing = await fleet(['-c', withPolicy, 'policy', 'push', '--dir', join(work, 'nope'), '--yes'], { endpoint: cloud.endpoint });
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /does not exist/);
+  // A location without a prefix would mirror (and so empty) a whole bucket: refused.
+  cloud.control.resetCalls();
+  const { config: bare, dir } = setup(`s3://${BUCKET}`);
+  const whole = await fleet(['-c', bare, 'policy', 'push', '--dir', dir, '--yes'], { endpoint: cloud.endpoint });
+  assert.equal(whole.code, 2, whole.stderr);
+  assert.match(whole.stderr, /policy: s3:\/\/demo-fleet-policy has no prefix/);
+  assert.deepEqual(writes(), { put: 0, del: 0 });
 });
 
 test('policy push: the default directory is infra/cfengine (relative to the working directory)', async () => {

@@ -84,6 +84,10 @@ export async function policyPushCommand(
   if (!loc) {
     throw new InputError(`${configFile} has no policy: location; add one such as "policy: s3://my-fleet-policy/masterfiles" (where the hub fetches its masterfiles)`);
   }
+  if (loc.prefix === '') {
+    // A push mirrors the prefix, deleting what the directory does not hold: never a whole bucket.
+    throw new InputError(`policy: s3://${loc.bucket} has no prefix; give one such as "policy: s3://${loc.bucket}/masterfiles" (a push deletes every object under it that the directory does not hold)`);
+  }
   const given = o.dir ?? DEFAULT_POLICY_DIR;
   const dir = isAbsolute(given) ? given : resolve(io.cwd, given);
   const st = await lstat(dir).catch(() => undefined);
