@@ -72,11 +72,6 @@ export interface VolumeStore extends SnapshotStore {
   onInstanceTerminated(instanceId: string): void;
   /** Block device mappings of an instance, for DescribeInstances. */
   attachmentsOf(instanceId: string): VolumeAttachmentView[];
-  /**
-   * ADDED: the volumes attached (attach complete) to an instance by AttachVolume, with the time
-   * the attachment completed: what a fleet bootstrap's agent mounts (and tags `fleet:mounted` for).
-   */
-  mountableOf(instanceId: string): { volumeId: string; attachedAt: number }[];
   readonly control: VolumeControl;
   /**
    * ADDED: create a volume already attached to an instance (for RunInstances' block device
@@ -136,8 +131,6 @@ interface AttachmentRec {
   deleteOnTermination: boolean;
   /** Set by DetachVolume: detaching -> detached (and the volume available) at this time. */
   detachDoneAt?: number;
-  /** Attached by AttachVolume (not a launch mapping): the agent mounts it. */
-  mountable?: boolean;
 }
 
 interface VolumeRec {
@@ -707,7 +700,7 @@ export function createVolumeStore(ctx: SimContext, instances: InstanceLookup): V
       if (deviceSlot(other.attachment!.device) === slot) throw new AwsError('InvalidParameterValue', `Attachment point ${device} is already in use`);
     }
     dryRun(p);
-    const a: AttachmentRec = { instanceId, device, attachTime: t, attachedAt: t + ctx.delays.attachMs, deleteOnTermination: false, mountable: true };
+    const a: AttachmentRec = { instanceId, device, attachTime: t, attachedAt: t + ctx.delays.attachMs, deleteOnTermination: false };
     v.attachment = a;
     let set = byInstance.get(instanceId);
     if (!set) byInstance.set(instanceId, (set = new Set()));
@@ -882,13 +875,6 @@ export function createVolumeStore(ctx: SimContext, instances: InstanceLookup): V
     });
   }
 
-  function mountableOf(instanceId: string): { volumeId: string; attachedAt: number }[] {
-    const t = now();
-    return attachedTo(instanceId, t)
-      .filter((v) => v.attachment!.mountable === true && attachmentStatus(v.attachment!, t) === 'attached')
-      .map((v) => ({ volumeId: v.id, attachedAt: v.attachment!.attachedAt }));
-  }
-
   function createAttachedVolume(spec: LaunchVolumeSpec): string {
     const vs = volumeSpec({
       az: spec.az,
@@ -964,7 +950,6 @@ export function createVolumeStore(ctx: SimContext, instances: InstanceLookup): V
     },
     onInstanceTerminated,
     attachmentsOf,
-    mountableOf,
     control,
     createAttachedVolume,
     hasResource: (id) => taggable(id) !== undefined,
