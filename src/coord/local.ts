@@ -36,6 +36,7 @@ import {
   type HolderInfo,
   type Leader,
   type LeaderTerm,
+  termOf,
   type LockHandle,
   type LockOptions,
   type LockStatus,
@@ -214,28 +215,6 @@ class LocalHandle implements LockHandle {
   }
 }
 
-class LocalTerm implements LeaderTerm {
-  readonly #h: LocalHandle;
-  constructor(h: LocalHandle) {
-    this.#h = h;
-  }
-  get fencingToken(): string {
-    return this.#h.fencingToken;
-  }
-  get holder(): HolderInfo {
-    return this.#h.holder;
-  }
-  get lost(): AbortSignal {
-    return this.#h.lost;
-  }
-  assertStillLeader(): void {
-    this.#h.assertHeld();
-  }
-  resign(): Promise<void> {
-    return this.#h.release();
-  }
-}
-
 export class LocalCoordinator implements Coordinator {
   readonly kind = 'local' as const;
   readonly dir: string;
@@ -268,7 +247,7 @@ export class LocalCoordinator implements Coordinator {
     return {
       campaign: async (signal?: AbortSignal, opts?: { operation?: string }) => {
         const h = await this.#acquire(base, 'leader', { operation: opts?.operation ?? 'leader', ...(signal ? { signal } : {}) });
-        return new LocalTerm(h);
+        return termOf(h);
       },
       current: async () => {
         const e = await readEntry(`${base}.lock`);

@@ -74,6 +74,23 @@ export interface LeaderTerm {
   resign(): Promise<void>;
 }
 
+/** Leadership is a lock on the leader node: a term is that lock seen as leadership. */
+export function termOf(h: LockHandle): LeaderTerm {
+  return {
+    get fencingToken() {
+      return h.fencingToken;
+    },
+    get holder() {
+      return h.holder;
+    },
+    get lost() {
+      return h.lost;
+    },
+    assertStillLeader: () => h.assertHeld(),
+    resign: () => h.release(),
+  };
+}
+
 export interface Leader {
   /** Resolves once this process is leader; waits in line meanwhile; `signal` gives up (rejects with its reason). */
   campaign(signal?: AbortSignal, opts?: { operation?: string }): Promise<LeaderTerm>;

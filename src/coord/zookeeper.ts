@@ -30,6 +30,7 @@ import {
   type HolderInfo,
   type Leader,
   type LeaderTerm,
+  termOf,
   type LockHandle,
   type LockOptions,
   type LockStatus,
@@ -166,28 +167,6 @@ class ZkHandle implements LockHandle, Tenure {
   }
 }
 
-class ZkTerm implements LeaderTerm {
-  readonly #h: ZkHandle;
-  constructor(h: ZkHandle) {
-    this.#h = h;
-  }
-  get fencingToken(): string {
-    return this.#h.fencingToken;
-  }
-  get holder(): HolderInfo {
-    return this.#h.holder;
-  }
-  get lost(): AbortSignal {
-    return this.#h.lost;
-  }
-  assertStillLeader(): void {
-    this.#h.assertHeld();
-  }
-  resign(): Promise<void> {
-    return this.#h.release();
-  }
-}
-
 export class ZooKeeperCoordinator implements Coordinator {
   readonly kind = 'zookeeper' as const;
   readonly connect: string;
@@ -224,7 +203,7 @@ export class ZooKeeperCoordinator implements Coordinator {
     return {
       campaign: async (signal?: AbortSignal, opts?: { operation?: string }) => {
         const h = await this.#acquire(parent, 'leader', { operation: opts?.operation ?? 'leader', ...(signal ? { signal } : {}) });
-        return new ZkTerm(h);
+        return termOf(h);
       },
       current: async () => {
         const s = await this.#connected(new Wait(this.#connectTimeoutMs, [this.#closed.signal]), undefined);
