@@ -159,10 +159,10 @@ async function closeServer(server: Server, clock: SimClock): Promise<void> {
 }
 
 /** Post events as JSON to a URL (the HTTP form of the event sink). */
-function urlSink(url: string): EventSink {
+export function urlSink(url: string, onError: (message: string) => void = (m) => process.emitWarning(m)): EventSink {
   return (event) => {
     fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) }).catch((err) =>
-      process.emitWarning(`local cloud: posting event to ${url} failed: ${String(err)}`),
+      onError(`local cloud: posting event to ${url} failed: ${String(err)}`),
     );
   };
 }

@@ -1,6 +1,5 @@
 import { InputError } from '../../errors.js';
-import { startLocalCloud, type LocalCloudOptions } from '../../sim/index.js';
-import type { CloudEvent } from '../../sim/types.js';
+import { startLocalCloud, urlSink, type LocalCloudOptions } from '../../sim/index.js';
 import type { CliIo } from '../io.js';
 
 export interface SimCliOptions {
@@ -33,13 +32,7 @@ export async function runSim(o: SimCliOptions, json: boolean, io: CliIo): Promis
     if (!/^https?:\/\//.test(o.eventSink)) throw new InputError(`--event-sink ${JSON.stringify(o.eventSink)}: expected an http(s) URL`);
     sinkUrl = o.eventSink;
   }
-  const sink = sinkUrl
-    ? (e: CloudEvent) => {
-        fetch(sinkUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(e) }).catch((err) =>
-          io.stderr.write(`fleet sim: posting event to ${sinkUrl} failed: ${String(err)}\n`),
-        );
-      }
-    : undefined;
+  const sink = sinkUrl ? urlSink(sinkUrl, (m) => io.stderr.write(`fleet sim: ${m}\n`)) : undefined;
   let cloud;
   try {
     cloud = await startLocalCloud({ port, clockSpeed: speed, throttling: o.throttling, delays, ...(sink ? { eventSink: sink } : {}) });
