@@ -186,6 +186,18 @@ describe('fleet init and fleet ls against the local cloud', () => {
     assert.match(text.stdout, /1 record in the zone is not a fleet name|1 record in the zone is not fleet names/);
   });
 
+  test('progress on a terminal; quiet in JSON mode and in CI', async () => {
+    const config = writeConfig(fleetYaml());
+    const tty = await fleet(['ls', '--config', config], { endpoint: cloud.endpoint, isTTY: true });
+    assert.equal(tty.code, 0, tty.stderr);
+    assert.match(tty.stderr, /looking up zone prod\.example\.com…/);
+    assert.match(tty.stderr, /\r\x1b\[K$/, 'the progress line is cleared before the table');
+    const json = await fleet(['--json', 'ls', '--config', config], { endpoint: cloud.endpoint, isTTY: true });
+    assert.equal(json.stderr, '');
+    const ci = await fleet(['ls', '--config', config], { endpoint: cloud.endpoint, isTTY: true, env: { CI: 'true' } });
+    assert.equal(ci.stderr, '');
+  });
+
   test('ls --role filters, and an unknown or malformed role is exit 2 with the reason', async () => {
     const config = writeConfig(fleetYaml());
     const r = await fleet(['--json', 'ls', '--role', 'api', '--config', config], { endpoint: cloud.endpoint });
