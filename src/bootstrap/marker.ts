@@ -8,3 +8,10 @@ export const BOOTSTRAP_MARKER = '# fleet-bootstrap: v1';
 
 /** The EC2 tag an instance sets on itself after its first converged agent run. */
 export const CONVERGED_TAG = 'fleet:converged';
+
+/**
+ * The EC2 tag an instance sets on itself once its agent mounted the name's volume at its mount
+ * point: the value is the volume id (read from the device). fleet swaps the record of a name
+ * whose volume moved only once the new instance carries it.
+ */
+export const MOUNTED_TAG = 'fleet:mounted';

@@ -27,7 +27,7 @@ export interface OpsCliOptions {
   verbose?: boolean;
 }
 
-const STEPS: readonly Step[] = ['launched', 'converged', 'detached', 'swapped', 'insync', 'terminated'];
+const STEPS: readonly Step[] = ['launched', 'converged', 'detached', 'mounted', 'swapped', 'insync', 'terminated'];
 
 export function cliLog(io: CliIo, json: boolean, verbose: boolean): Log {
   return (e: LogEvent) => {

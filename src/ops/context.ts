@@ -11,7 +11,7 @@ import type { Coordinator } from '../coord/index.js';
  * Named steps of a replacement, where a test may inject a crash. `detached`: a name's volume
  * was detached from the old instance and is not attached to the new one yet.
  */
-export type Step = 'launched' | 'converged' | 'detached' | 'swapped' | 'insync' | 'terminated';
+export type Step = 'launched' | 'converged' | 'detached' | 'mounted' | 'swapped' | 'insync' | 'terminated';
 
 export interface OpsDeps {
   spec: FleetSpec;

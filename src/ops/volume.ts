@@ -9,7 +9,9 @@
  *
  * Replacement while an instance serves the name, same AZ: the new instance is launched in the
  * volume's AZ and converges; only then is the old one stopped (the data is quiescent), the
- * volume detached from it and attached to the new one, and the record swapped. The name is
+ * volume detached from it and attached to the new one, and, once the new instance tagged
+ * itself `fleet:mounted=<volume id>` (its agent mounted it; bounded by the convergence
+ * timeout), the record swapped. The name is
  * unserved from the stop until the swap is INSYNC: the one place where fleet allows that. The
  * window is measured (clock ms) and journaled. A failure before the swap puts everything back:
  * the volume returns to the old instance, which is started again (its private address, which
@@ -39,6 +41,7 @@ import { createHash } from 'node:crypto';
 import { DnsConflictError, FleetError } from '../errors.js';
 import type { FleetName, Instance, RoleSpec, Snapshot, Volume, VolumeSpec } from '../model.js';
 import { TAG } from '../aws/ec2.js';
+import { MOUNTED_TAG } from '../bootstrap/marker.js';
 import { subnetsOf } from '../plan/shape.js';
 import { byAge, currentVolume, usableVolume } from '../plan/volume.js';
 import type { OpsDeps } from './context.js';
@@ -199,6 +202,21 @@ async function quiesce(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name: stri
   deps.log({ level: 'info', event: 'stopping', msg: `${name}: stopping ${holder.id} so that ${volumeId} is quiescent`, name, instanceId: holder.id });
   await deps.watcher.wait(holder.id, 'to stop', VOLUME_TIMEOUT_MS, (i) => i.state === 'stopped' || i.state === 'terminated', (i) => (i.state === 'pending' ? `${holder.id} is starting again` : undefined));
   return 'stopped';
+}
+
+/**
+ * Wait until the instance tagged itself `fleet:mounted=<volumeId>` (its agent mounted the
+ * volume at its mount point), bounded by the convergence timeout.
+ */
+async function waitMounted(deps: OpsDeps, name: string, instanceId: string, volumeId: string): Promise<Instance> {
+  deps.log({ level: 'info', event: 'waiting', msg: `${name}: waiting for ${instanceId} to mount ${volumeId} (tag ${MOUNTED_TAG})`, name, instanceId, volumeId });
+  return deps.watcher.wait(
+    instanceId,
+    `to mount ${volumeId} (tag ${MOUNTED_TAG}=${volumeId})`,
+    deps.spec.reconcile.convergeTimeoutMs,
+    (i) => i.tags[MOUNTED_TAG] === volumeId,
+    (i) => (LIVE.has(i.state) ? undefined : `${instanceId} is ${i.state} before it mounted ${volumeId}`),
+  );
 }
 
 /** Snapshot a volume (tagged with the name) and wait until it is completed. */
@@ -467,6 +485,9 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
       touched = true;
       await quiesce(deps, job, name, holder!, src!.id);
       placed = await placeVolume(deps, job, spec, src, converged, generation, pre, track);
+      // The agent on the new instance mounts the volume and tags itself fleet:mounted=<volume>: only then does it serve.
+      converged = await waitMounted(deps, name, converged.id, placed.volumeId);
+      await deps.hook?.('mounted', name);
     }
     if (!converged.privateIp) throw new FleetError(`${name}: ${instance.id} converged without a private address`);
     const ip = converged.privateIp;

@@ -16,15 +16,16 @@
  * CFEngine work directory and its processes are checked after the tests.
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
+import { AttachVolumeCommand, CreateVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, EC2Client, RunInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
 
 import { renderAugments, renderUserData, userDataBase64 } from '../../src/bootstrap/userdata.js';
-import { CONVERGED_TAG } from '../../src/bootstrap/marker.js';
+import { CONVERGED_TAG, MOUNTED_TAG } from '../../src/bootstrap/marker.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { FleetSpec } from '../../src/model.js';
 import { cfengineClasses, conventionOf, parseName } from '../../src/naming.js';
@@ -74,7 +75,7 @@ before(async () => {
   cloud = await startLocalCloud({ delays: { bootMs: 50, convergeMs: 100, dnsSyncMs: 100, shutdownMs: 50, snapshotMs: 100, attachMs: 20 } });
   ec2 = new EC2Client({ endpoint: cloud.endpoint, region: cloud.control.region, credentials: { accessKeyId: 'AKIDLOCALCLOUD', secretAccessKey: 'local-cloud-secret' }, maxAttempts: 1 });
   // Only the instances' own reports may converge them.
-  cloud.control.ec2.setConvergence([{ names: ['web-03', 'queue-01'], converge: 'never' }]);
+  cloud.control.ec2.setConvergence([{ names: ['web-03', 'queue-01'], converge: 'never' }]); // (never mounts either)
   hub = await startHub(join(work, 'hub'), { acl: ['127.0.0.1'] });
   hubPids.push(hub.pid);
 });
@@ -261,6 +262,7 @@ async function assertBootstrapped(b: Booted): Promise<void> {
 
 describe('the bootstrap, for real, in a sandbox', () => {
   let web: Booted | undefined;
+  let queue: Booted | undefined;
 
   test('web-03: hostname, augments, bootstrap to the hub, converged, tagged itself fleet:converged', async () => {
     const inst = await launch('web-03');
@@ -321,7 +323,7 @@ describe('the bootstrap, for real, in a sandbox', () => {
   });
 
   test('queue-01 gets the queue role\'s classes, not web\'s, and its volume\'s mount point', async () => {
-    const q = await bootstrap('queue-01', await launch('queue-01'));
+    const q = (queue = await bootstrap('queue-01', await launch('queue-01')));
     await assertBootstrapped(q);
     const classes = classesOf(q);
     for (const c of ['role_queue', 'env_prod', 'index_01', 'queue_01']) assert.ok(classes.includes(c), `${c} missing: ${classes.join(' ')}`);
@@ -329,6 +331,51 @@ describe('the bootstrap, for real, in a sandbox', () => {
     assert.match(readFileSync(join(q.root, 'etc', 'fstab'), 'utf8'), /^LABEL=fleet-queue \/var\/lib\/queue ext4 defaults,noatime,nofail 0 2$/m);
     assert.ok(existsSync(join(q.root, 'var', 'lib', 'queue')));
     assert.equal(existsSync(join(q.root, 'etc', 'nginx')), false, 'no web site on a queue');
+  });
+
+  test('queue-01: once its volume is attached and mounted, an agent run reports it: the instance tags itself fleet:mounted=<volume id>, once', async () => {
+    const q = queue;
+    assert.ok(q, 'queue-01 bootstrapped');
+    // Converged without a volume: nothing reported yet.
+    assert.equal(tagOf(await describe1(q.instance.id), MOUNTED_TAG), undefined);
+    assert.equal(existsSync(join(q.root, 'var', 'lib', 'fleet', 'mounted')), false);
+    const helper = join(q.root, 'usr', 'local', 'sbin', 'fleet-report-mounted');
+    assert.equal(statSync(helper).mode & 0o777, 0o755, 'the bootstrap installed fleet-report-mounted');
+
+    // fleet attaches the name's volume at the role's device (here through the SDK, as ops does).
+    const v = await ec2!.send(new CreateVolumeCommand({ AvailabilityZone: q.instance.az, Size: 10, VolumeType: 'gp3' }));
+    const volumeId = v.VolumeId!;
+    const volState = async (): Promise<string | undefined> => {
+      const d = await ec2!.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
+      const x = d.Volumes?.[0];
+      return x?.Attachments?.[0]?.State ?? x?.State;
+    };
+    for (let i = 0; (await volState()) !== 'available'; i++) {
+      assert.ok(i < 200, 'the volume never became available');
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    await ec2!.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: q.instance.id, Device: '/dev/sdf' }));
+    for (let i = 0; (await volState()) !== 'attached'; i++) {
+      assert.ok(i < 200, 'the volume never attached');
+      await new Promise((res) => setTimeout(res, 25));
+    }
+
+    // In the sandbox's own mount namespace the volume's mount point is a mount (a tmpfs stands in
+    // for the filesystem); two agent runs: the first reports, the second finds it reported.
+    const before = outcomes(q.workdir).length;
+    const mountPoint = join(q.root, 'var', 'lib', 'queue');
+    const r = await inSandbox(q.sandbox, ['sh', '-c', 'mount -t tmpfs fleet-volume "$0" && cf-agent -K -I && cf-agent -K -I', mountPoint], 120_000);
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    const reports = (r.stdout + r.stderr).match(/Completed execution of '[^']*\/usr\/local\/sbin\/fleet-report-mounted \/dev\/sdf'/g) ?? [];
+    assert.equal(reports.length, 1, `the agent ran fleet-report-mounted once in two runs:\n${r.stdout}${r.stderr}`);
+    assert.equal(tagOf(await describe1(q.instance.id), MOUNTED_TAG), volumeId, 'the instance tagged itself with the volume it mounted');
+    assert.equal(readFileSync(join(q.root, 'var', 'lib', 'fleet', 'mounted'), 'utf8'), `${volumeId}\n`);
+    const runs = outcomes(q.workdir).filter((o) => o.version === 'fleet policy').slice(-2);
+    assert.equal(outcomes(q.workdir).length - before, 2);
+    assert.ok(runs[0]!.repaired > 0 && runs[0]!.notRepaired === 0, 'the first run reported the mount');
+    assert.deepEqual([runs[1]!.repaired, runs[1]!.notRepaired], [0, 0], 'the second run repaired nothing: reported once');
+    // The mount lived and died with the sandbox's mount namespace.
+    assert.equal(spawnSync('mountpoint', ['-q', mountPoint]).status !== 0, true, 'the tmpfs is not mounted on this machine');
   });
 
   test('a hub whose ACL does not admit the client serves it nothing (the default ACL is the VPC, 10.0.0.0/16)', async () => {

@@ -97,10 +97,11 @@ describe('a volume follows its name', () => {
    * least one volume that is not being deleted, and a volume is never attached to two
    * instances. Returns every distinct (volume, state, attached-to) seen, in order.
    */
-  async function sampled<T>(f: string, name: string, op: () => Promise<T>): Promise<{ result: T; seen: string[]; problems: string[] }> {
+  async function sampled<T>(f: string, name: string, op: () => Promise<T>, also?: () => void): Promise<{ result: T; seen: string[]; problems: string[] }> {
     const seen: string[] = [];
     const problems: string[] = [];
     const sample = (): void => {
+      also?.();
       const vols = volumesOf(f, name);
       const keep = vols.filter((v) => v.state !== 'deleting' && holdsData(v));
       if (keep.length === 0) problems.push(`at ${cloud.control.clock.nowIso()} no volume of ${name} holds its data: ${JSON.stringify(vols.map((v) => [v.volumeId, v.state]))}`);
@@ -117,6 +118,26 @@ describe('a volume follows its name', () => {
     } finally {
       clearInterval(timer);
     }
+  }
+
+  /** The A record of a name, as the local cloud has it. */
+  const recordOf = (f: string, name: string): string | undefined =>
+    cloud.control.route53.records(`${f}.example.com`).find((r) => r.type === 'A' && r.name === `${name}.${f}.example.com.`)?.values[0];
+
+  /**
+   * A sampler of the record of `name` and the tags of its instances: every value the record
+   * takes, with the `fleet:mounted` tag its instance carried when the record was first seen
+   * pointing at it.
+   */
+  function recordWatch(f: string, name: string): { sample: () => void; changes: { ip: string | undefined; instanceId?: string; mounted?: string }[] } {
+    const changes: { ip: string | undefined; instanceId?: string; mounted?: string }[] = [];
+    const sample = (): void => {
+      const ip = recordOf(f, name);
+      if (changes.length > 0 && changes[changes.length - 1]!.ip === ip) return;
+      const inst = instancesOf(f, name).find((i) => i.privateIpAddress === ip && LIVE.has(i.state));
+      changes.push({ ip, ...(inst ? { instanceId: inst.instanceId } : {}), ...(inst?.tags['fleet:mounted'] !== undefined ? { mounted: inst.tags['fleet:mounted'] } : {}) });
+    };
+    return { sample, changes };
   }
 
   async function setup(f: string, count = 1): Promise<{ config: string; volume: VolumeView; serving: InstanceView }> {
@@ -169,7 +190,8 @@ describe('a volume follows its name', () => {
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /db-01: launch generation 2 in the AZ of its volume, wait converged; then db-01 is briefly unserved: stop i-[0-9a-f]+ \(m5\.large on-demand\), move its volume to the new instance/);
 
-    const { result: r, seen, problems } = await sampled(f, 'db-01', () => run(['upgrade', 'db-01', '--type', 'm5.xlarge', '--yes', '--config', config]));
+    const watch = recordWatch(f, 'db-01');
+    const { result: r, seen, problems } = await sampled(f, 'db-01', () => run(['upgrade', 'db-01', '--type', 'm5.xlarge', '--yes', '--config', config]), watch.sample);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, new RegExp(`^done: db-01 -> i-[0-9a-f]+ \\(m5\\.xlarge on-demand, generation 2\\); ${serving.instanceId} terminated; volume ${volume.volumeId} moved; unserved \\d+\\.\\d s$`, 'm'));
     assert.match(r.stderr, /db-01: briefly unserved from now: stopping i-[0-9a-f]+ to move vol-[0-9a-f]+ to i-[0-9a-f]+/);
@@ -185,12 +207,23 @@ describe('a volume follows its name', () => {
     assert.deepEqual(vols.map((v) => v.volumeId), [volume.volumeId], 'no new volume');
     assert.deepEqual(vols[0]!.attachment, { instanceId: now.instanceId, device: '/dev/sdf', status: 'attached' });
     assert.ok(holdsData(vols[0]!));
-    // It went from the old instance, through available, to the new one.
+    // It went from the old instance, through available, to the new one: the cloud's record of
+    // the volume's attachments shows the detach from the old completed before the attach to the
+    // new was asked for (sampling states cannot prove it: 'available' may last a single tick).
     const iOld = seen.findIndex((l) => l.endsWith(`attached ${serving.instanceId}`));
-    const iFree = seen.findIndex((l) => l.includes(' available'));
     const iNew = seen.findIndex((l) => l.endsWith(`attached ${now.instanceId}`));
-    assert.ok(iOld >= 0 && iOld < iFree && iFree < iNew, `attached to the old, then available, then attached to the new: ${seen.join(' | ')}`);
+    assert.ok(iOld >= 0 && iOld < iNew, `attached to the old, then to the new: ${seen.join(' | ')}`);
+    const history = vols[0]!.attachments;
+    assert.deepEqual(history.map((a) => a.instanceId), [serving.instanceId, now.instanceId], JSON.stringify(history));
+    const was = history[0]!;
+    const is = history[1]!;
+    assert.ok(was.detachedAt !== undefined && was.detachedAt <= is.attachTime, `detached from the old (${was.detachedAt}) before attached to the new (${is.attachTime})`);
+    assert.equal(is.detachedAt, undefined, 'still attached to the new one');
     assert.ok(!LIVE.has(cloud.control.ec2.instance(serving.instanceId)!.state), 'the old instance is terminated');
+    // The record swapped once, from the old instance to the new one, and only once the new one had mounted the volume.
+    assert.deepEqual(watch.changes.map((c) => c.instanceId), [serving.instanceId, now.instanceId], JSON.stringify(watch.changes));
+    assert.equal(watch.changes[1]!.mounted, volume.volumeId, `the new instance carried fleet:mounted=${volume.volumeId} when the record first pointed at it: ${JSON.stringify(watch.changes)}`);
+    assert.equal(cloud.control.ec2.instance(now.instanceId)!.tags['fleet:mounted'], volume.volumeId);
     // The unserved window: measured, journaled, bounded by stop + detach + attach + INSYNC.
     const entry = journal(f).find((e) => e.kind === 'replace' && e.instanceId === now.instanceId)!;
     assert.ok(entry, 'the replacement is journaled');
@@ -198,7 +231,7 @@ describe('a volume follows its name', () => {
     assert.equal(entry.volume?.from?.instanceId, serving.instanceId);
     assert.ok(typeof entry.unservedMs === 'number' && entry.unservedMs > 0 && entry.unservedMs < entry.msToServed!, `unserved ${entry.unservedMs} ms of ${entry.msToServed} ms`);
     const d = cloud.control.delays;
-    assert.ok(entry.unservedMs >= d.shutdownMs + 2 * d.attachMs, `the window covers stop, detach and attach: ${entry.unservedMs} ms`);
+    assert.ok(entry.unservedMs >= d.shutdownMs + 2 * d.attachMs + d.convergeMs, `the window covers stop, detach, attach and the mount by the next agent run: ${entry.unservedMs} ms`);
   });
 
   test('kill, then apply: the replacement is launched in the AZ of the volume and gets it before it converges', async () => {
@@ -360,6 +393,55 @@ describe('a volume follows its name', () => {
     assert.equal(cloud.control.ec2.instance(serving.instanceId)!.state, 'running');
     assert.deepEqual(cloud.control.ec2.volume(volume.volumeId)!.attachment, { instanceId: serving.instanceId, device: '/dev/sdf', status: 'attached' });
     assert.ok(holdsData(cloud.control.ec2.volume(volume.volumeId)!));
+    for (const i of instancesOf(f, 'db-01')) if (i.instanceId !== serving.instanceId) assert.ok(!LIVE.has(i.state), `${i.instanceId} terminated`);
+  });
+
+  test('the volume moves to the new instance but is never mounted there: the upgrade fails before the swap and rolls back; the old instance runs again with it', async () => {
+    const f = 'vol-nomount';
+    const config = writeConfig(yaml(f).replace('converge-timeout: 5m', 'converge-timeout: 30s'));
+    assert.equal((await look(['init', '--config', config])).code, 0);
+    assert.equal((await run(['apply', '--yes', '--config', config])).code, 0);
+    const serving = assertFleetInvariants(cloud.control, info(f)).served.get('db-01')!;
+    const volume = volumesOf(f, 'db-01')[0]!;
+    cloud.control.ec2.writeVolumeBlocks(volume.volumeId, { ...DATA });
+    // The first launch attaches before convergence; the agent run after that mounts it (convergeMs later).
+    for (let n = 0; n < 200 && cloud.control.ec2.instance(serving.instanceId)!.tags['fleet:mounted'] === undefined; n++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(cloud.control.ec2.instance(serving.instanceId)!.tags['fleet:mounted'], volume.volumeId, 'the first instance mounted its volume');
+    const record = recordOf(f, 'db-01');
+    assert.equal(record, serving.ip);
+    // Once the new instance converged, its agent stops mounting anything (the rule also covers the old one, which converged and mounted long ago).
+    let ruled: string | undefined;
+    const watch = recordWatch(f, 'db-01');
+    const also = (): void => {
+      watch.sample();
+      if (ruled) return;
+      const fresh = instancesOf(f, 'db-01').find((i) => i.instanceId !== serving.instanceId && i.tags['fleet:converged'] !== undefined);
+      if (fresh) {
+        ruled = fresh.instanceId;
+        cloud.control.ec2.setConvergence({ names: ['db-01'], converge: 'never' });
+      }
+    };
+    let out: Awaited<ReturnType<typeof sampled<CliResult>>>;
+    try {
+      out = await sampled(f, 'db-01', () => run(['upgrade', 'db-01', '--type', 'm5.xlarge', '--yes', '--config', config]), also);
+    } finally {
+      cloud.control.ec2.setConvergence(undefined);
+    }
+    const r = out.result;
+    assert.ok(ruled, 'the new instance converged');
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`timed out .*to mount ${volume.volumeId}`), r.stdout);
+    assert.match(r.stdout, new RegExp(`rolled back \\(${ruled} terminated; ${volume.volumeId} back on ${serving.instanceId}, which runs again; DNS untouched\\)`), r.stdout);
+    assert.deepEqual(out.problems, []);
+    // The record never moved.
+    assert.deepEqual(watch.changes.map((c) => c.ip), [record], JSON.stringify(watch.changes));
+    assert.equal(recordOf(f, 'db-01'), record);
+    const now = assertFleetInvariants(cloud.control, info(f)).served.get('db-01')!;
+    assert.equal(now.instanceId, serving.instanceId, 'the old instance serves again');
+    assert.equal(cloud.control.ec2.instance(serving.instanceId)!.state, 'running');
+    assert.deepEqual(cloud.control.ec2.volume(volume.volumeId)!.attachment, { instanceId: serving.instanceId, device: '/dev/sdf', status: 'attached' });
+    assert.ok(holdsData(cloud.control.ec2.volume(volume.volumeId)!));
+    assert.notEqual(cloud.control.ec2.instance(ruled)?.tags['fleet:mounted'], volume.volumeId, 'the new instance never mounted it');
     for (const i of instancesOf(f, 'db-01')) if (i.instanceId !== serving.instanceId) assert.ok(!LIVE.has(i.state), `${i.instanceId} terminated`);
   });
 

@@ -12,7 +12,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  AttachVolumeCommand,
   CreateTagsCommand,
+  CreateVolumeCommand,
   DeleteTagsCommand,
   DescribeAvailabilityZonesCommand,
   DescribeImagesCommand,
@@ -29,7 +31,7 @@ import {
   type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
 import { cloudUnderTest, errorCode, errorStatus, eventually, simControl, type CloudUnderTest } from './harness.js';
-import { BOOTSTRAP_MARKER, CONVERGED_TAG } from '../../src/bootstrap/marker.js';
+import { BOOTSTRAP_MARKER, CONVERGED_TAG, MOUNTED_TAG } from '../../src/bootstrap/marker.js';
 import type { CapacityRule, BucketSpec } from '../../src/sim/faults.js';
 import type { CloudEvent } from '../../src/sim/types.js';
 
@@ -548,6 +550,43 @@ test('life: setConvergence makes matching names never converge (or converge late
     assert.equal(c.ec2.instance(never!.InstanceId!)?.tags[CONVERGED_TAG], undefined);
   } finally {
     c.ec2.setConvergence(undefined);
+  }
+});
+
+test('life: a fleet bootstrap tags itself fleet:mounted=<volume> convergeMs after a volume was attached to it; other user data and a never rule do not', async (t) => {
+  if (!cloud.control) return t.skip('needs the in-process control: clock, setConvergence');
+  const c = cloud.control;
+  const stuck = unique('nomount');
+  const named = (name: string) => ({ TagSpecifications: [{ ResourceType: 'instance' as const, Tags: [{ Key: 'fleet:name', Value: name }] }] });
+  const [boot] = await launch({ UserData: BOOTSTRAP_USER_DATA, ...named(unique('mount')) });
+  const [plain] = await launch({ UserData: b64('#!/bin/sh\necho plain\n') });
+  const [never] = await launch({ UserData: BOOTSTRAP_USER_DATA, ...named(stuck) });
+  try {
+    for (const i of [boot!, plain!, never!]) await waitState(i.InstanceId!, 'running');
+    c.clock.advance(c.delays.convergeMs + 1);
+    const converged = await describeOne(boot!.InstanceId!);
+    assert.ok(tagOf(converged, CONVERGED_TAG), 'converged first');
+    assert.equal(tagOf(converged, MOUNTED_TAG), undefined, 'nothing attached, nothing mounted');
+    // The rule comes after convergence: it still keeps the instance from mounting.
+    c.ec2.setConvergence({ names: [stuck], converge: 'never' });
+    const vols: string[] = [];
+    for (const i of [boot!, plain!, never!]) {
+      const v = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: i.Placement!.AvailabilityZone!, Size: 1, VolumeType: 'gp3' }));
+      c.clock.advance(c.delays.attachMs + 1);
+      await ec2.send(new AttachVolumeCommand({ VolumeId: v.VolumeId!, InstanceId: i.InstanceId!, Device: '/dev/sdf' }));
+      vols.push(v.VolumeId!);
+    }
+    c.clock.advance(c.delays.attachMs + 1);
+    assert.equal(tagOf(await describeOne(boot!.InstanceId!), MOUNTED_TAG), undefined, 'attached, not yet mounted');
+    c.clock.advance(c.delays.convergeMs + 1);
+    assert.equal(tagOf(await describeOne(boot!.InstanceId!), MOUNTED_TAG), vols[0], 'mounted after the agent ran');
+    assert.equal(c.ec2.instance(boot!.InstanceId!)?.tags[MOUNTED_TAG], vols[0]);
+    assert.equal(tagOf(await describeOne(plain!.InstanceId!), MOUNTED_TAG), undefined, 'no fleet bootstrap');
+    c.clock.advance(24 * 3600_000);
+    assert.equal(tagOf(await describeOne(never!.InstanceId!), MOUNTED_TAG), undefined, 'a never rule: never mounted');
+  } finally {
+    c.ec2.setConvergence(undefined);
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [boot!.InstanceId!, plain!.InstanceId!, never!.InstanceId!] }));
   }
 });
 

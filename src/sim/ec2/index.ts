@@ -120,7 +120,7 @@ export function createEc2(ctx: SimContext): Ec2Service {
     },
   };
   const volumes = createVolumeStore(ctx, lookup);
-  store.hooks = { onTerminated: (id) => volumes.onInstanceTerminated(id) };
+  store.hooks = { onTerminated: (id) => volumes.onInstanceTerminated(id), mountable: (id) => volumes.mountableOf(id) };
 
   const renderCtx = (): RenderCtx => ({
     store,

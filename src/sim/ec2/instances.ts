@@ -9,7 +9,9 @@
  * after it reached `terminated`, then vanishes (it is dropped the next time anything reads it).
  * Readiness contract (DESIGN.md section 2): an instance whose decoded user-data carries
  * BOOTSTRAP_MARKER gets the tag `fleet:converged` = ISO time `convergeMs` after it is running,
- * materialized on first read after that time (unless a convergence rule says never).
+ * materialized on first read after that time (unless a convergence rule says never). Once a
+ * volume is attached to it by AttachVolume, it tags itself `fleet:mounted` = the volume id
+ * `convergeMs` after the attachment completed (the agent mounted it; see #mount).
  *
  * Events. State-change notifications for transitions caused through the API (RunInstances,
  * TerminateInstances, StopInstances, StartInstances, spot interruptions, control terminate) are
@@ -22,7 +24,7 @@
  * pages resumes by binary search on the launch sequence carried in NextToken, so a full
  * paginated DescribeInstances over N instances is O(N) overall.
  */
-import { BOOTSTRAP_MARKER, CONVERGED_TAG } from '../../bootstrap/marker.js';
+import { BOOTSTRAP_MARKER, CONVERGED_TAG, MOUNTED_TAG } from '../../bootstrap/marker.js';
 import { DATA_BEGIN, DATA_END } from '../../bootstrap/userdata.js';
 import type { InstanceState, Market } from '../../model.js';
 import { AwsError, type CloudEvent, type SimContext } from '../types.js';
@@ -222,6 +224,8 @@ export interface InstanceHooks {
   onTerminated(id: string): void;
   /** Keys of the objects under `prefix` in `bucket` (the local cloud's S3); undefined when the bucket does not exist. */
   stateKeys?(bucket: string, prefix: string): string[] | undefined;
+  /** Volumes attached to the instance by AttachVolume (attach complete), with when that completed. */
+  mountable?(id: string): { volumeId: string; attachedAt: number }[];
 }
 
 /**
@@ -320,7 +324,24 @@ export class InstanceStore {
         this.setTag(r, CONVERGED_TAG, new Date(r.phaseEnd + delay).toISOString());
       }
     }
+    if (r.phase === 'run' && r.bootstrap && now >= r.phaseEnd && this.hooks.mountable) this.#mount(r, now);
     return true;
+  }
+
+  /**
+   * Mount contract: the agent of a fleet bootstrap mounts a volume attached to its instance and
+   * tags the instance `fleet:mounted=<volume id>`, the convergence delay after the attachment
+   * completed (or after the instance runs, if later); a convergence rule `never` keeps it from
+   * mounting. The latest attachment wins.
+   */
+  #mount(r: InstanceRecord, now: number): void {
+    const vols = this.hooks.mountable!(r.id);
+    if (vols.length === 0) return;
+    const latest = vols.reduce((a, b) => (b.attachedAt > a.attachedAt ? b : a));
+    if (r.tags.get(MOUNTED_TAG) === latest.volumeId) return;
+    const delay = this.#convergeDelay(r);
+    if (delay === 'never') return;
+    if (now >= Math.max(latest.attachedAt, r.phaseEnd) + delay) this.setTag(r, MOUNTED_TAG, latest.volumeId);
   }
 
   /**

@@ -36,6 +36,12 @@ export interface VolumeView {
   snapshotId?: string;
   tags: Record<string, string>;
   attachment?: { instanceId: string; device: string; status: string };
+  /**
+   * Every attachment this volume has had, oldest first, on the simulated clock (ms): when it
+   * was asked for, and when it ended (the detach completed); the current one has no `detachedAt`.
+   * Tests read the order of moves from it instead of sampling states that may last only a tick.
+   */
+  attachments: Array<{ instanceId: string; attachTime: number; detachedAt?: number }>;
   /** Written 512 KiB blocks: index -> content token. */
   blocks: Map<number, string>;
 }
@@ -72,6 +78,11 @@ export interface VolumeStore extends SnapshotStore {
   onInstanceTerminated(instanceId: string): void;
   /** Block device mappings of an instance, for DescribeInstances. */
   attachmentsOf(instanceId: string): VolumeAttachmentView[];
+  /**
+   * ADDED: the volumes attached (attach complete) to an instance by AttachVolume, with the time
+   * the attachment completed: what a fleet bootstrap's agent mounts (and tags `fleet:mounted` for).
+   */
+  mountableOf(instanceId: string): { volumeId: string; attachedAt: number }[];
   readonly control: VolumeControl;
   /**
    * ADDED: create a volume already attached to an instance (for RunInstances' block device
@@ -131,6 +142,8 @@ interface AttachmentRec {
   deleteOnTermination: boolean;
   /** Set by DetachVolume: detaching -> detached (and the volume available) at this time. */
   detachDoneAt?: number;
+  /** Attached by AttachVolume (not a launch mapping): the agent mounts it. */
+  mountable?: boolean;
 }
 
 interface VolumeRec {
@@ -151,6 +164,8 @@ interface VolumeRec {
   tags: Map<string, string>;
   blocks: Map<number, string>;
   attachment?: AttachmentRec;
+  /** Attachments that ended (detach completed), oldest first. */
+  past: Array<{ instanceId: string; attachTime: number; detachedAt: number }>;
   /** Set by DeleteVolume (or a terminate with DeleteOnTermination): deleting -> gone at this time. */
   deleteDoneAt?: number;
 }
@@ -336,18 +351,20 @@ export function createVolumeStore(ctx: SimContext, instances: InstanceLookup): V
     if (set.size === 0) byInstance.delete(instanceId);
   }
 
-  function dropAttachment(v: VolumeRec): void {
+  function dropAttachment(v: VolumeRec, t: number): void {
     if (!v.attachment) return;
-    unindex(v.attachment.instanceId, v.id);
+    const a = v.attachment;
+    v.past.push({ instanceId: a.instanceId, attachTime: a.attachTime, detachedAt: Math.min(t, a.detachDoneAt ?? t) });
+    unindex(a.instanceId, v.id);
     delete v.attachment;
   }
 
   /** Apply due transitions; undefined when the volume is gone. */
   function settle(v: VolumeRec, t = now()): VolumeRec | undefined {
     if (v.gone) return undefined;
-    if (v.attachment?.detachDoneAt !== undefined && t >= v.attachment.detachDoneAt) dropAttachment(v);
+    if (v.attachment?.detachDoneAt !== undefined && t >= v.attachment.detachDoneAt) dropAttachment(v, t);
     if (v.deleteDoneAt !== undefined && t >= v.deleteDoneAt) {
-      dropAttachment(v);
+      dropAttachment(v, t);
       v.gone = true;
       volumes.delete(v.id);
       volumeList.markDead();
@@ -455,6 +472,7 @@ export function createVolumeStore(ctx: SimContext, instances: InstanceLookup): V
       state: volumeState(v, t),
       tags: Object.fromEntries(v.tags),
       blocks: v.blocks,
+      attachments: [...v.past, ...(v.attachment ? [{ instanceId: v.attachment.instanceId, attachTime: v.attachment.attachTime }] : [])],
     };
     if (v.snapshotId !== undefined) view.snapshotId = v.snapshotId;
     if (v.attachment) view.attachment = { instanceId: v.attachment.instanceId, device: v.attachment.device, status: attachmentStatus(v.attachment, t) };
@@ -559,6 +577,7 @@ export function createVolumeStore(ctx: SimContext, instances: InstanceLookup): V
       availableAt,
       tags,
       blocks: spec.snapshot ? new Map(spec.snapshot.blocks) : new Map(),
+      past: [],
     };
     if (spec.iops !== undefined) v.iops = spec.iops;
     if (spec.throughput !== undefined) v.throughput = spec.throughput;
@@ -700,7 +719,7 @@ export function createVolumeStore(ctx: SimContext, instances: InstanceLookup): V
       if (deviceSlot(other.attachment!.device) === slot) throw new AwsError('InvalidParameterValue', `Attachment point ${device} is already in use`);
     }
     dryRun(p);
-    const a: AttachmentRec = { instanceId, device, attachTime: t, attachedAt: t + ctx.delays.attachMs, deleteOnTermination: false };
+    const a: AttachmentRec = { instanceId, device, attachTime: t, attachedAt: t + ctx.delays.attachMs, deleteOnTermination: false, mountable: true };
     v.attachment = a;
     let set = byInstance.get(instanceId);
     if (!set) byInstance.set(instanceId, (set = new Set()));
@@ -862,7 +881,7 @@ export function createVolumeStore(ctx: SimContext, instances: InstanceLookup): V
     const t = now();
     for (const v of attachedTo(instanceId, t)) {
       const deleteIt = v.attachment!.deleteOnTermination;
-      dropAttachment(v);
+      dropAttachment(v, t);
       if (deleteIt && v.deleteDoneAt === undefined) v.deleteDoneAt = t + ctx.delays.attachMs;
     }
   }
@@ -873,6 +892,13 @@ export function createVolumeStore(ctx: SimContext, instances: InstanceLookup): V
       const a = v.attachment!;
       return { device: a.device, volumeId: v.id, status: attachmentStatus(a, t), attachTime: iso(a.attachTime), deleteOnTermination: a.deleteOnTermination };
     });
+  }
+
+  function mountableOf(instanceId: string): { volumeId: string; attachedAt: number }[] {
+    const t = now();
+    return attachedTo(instanceId, t)
+      .filter((v) => v.attachment!.mountable === true && attachmentStatus(v.attachment!, t) === 'attached')
+      .map((v) => ({ volumeId: v.id, attachedAt: v.attachment!.attachedAt }));
   }
 
   function createAttachedVolume(spec: LaunchVolumeSpec): string {
@@ -950,6 +976,7 @@ export function createVolumeStore(ctx: SimContext, instances: InstanceLookup): V
     },
     onInstanceTerminated,
     attachmentsOf,
+    mountableOf,
     control,
     createAttachedVolume,
     hasResource: (id) => taggable(id) !== undefined,
