@@ -495,14 +495,13 @@ restore_state() {
   retry 5 awsx s3 sync --only-show-errors "$state_s3" "$state_dir/" || die "could not restore $state_s3"
   log "restored $state_s3 into $state_dir"
   printf '%s\n' "$state_s3" >"$R/etc/fleet/state-s3-url"
-  printf '%s\n' "$region" >"$R/etc/fleet/region"
   cat >"$R/usr/local/sbin/fleet-state-save" <<'EOF'
 #!/bin/sh
 # fleet: save this name's generated state to S3 (installed by the fleet bootstrap).
 set -eu
 R=\${FLEET_ROOT:-}
 IFS= read -r url <"$R/etc/fleet/state-s3-url"
-IFS= read -r AWS_DEFAULT_REGION <"$R/etc/fleet/region"
+AWS_DEFAULT_REGION=$(sed -n 2p "$R/etc/fleet/instance")
 export AWS_DEFAULT_REGION
 if [ -n "\${AWS_ENDPOINT_URL:-}" ]; then set -- --endpoint-url "$AWS_ENDPOINT_URL"; fi
 exec aws "$@" s3 sync --only-show-errors "$R/var/lib/fleet/state/" "$url"
@@ -568,42 +567,12 @@ converge() {
   log "converged on agent run $n"
 }
 
-# ---- the mount report: the role's policy runs fleet-report-mounted DEVICE once it mounted the
-# name's volume; it tags this instance fleet:mounted=<volume id> (MOUNTED_TAG in marker.ts), and
-# fleet swaps the record of a name whose volume moved only then.
-install_mount_report() {
-  mkdir -p "$R/etc/fleet" "$R/usr/local/sbin"
-  printf '%s\n' "$imds" >"$R/etc/fleet/imds"
-  if [ -z "$region" ]; then region=$(md placement/region) || die "no region from the instance metadata service"; fi
-  printf '%s\n' "$region" >"$R/etc/fleet/region"
-  cat >"$R/usr/local/sbin/fleet-report-mounted" <<'EOF'
-#!/bin/sh
-# fleet: tag this instance fleet:mounted=<id of the volume attached at DEVICE>, once the agent
-# mounted it (installed by the fleet bootstrap; run by the role's policy). Usage: DEVICE
-set -eu
-R=\${FLEET_ROOT:-}
-case \${1:-} in /dev/[a-z]*) dev=$1 ;; *) echo "usage: fleet-report-mounted /dev/NAME" >&2; exit 2 ;; esac
-IFS= read -r imds <"$R/etc/fleet/imds"
-IFS= read -r AWS_DEFAULT_REGION <"$R/etc/fleet/region"
-# The CLI's credentials come from the instance profile, through this metadata service.
-AWS_EC2_METADATA_SERVICE_ENDPOINT=$imds/
-export AWS_DEFAULT_REGION AWS_EC2_METADATA_SERVICE_ENDPOINT
-md() {
-  t=$(curl -fsS --retry 5 --retry-connrefused --max-time 10 -X PUT \
-    -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$imds/latest/api/token") || return 1
-  curl -fsS --retry 5 --retry-connrefused --max-time 10 -H "X-aws-ec2-metadata-token: $t" "$imds/latest/meta-data/$1"
-}
-iid=$(md instance-id)
-if [ -n "\${AWS_ENDPOINT_URL:-}" ]; then set -- --endpoint-url "$AWS_ENDPOINT_URL"; else set --; fi
-vol=$(aws "$@" ec2 describe-volumes --output text --query 'Volumes[0].VolumeId' \
-  --filters "Name=attachment.instance-id,Values=$iid" "Name=attachment.device,Values=$dev")
-case $vol in vol-*) ;; *) echo "fleet-report-mounted: no volume attached to $iid at $dev" >&2; exit 1 ;; esac
-aws "$@" ec2 create-tags --resources "$iid" --tags "Key=fleet:mounted,Value=$vol"
-mkdir -p "$R/var/lib/fleet"
-printf '%s\n' "$vol" >"$R/var/lib/fleet/mounted"
-echo "fleet-report-mounted: tagged $iid fleet:mounted=$vol ($dev)"
-EOF
-  chmod 755 "$R/usr/local/sbin/fleet-report-mounted"
+# ---- for fleet-report-mounted (from the policy): metadata endpoint, region, instance id
+note_instance() {
+  iid=$(md instance-id) || die "no instance id from the instance metadata service"
+  [ -n "$region" ] || region=$(md placement/region) || die "no region from the instance metadata service"
+  mkdir -p "$R/etc/fleet"
+  printf '%s\n' "$imds" "$region" "$iid" >"$R/etc/fleet/instance"
 }
 
 # ---- readiness: tag this instance (and only after a converged run)
@@ -620,7 +589,7 @@ log "bootstrapping $fqdn (fleet $fleet, role $role, generation $generation), pol
 install_packages
 set_hostname
 write_augments
-install_mount_report
+note_instance
 restore_state
 fetch_policy
 bootstrap

@@ -658,7 +658,7 @@ test('behaviour: state.s3 is restored before the bootstrap, and its saver is ins
   assert.deepEqual(aug, { ...renderAugments(i), vars: { ...renderAugments(i).vars, fleet_state_dir: stateDir } });
   // The saver: its configuration, its units, and what it does when run.
   assert.equal(readFileSync(join(r.root, 'etc', 'fleet', 'state-s3-url'), 'utf8'), `${url}\n`);
-  assert.equal(readFileSync(join(r.root, 'etc', 'fleet', 'region'), 'utf8'), 'us-east-1\n');
+  assert.equal(readFileSync(join(r.root, 'etc', 'fleet', 'instance'), 'utf8').split('\n')[1], 'us-east-1');
   const units = join(r.root, 'etc', 'systemd', 'system');
   assert.match(readFileSync(join(units, 'fleet-state-save.path'), 'utf8'), /^PathChanged=\/var\/lib\/fleet\/state$/m);
   assert.match(readFileSync(join(units, 'fleet-state-save.service'), 'utf8'), /^ExecStart=\/usr\/local\/sbin\/fleet-state-save$/m);

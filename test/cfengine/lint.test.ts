@@ -53,3 +53,23 @@ test('every shell script in scripts/ passes shellcheck', () => {
   }
   assert.deepEqual(problems, []);
 });
+
+test('every shell script the policy installs (templates with a sh shebang) passes sh -n and shellcheck', () => {
+  need('shellcheck');
+  const templates = join(REPO, 'infra', 'cfengine', 'templates');
+  const shells = readdirSync(templates, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.mustache') && /^#!\/bin\/sh\b/.test(readFileSync(join(templates, f), 'utf8').split('\n', 1)[0] ?? ''))
+    .sort();
+  assert.ok(shells.includes('fleet-report-mounted.mustache'), shells.join(' '));
+  const problems: string[] = [];
+  for (const f of shells) {
+    // No mustache tag in them: what the agent renders is the file itself.
+    const text = readFileSync(join(templates, f), 'utf8');
+    if (/\{\{/.test(text)) problems.push(`${f}: has a mustache tag`);
+    const syn = spawnSync('sh', ['-n', join(templates, f)], { encoding: 'utf8' });
+    if (syn.status !== 0) problems.push(`sh -n ${f}: ${syn.stderr}`);
+    const sc = spawnSync('shellcheck', ['-s', 'sh', join(templates, f)], { encoding: 'utf8' });
+    if (sc.status !== 0) problems.push(`shellcheck ${f}:\n${sc.stdout}${sc.stderr}`);
+  }
+  assert.deepEqual(problems, []);
+});
