@@ -177,7 +177,8 @@ describe('every role of fleet.yaml converges, and a second run repairs and repor
       assert.match(env, new RegExp(`^FLEET_ROLE=${role}$`, 'm'));
       assert.match(env, /^FLEET_ENV=prod$/m);
       // Sandbox: nothing was installed, started, formatted or mounted.
-      assert.doesNotMatch(run1.output + second.output, /systemctl|mkfs|\/bin\/mount|apt-get/);
+      // (Commands show as "Executing ... '<command>'"; the udev rule's text may name systemctl.)
+      assert.doesNotMatch(run1.output + second.output, /Executing[^\n]*(systemctl|udevadm|mkfs|\/bin\/mount|apt-get)/);
     });
   }
 });
@@ -254,6 +255,22 @@ describe('roles', () => {
     );
     const dir = join(h.root, volume.mountPoint);
     assert.equal(statSync(dir).mode & 0o777, 0o750);
+    // A disk attached later starts an agent run at once (udev -> a oneshot unit), not at the
+    // next cf-execd run: the volume is mounted and reported in seconds.
+    const rule = readFileSync(join(h.root, 'etc', 'udev', 'rules.d', '90-fleet-volume.rules'), 'utf8');
+    assert.match(rule, /^ACTION=="add", SUBSYSTEM=="block", ENV\{DEVTYPE\}=="disk", RUN\+="\/bin\/systemctl --no-block start fleet-agent-run\.service"$/m);
+    const unitFile = join(h.root, 'etc', 'systemd', 'system', 'fleet-agent-run.service');
+    const unit = readFileSync(unitFile, 'utf8');
+    // (The agent's path as sys.cf_agent gives it: quoted, which systemd accepts.)
+    const agent = /^ExecStart="?([^"\s]+)"? -K -I$/m.exec(unit)?.[1];
+    assert.ok(agent && existsSync(agent) && /cf-agent$/.test(agent), `the unit runs the agent: ${unit}`);
+    assert.match(unit, /^Type=oneshot$/m);
+    const verify = spawnSync('systemd-analyze', ['verify', unitFile], { encoding: 'utf8' });
+    if (!verify.error) assert.equal(verify.status, 0, `systemd-analyze verify: ${verify.stdout}${verify.stderr}`);
+    assert.equal(statSync(join(h.root, 'usr', 'local', 'sbin', 'fleet-report-mounted')).mode & 0o777, 0o755);
+    // And all that is converged: the next run repairs nothing.
+    const again = assertKeptAll(h.run(), 'queue, second run');
+    assert.equal(again.repaired, 0);
   });
 
   test('ci: an identity generated once into the state directory, restored identities kept, the runner configured from it', () => {
