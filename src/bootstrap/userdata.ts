@@ -575,10 +575,8 @@ note_instance() {
   printf '%s\n' "$imds" "$region" "$iid" >"$R/etc/fleet/instance"
 }
 
-# ---- readiness: tag this instance (and only after a converged run)
+# ---- readiness: tag this instance (noted by note_instance), only after a converged run
 report_ready() {
-  iid=$(md instance-id) || iid=
-  if [ -z "$iid" ]; then die "no instance id from the instance metadata service"; fi
   now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   retry 5 awsx ec2 create-tags --resources "$iid" --tags "Key=fleet:converged,Value=$now" ||
     die "converged, but could not tag $iid fleet:converged"

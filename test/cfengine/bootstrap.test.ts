@@ -376,6 +376,19 @@ describe('the bootstrap, for real, in a sandbox', () => {
     assert.deepEqual([runs[1]!.repaired, runs[1]!.notRepaired], [0, 0], 'the second run repaired nothing: reported once');
     // The mount lived and died with the sandbox's mount namespace.
     assert.equal(spawnSync('mountpoint', ['-q', mountPoint]).status !== 0, true, 'the tmpfs is not mounted on this machine');
+
+    // A report holds while its mount does: unmounted, the next run drops it; mounted again, the
+    // run after reports again (the same volume here: the tag keeps its value).
+    const unmounted = await inSandbox(q.sandbox, ['cf-agent', '-K', '-I'], 120_000);
+    assert.equal(unmounted.status, 0, `${unmounted.stdout}${unmounted.stderr}`);
+    assert.equal(existsSync(join(q.root, 'var', 'lib', 'fleet', 'mounted')), false, 'the report went with the mount');
+    const remount = await inSandbox(q.sandbox, ['sh', '-c', 'mount -t tmpfs fleet-volume "$0" && cf-agent -K -I', mountPoint], 120_000);
+    assert.equal(remount.status, 0, `${remount.stdout}${remount.stderr}`);
+    assert.equal((remount.stdout + remount.stderr).match(/Completed execution of '[^']*\/usr\/local\/sbin\/fleet-report-mounted \/dev\/sdf'/g)?.length, 1, 'reported again once mounted again');
+    assert.equal(readFileSync(join(q.root, 'var', 'lib', 'fleet', 'mounted'), 'utf8'), `${volumeId}\n`);
+    assert.equal(tagOf(await describe1(q.instance.id), MOUNTED_TAG), volumeId);
+    const last = outcomes(q.workdir).filter((o) => o.version === 'fleet policy').at(-1)!;
+    assert.equal(last.notRepaired, 0);
   });
 
   test('a hub whose ACL does not admit the client serves it nothing (the default ACL is the VPC, 10.0.0.0/16)', async () => {
