@@ -40,8 +40,7 @@
 import { createHash } from 'node:crypto';
 import { DnsConflictError, FleetError } from '../errors.js';
 import type { FleetName, Instance, RoleSpec, Snapshot, Volume, VolumeSpec } from '../model.js';
-import { TAG } from '../aws/ec2.js';
-import { MOUNTED_TAG } from '../bootstrap/marker.js';
+import { TAG } from '../tags.js';
 import { subnetsOf } from '../plan/shape.js';
 import { byAge, currentVolume, usableVolume } from '../plan/volume.js';
 import type { OpsDeps } from './context.js';
@@ -82,7 +81,7 @@ export interface VolumePlacement {
 
 /** Tags of a name's volume (and of its snapshots). */
 export function volumeTags(deps: OpsDeps, name: FleetName): Record<string, string> {
-  return { [TAG.fleet]: deps.spec.fleet, [TAG.volumeOf]: name.name, Name: `${name.fqdn} data` };
+  return { [TAG.fleet]: deps.spec.fleet, [TAG.volumeOf]: name.name, [TAG.Name]: `${name.fqdn} data` };
 }
 
 function pollMs(deps: OpsDeps): number {
@@ -209,12 +208,12 @@ async function quiesce(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name: stri
  * volume at its mount point), bounded by the convergence timeout.
  */
 async function waitMounted(deps: OpsDeps, name: string, instanceId: string, volumeId: string): Promise<Instance> {
-  deps.log({ level: 'info', event: 'waiting', msg: `${name}: waiting for ${instanceId} to mount ${volumeId} (tag ${MOUNTED_TAG})`, name, instanceId, volumeId });
+  deps.log({ level: 'info', event: 'waiting', msg: `${name}: waiting for ${instanceId} to mount ${volumeId} (tag ${TAG.mounted})`, name, instanceId, volumeId });
   return deps.watcher.wait(
     instanceId,
-    `to mount ${volumeId} (tag ${MOUNTED_TAG}=${volumeId})`,
+    `to mount ${volumeId} (tag ${TAG.mounted}=${volumeId})`,
     deps.spec.reconcile.convergeTimeoutMs,
-    (i) => i.tags[MOUNTED_TAG] === volumeId,
+    (i) => i.tags[TAG.mounted] === volumeId,
     (i) => (LIVE.has(i.state) ? undefined : `${instanceId} is ${i.state} before it mounted ${volumeId}`),
   );
 }
@@ -223,7 +222,7 @@ async function waitMounted(deps: OpsDeps, name: string, instanceId: string, volu
 async function snapshot(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name: FleetName, vol: Volume, why: string): Promise<Snapshot> {
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
-  const s = await deps.compute.createSnapshot(vol.id, `fleet ${deps.spec.fleet}: ${name.name} ${why}`, { ...volumeTags(deps, name), 'fleet:operation': deps.operationId });
+  const s = await deps.compute.createSnapshot(vol.id, `fleet ${deps.spec.fleet}: ${name.name} ${why}`, { ...volumeTags(deps, name), [TAG.operation]: deps.operationId });
   deps.log({ level: 'info', event: 'snapshot', msg: `${name.name}: snapshot ${s.id} of ${vol.id} (${why}); waiting for it to complete`, name: name.name, snapshotId: s.id });
   return waitSnapshot(deps, s.id);
 }
@@ -295,7 +294,7 @@ async function createVolume(
     ...(spec.iops !== undefined ? { iops: spec.iops } : {}),
     ...(spec.throughputMiBps !== undefined ? { throughputMiBps: spec.throughputMiBps } : {}),
     ...(from ? { snapshotId: from.snapshotId } : {}),
-    tags: { ...volumeTags(deps, name), ...(from ? { 'fleet:volume-from': from.volumeId, 'fleet:snapshot': from.snapshotId } : {}) },
+    tags: { ...volumeTags(deps, name), ...(from ? { [TAG.volumeFrom]: from.volumeId, [TAG.snapshot]: from.snapshotId } : {}) },
   });
   if (from) track.copy = v.id;
   deps.log({ level: 'info', event: 'volume-created', msg: `${name.name}: created ${v.id} (${spec.sizeGiB} GiB ${spec.type} in ${az}${from ? ` from ${from.snapshotId}` : ''})`, name: name.name, volumeId: v.id });
@@ -330,7 +329,7 @@ async function placeVolume(
   if (cur.attachment?.instanceId === instance.id) {
     if (cur.attachment.state !== 'attached') cur = await waitVolume(deps, cur.id, `to be attached to ${instance.id}`, attachedTo(instance.id));
     // A copy made by a cut-off replacement: its original goes once this instance serves the name.
-    const origin = cur.tags['fleet:volume-from'];
+    const origin = cur.tags[TAG.volumeFrom];
     const original = origin ? await deps.compute.describeVolume(origin) : undefined;
     if (original && usableVolume(original) && original.name === name.name) {
       return { volumeId: cur.id, az: cur.az, how: 'already-attached', from: { volumeId: original.id, az: original.az, ...(original.attachment ? { instanceId: original.attachment.instanceId } : {}) } };
