@@ -145,9 +145,15 @@ export interface Journal {
   create(key: string, body: unknown): Promise<boolean>;
 }
 
+/**
+ * A bucket as seen from this account and region: ours here ('yes'), absent ('no'), another
+ * account's ('foreign': 403), or in another region (301 with x-amz-bucket-region: clients of
+ * this region cannot use it, whoever owns it).
+ */
+export type BucketStatus = 'yes' | 'no' | 'foreign' | { elsewhere: string };
+
 export interface Blobs {
-  /** 'yes' | 'no' | 'foreign' (exists, owned by another account). */
-  bucketStatus(bucket: string): Promise<'yes' | 'no' | 'foreign'>;
+  bucketStatus(bucket: string): Promise<BucketStatus>;
   createBucket(bucket: string, region: string): Promise<void>;
 }
 

@@ -1,12 +1,12 @@
 /** S3 adapter: the journal bucket, state.s3 prefixes, and the policy: location (the masterfiles). */
 import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, type BucketLocationConstraint, type S3Client } from '@aws-sdk/client-s3';
-import type { Blobs, Journal, ObjectStore, StoredObject } from '../ports.js';
+import type { Blobs, BucketStatus, Journal, ObjectStore, StoredObject } from '../ports.js';
 import { CloudError } from '../errors.js';
 import { awsCode, cloudError, httpStatus } from './errors.js';
 
 export function createS3Blobs(client: S3Client): Blobs {
   return {
-    async bucketStatus(bucket: string) {
+    async bucketStatus(bucket: string): Promise<BucketStatus> {
       try {
         await client.send(new HeadBucketCommand({ Bucket: bucket }));
         return 'yes';
@@ -15,6 +15,9 @@ export function createS3Blobs(client: S3Client): Blobs {
         const code = awsCode(err);
         if (status === 404 || code === 'NotFound' || code === 'NoSuchBucket') return 'no';
         if (status === 403 || code === 'Forbidden') return 'foreign';
+        // HEAD has no body: S3 says where the bucket is in a header only.
+        const region = (err as { $response?: { headers?: Record<string, string | undefined> } }).$response?.headers?.['x-amz-bucket-region'];
+        if (status === 301 && region) return { elsewhere: region };
         throw cloudError(`checking bucket ${bucket}`, err);
       }
     },

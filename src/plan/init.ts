@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FleetSpec } from '../model.js';
+import type { BucketStatus } from '../ports.js';
 
 /** Route 53 takes caller references of 1 to 128 characters; a fresh one adds 1 + 36 (a UUID). */
 const MAX_FIXED_REFERENCE = 128 - 37;
@@ -14,8 +15,8 @@ const MAX_FIXED_REFERENCE = 128 - 37;
 export interface InitObserved {
   /** The public hosted zone named like the fleet's zone, when there is one. */
   zone: { id: string } | undefined;
-  /** The journal bucket: ours ('yes'), absent ('no'), or owned by another account ('foreign': 403). */
-  bucket: 'yes' | 'no' | 'foreign';
+  /** The journal bucket: ours ('yes'), absent ('no'), another account's ('foreign': 403), or in another region. */
+  bucket: BucketStatus;
   /** The region a new bucket is created in (fleet.yaml's region, else the SDK's). */
   region: string;
 }
@@ -79,6 +80,9 @@ export function planInit(spec: FleetSpec, observed: InitObserved): InitPlan {
   const plan: InitPlan = { fleet: spec.fleet, steps };
   if (observed.bucket === 'foreign') {
     plan.refusal = `journal bucket ${bucket} exists but this account may not use it (403); choose another journal.bucket in fleet.yaml`;
+  } else if (typeof observed.bucket === 'object') {
+    const there = observed.bucket.elsewhere;
+    plan.refusal = `journal bucket ${bucket} exists in ${there}, not in ${observed.region} where this fleet runs; set region: ${there} in fleet.yaml or choose another journal.bucket`;
   }
   return plan;
 }

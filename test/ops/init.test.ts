@@ -130,6 +130,17 @@ test("a journal bucket of another account (403): the plan is refused with the re
   assert.equal(zonesNamed('four.example.com'), 0);
 });
 
+test('a journal bucket in another region (301): refused with its region, nothing created', async () => {
+  const s = spec('six', 'six.example.com');
+  cloud.control.s3.createBucket('six-fleet-journal', 'eu-west-1');
+  const plan = await readInitPlan(s, deps, 'us-east-1');
+  assert.match(plan.refusal ?? '', /journal bucket six-fleet-journal exists in eu-west-1, not in us-east-1/);
+  cloud.control.resetCalls();
+  await assert.rejects(executeInit(deps, plan), (e: unknown) => e instanceof FleetError && e.exitCode === 1 && /set region: eu-west-1/.test(e.message));
+  assert.deepEqual(mutating(), {});
+  assert.equal(zonesNamed('six.example.com'), 0);
+});
+
 test('a stop before execution starts no create; after a stop between the zone and the bucket, a rerun finishes', async () => {
   const s = spec('five', 'five.example.com');
   const stopped = new AbortController();

@@ -43,6 +43,16 @@ const cases: { name: string; observed: InitObserved; want: InitPlan; changes: bo
     },
     changes: false,
   },
+  {
+    name: 'the bucket is in another region: refused, saying where it is and what to change',
+    observed: { zone: { id: 'Z0123456789ABCDEFGHIJ' }, bucket: { elsewhere: 'eu-west-1' }, region: 'us-east-1' },
+    want: {
+      fleet: 'demo',
+      steps: [ZONE_EXISTS, bucket('create')],
+      refusal: 'journal bucket demo-fleet-journal exists in eu-west-1, not in us-east-1 where this fleet runs; set region: eu-west-1 in fleet.yaml or choose another journal.bucket',
+    },
+    changes: false,
+  },
 ];
 
 for (const c of cases) {
