@@ -41,6 +41,7 @@ import { createHash } from 'node:crypto';
 import { DnsConflictError, FleetError } from '../errors.js';
 import type { FleetName, Instance, RoleSpec, Snapshot, Volume, VolumeSpec } from '../model.js';
 import { TAG } from '../tags.js';
+import { MOUNTED_TAG } from '../bootstrap/marker.js';
 import { subnetsOf } from '../plan/shape.js';
 import { byAge, currentVolume, usableVolume } from '../plan/volume.js';
 import type { OpsDeps } from './context.js';
@@ -81,7 +82,7 @@ export interface VolumePlacement {
 
 /** Tags of a name's volume (and of its snapshots). */
 export function volumeTags(deps: OpsDeps, name: FleetName): Record<string, string> {
-  return { [TAG.fleet]: deps.spec.fleet, [TAG.volumeOf]: name.name, [TAG.Name]: `${name.fqdn} data` };
+  return { [TAG.fleet]: deps.spec.fleet, [TAG.volumeOf]: name.name, Name: `${name.fqdn} data` };
 }
 
 function pollMs(deps: OpsDeps): number {
@@ -208,12 +209,12 @@ async function quiesce(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name: stri
  * volume at its mount point), bounded by the convergence timeout.
  */
 async function waitMounted(deps: OpsDeps, name: string, instanceId: string, volumeId: string): Promise<Instance> {
-  deps.log({ level: 'info', event: 'waiting', msg: `${name}: waiting for ${instanceId} to mount ${volumeId} (tag ${TAG.mounted})`, name, instanceId, volumeId });
+  deps.log({ level: 'info', event: 'waiting', msg: `${name}: waiting for ${instanceId} to mount ${volumeId} (tag ${MOUNTED_TAG})`, name, instanceId, volumeId });
   return deps.watcher.wait(
     instanceId,
-    `to mount ${volumeId} (tag ${TAG.mounted}=${volumeId})`,
+    `to mount ${volumeId} (tag ${MOUNTED_TAG}=${volumeId})`,
     deps.spec.reconcile.convergeTimeoutMs,
-    (i) => i.tags[TAG.mounted] === volumeId,
+    (i) => i.tags[MOUNTED_TAG] === volumeId,
     (i) => (LIVE.has(i.state) ? undefined : `${instanceId} is ${i.state} before it mounted ${volumeId}`),
   );
 }
