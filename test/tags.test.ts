@@ -2,10 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CHAOS_OPT_OUT, TAG } from '../src/tags.js';
 import { CONVERGED_TAG, MOUNTED_TAG } from '../src/bootstrap/marker.js';
-import { ROOT } from './cli/helpers.js';
+
+/** The repository (this file runs as dist/test/tags.test.js). */
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));

@@ -21,7 +21,7 @@ export interface PolicyDeps {
   guard?: () => void;
 }
 
-export interface PolicyPushResult {
+export interface PolicyPushOutcome {
   location: string;
   dir: string;
   /** The changes carried out, in order (all of the plan's when the push finished). */
@@ -69,7 +69,7 @@ function checkpoint(deps: PolicyDeps): void {
  * Carry out the plan in its order (writes, then deletions). `onChange` hears of each change once
  * it is done, so an edge can show what was finished if a stop or a failure ends the push early.
  */
-export async function executePolicyPush(deps: PolicyDeps, plan: PolicyPlan, onChange?: (c: PolicyChange) => void): Promise<PolicyPushResult> {
+export async function executePolicyPush(deps: PolicyDeps, plan: PolicyPlan, onChange?: (c: PolicyChange) => void): Promise<PolicyPushOutcome> {
   const done: PolicyChange[] = [];
   const ordered = [...plan.changes.filter((c) => c.op !== 'delete'), ...plan.changes.filter((c) => c.op === 'delete')];
   for (const c of ordered) {
