@@ -115,14 +115,6 @@ export interface EbsDirect {
   changedBlocks(firstSnapshotId: string, secondSnapshotId: string): Promise<{ changed: number; pages: number }>;
 }
 
-/** The objects of a name's `state.s3` prefix. */
-export interface StateStore {
-  /** Keys under `prefix` (ListObjectsV2, every page). */
-  list(bucket: string, prefix: string): Promise<string[]>;
-  /** Delete these keys (DeleteObjects, 1000 a call); returns how many were deleted. */
-  delete(bucket: string, keys: string[]): Promise<number>;
-}
-
 /** An object under a prefix, as ListObjectsV2 reports it. */
 export interface StoredObject {
   key: string;
@@ -131,7 +123,11 @@ export interface StoredObject {
   size: number;
 }
 
-/** The objects of the `policy:` location (the CFEngine masterfiles), for `fleet policy push`. */
+/**
+ * S3 objects under a prefix: the `policy:` location (the CFEngine masterfiles, `fleet policy
+ * push`) and the names' `state.s3` prefixes (`fleet retire --delete-state`). One port, one
+ * adapter (src/aws/s3.ts), built once in wiring. (The journal is its own port: create-only.)
+ */
 export interface ObjectStore {
   /** Objects whose key starts with `prefix` (ListObjectsV2, every page), in key order. */
   list(bucket: string, prefix: string): Promise<StoredObject[]>;
@@ -139,6 +135,8 @@ export interface ObjectStore {
   put(bucket: string, key: string, body: Uint8Array): Promise<void>;
   /** DeleteObject (idempotent: a missing key is not an error). */
   delete(bucket: string, key: string): Promise<void>;
+  /** DeleteObjects, 1000 keys a call; returns how many were deleted; any key S3 refuses throws. */
+  deleteMany(bucket: string, keys: string[]): Promise<number>;
 }
 
 /** The history: create-only objects, one per operation or chaos kill. */
@@ -147,9 +145,15 @@ export interface Journal {
   create(key: string, body: unknown): Promise<boolean>;
 }
 
+/**
+ * A bucket as seen from this account and region: ours here ('yes'), absent ('no'), another
+ * account's ('foreign': 403), or in another region (301 with x-amz-bucket-region: clients of
+ * this region cannot use it, whoever owns it).
+ */
+export type BucketStatus = 'yes' | 'no' | 'foreign' | { elsewhere: string };
+
 export interface Blobs {
-  /** 'yes' | 'no' | 'foreign' (exists, owned by another account). */
-  bucketStatus(bucket: string): Promise<'yes' | 'no' | 'foreign'>;
+  bucketStatus(bucket: string): Promise<BucketStatus>;
   createBucket(bucket: string, region: string): Promise<void>;
 }
 

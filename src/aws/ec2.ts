@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { ImageRef, Instance, InstanceState, Snapshot, Volume, VolumeState } from '../model.js';
 import type { Compute, CreateVolumeRequest, LaunchRequest, PageProgress } from '../ports.js';
-import { CONVERGED_TAG } from '../bootstrap/marker.js';
+import { TAG } from '../tags.js';
 import { awsCode, cloudError } from './errors.js';
 import { CapacityError, FleetError, InputError } from '../errors.js';
 
@@ -48,16 +48,6 @@ const INPUT_CODES: ReadonlySet<string> = new Set([
   'InvalidParameterCombination',
   'Unsupported',
 ]);
-
-export const TAG = {
-  fleet: 'fleet:fleet',
-  name: 'fleet:name',
-  role: 'fleet:role',
-  generation: 'fleet:generation',
-  converged: CONVERGED_TAG,
-  /** On a volume: the name it follows. */
-  volumeOf: 'fleet:volume-of',
-} as const;
 
 const STATES: readonly InstanceState[] = ['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped'];
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCoordinator } from '../coord/index.js';
 import { parseDurationSeconds } from '../config/index.js';
-import { createS3Journal, createS3State } from '../aws/s3.js';
+import { createS3Journal } from '../aws/s3.js';
 import { createEbsDirect } from '../aws/ebs.js';
 import { FleetError, InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
@@ -116,7 +116,7 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
     operationId: randomUUID().slice(0, 8),
     images: new Map(),
     ebs: createEbsDirect(deps.clients.ebs),
-    state: createS3State(deps.clients.s3),
+    objects: deps.objects,
     pollMs,
   };
   // Crash injection for the crash-safety tests: FLEET_TEST_CRASH_AT=<step>[:<name>] kills this

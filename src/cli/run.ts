@@ -10,9 +10,10 @@ import type { FleetSpec } from '../model.js';
 import { desiredNames } from '../naming.js';
 import { isValidRole, roleProblem } from '../naming.js';
 import { makeProgress, type CliIo } from './io.js';
-import { configPath, makeDeps, type Deps, type GlobalOptions } from './wiring.js';
+import { configPath, makeDeps, resolvedRegion, type Deps, type GlobalOptions } from './wiring.js';
 import { readInventory } from './commands/ls.js';
-import { applyInit, describeStep, planInit } from './commands/init.js';
+import { describeStep } from './commands/init.js';
+import { executeInit, initRefusal, readInitPlan } from '../ops/init.js';
 import { renderInventory } from './render.js';
 import { runSim, type SimCliOptions } from './commands/sim.js';
 import { applyCommand, killCommand, planCommand, upgradeCommand, type MutateOptions, type UpgradeOptions } from './commands/mutate.js';
@@ -82,15 +83,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const g = globals(cmd);
       const s = await spec(cmd);
       const d = wire(cmd, s);
-      const steps = await planInit(s, d);
+      const plan = await readInitPlan(s, d, await resolvedRegion(d));
+      const refused = initRefusal(plan);
+      if (refused) throw refused;
       if (o.dryRun) {
-        if (g.json) emitJson({ dryRun: true, steps });
-        else io.stdout.write(steps.map((st) => describeStep(st, true)).join('\n') + '\n');
+        if (g.json) emitJson({ dryRun: true, ...plan });
+        else io.stdout.write(plan.steps.map((st) => describeStep(st, true)).join('\n') + '\n');
         return;
       }
-      const done = await applyInit(s, d, steps, makeProgress(io, g.json));
-      if (g.json) emitJson({ dryRun: false, steps: done });
-      else io.stdout.write(done.map((st) => describeStep(st, false)).join('\n') + '\n');
+      const done = await executeInit(d, plan, makeProgress(io, g.json));
+      if (g.json) emitJson({ dryRun: false, ...done });
+      else io.stdout.write(done.steps.map((st) => describeStep(st, false)).join('\n') + '\n');
     });
 
   const mutating = (c: Command): Command =>

@@ -6,10 +6,10 @@ import { isAbsolute, resolve } from 'node:path';
 import { createClients, type AwsClients } from '../aws/clients.js';
 import { createEc2Compute } from '../aws/ec2.js';
 import { createRoute53Dns } from '../aws/route53.js';
-import { createS3Blobs } from '../aws/s3.js';
+import { createS3Blobs, createS3Objects } from '../aws/s3.js';
 import { InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
-import type { Blobs, Compute, Dns } from '../ports.js';
+import type { Blobs, Compute, Dns, ObjectStore } from '../ports.js';
 import type { CliIo } from './io.js';
 
 export interface GlobalOptions {
@@ -25,6 +25,8 @@ export interface Deps {
   dns: Dns;
   compute: Compute;
   blobs: Blobs;
+  /** S3 objects under a prefix: the policy: location, the names' state.s3 prefixes. */
+  objects: ObjectStore;
   clients: AwsClients;
   /** Closed when the command ends (coordination sessions). */
   cleanup: (() => Promise<void>)[];
@@ -74,6 +76,7 @@ export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: C
     dns: createRoute53Dns(clients.route53),
     compute: createEc2Compute(clients.ec2),
     blobs: createS3Blobs(clients.s3),
+    objects: createS3Objects(clients.s3),
     clients,
     cleanup: [],
   };

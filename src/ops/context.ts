@@ -1,6 +1,6 @@
 /** What ops need, passed as one plain object built at the edge (CLI, Lambda entry). */
 import type { FleetSpec } from '../model.js';
-import type { Compute, Dns, EbsDirect, Journal, Log, StateStore } from '../ports.js';
+import type { Compute, Dns, EbsDirect, Journal, Log, ObjectStore } from '../ports.js';
 import type { OpsClock } from './clock.js';
 import type { RateLimiter } from './limiter.js';
 import type { InstanceWatcher } from './watcher.js';
@@ -40,8 +40,8 @@ export interface OpsDeps {
   guard?: () => void;
   /** The EBS direct API, to verify a snapshot before a volume moves across AZs; without it such a move is refused. */
   ebs?: EbsDirect;
-  /** `state.s3` objects, for `fleet retire --delete-state`. */
-  state?: StateStore;
+  /** S3 objects under a prefix: `state.s3` prefixes, for `fleet retire --delete-state`. */
+  objects?: ObjectStore;
   /** Poll interval (clock ms) while waiting on volumes and snapshots; default 5000. */
   pollMs?: number;
 }

@@ -5,7 +5,7 @@
  */
 import { CapacityError, FleetError } from '../errors.js';
 import type { FleetName, ImageRef, Instance, RoleSpec } from '../model.js';
-import { TAG } from '../aws/ec2.js';
+import { TAG } from '../tags.js';
 import { userDataBase64 } from '../bootstrap/userdata.js';
 import { clientToken, imageOf, launchCandidates, type LaunchShape, type ShapeOverride } from '../plan/shape.js';
 import type { OpsDeps } from './context.js';
@@ -63,9 +63,9 @@ export async function launchGeneration(
       [TAG.generation]: String(gen),
       // Nothing per run here (the operation id is in the journal): a rerun with the same
       // ClientToken must send the same parameters, or EC2 answers IdempotentParameterMismatch.
-      Name: name.fqdn,
+      [TAG.Name]: name.fqdn,
     };
-    if (opts.fencingToken) tags['fleet:fence'] = opts.fencingToken;
+    if (opts.fencingToken) tags[TAG.fence] = opts.fencingToken;
     await deps.limiter.take('ec2:run-instances');
     await deps.limiter.take('ec2:run-instances-resource');
     // Still ours to act on (lock held, still leader)? Checked right before the side effect.

@@ -40,7 +40,7 @@
 import { createHash } from 'node:crypto';
 import { DnsConflictError, FleetError } from '../errors.js';
 import type { FleetName, Instance, RoleSpec, Snapshot, Volume, VolumeSpec } from '../model.js';
-import { TAG } from '../aws/ec2.js';
+import { TAG } from '../tags.js';
 import { MOUNTED_TAG } from '../bootstrap/marker.js';
 import { subnetsOf } from '../plan/shape.js';
 import { byAge, currentVolume, usableVolume } from '../plan/volume.js';
@@ -223,7 +223,7 @@ async function waitMounted(deps: OpsDeps, name: string, instanceId: string, volu
 async function snapshot(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name: FleetName, vol: Volume, why: string): Promise<Snapshot> {
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
-  const s = await deps.compute.createSnapshot(vol.id, `fleet ${deps.spec.fleet}: ${name.name} ${why}`, { ...volumeTags(deps, name), 'fleet:operation': deps.operationId });
+  const s = await deps.compute.createSnapshot(vol.id, `fleet ${deps.spec.fleet}: ${name.name} ${why}`, { ...volumeTags(deps, name), [TAG.operation]: deps.operationId });
   deps.log({ level: 'info', event: 'snapshot', msg: `${name.name}: snapshot ${s.id} of ${vol.id} (${why}); waiting for it to complete`, name: name.name, snapshotId: s.id });
   return waitSnapshot(deps, s.id);
 }
@@ -295,7 +295,7 @@ async function createVolume(
     ...(spec.iops !== undefined ? { iops: spec.iops } : {}),
     ...(spec.throughputMiBps !== undefined ? { throughputMiBps: spec.throughputMiBps } : {}),
     ...(from ? { snapshotId: from.snapshotId } : {}),
-    tags: { ...volumeTags(deps, name), ...(from ? { 'fleet:volume-from': from.volumeId, 'fleet:snapshot': from.snapshotId } : {}) },
+    tags: { ...volumeTags(deps, name), ...(from ? { [TAG.volumeFrom]: from.volumeId, [TAG.snapshot]: from.snapshotId } : {}) },
   });
   if (from) track.copy = v.id;
   deps.log({ level: 'info', event: 'volume-created', msg: `${name.name}: created ${v.id} (${spec.sizeGiB} GiB ${spec.type} in ${az}${from ? ` from ${from.snapshotId}` : ''})`, name: name.name, volumeId: v.id });
@@ -330,7 +330,7 @@ async function placeVolume(
   if (cur.attachment?.instanceId === instance.id) {
     if (cur.attachment.state !== 'attached') cur = await waitVolume(deps, cur.id, `to be attached to ${instance.id}`, attachedTo(instance.id));
     // A copy made by a cut-off replacement: its original goes once this instance serves the name.
-    const origin = cur.tags['fleet:volume-from'];
+    const origin = cur.tags[TAG.volumeFrom];
     const original = origin ? await deps.compute.describeVolume(origin) : undefined;
     if (original && usableVolume(original) && original.name === name.name) {
       return { volumeId: cur.id, az: cur.az, how: 'already-attached', from: { volumeId: original.id, az: original.az, ...(original.attachment ? { instanceId: original.attachment.instanceId } : {}) } };

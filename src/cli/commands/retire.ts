@@ -58,7 +58,7 @@ export async function retireCommand(spec: FleetSpec, target: string, deps: Deps,
     let keys: string[] = [];
     if (state) {
       await ops.limiter.take('s3:read');
-      keys = await ops.state!.list(state.bucket, state.prefix);
+      keys = (await ops.objects!.list(state.bucket, state.prefix)).map((x) => x.key);
     }
 
     const lines: string[] = [];
@@ -109,9 +109,9 @@ export async function retireCommand(spec: FleetSpec, target: string, deps: Deps,
       // Listed again: the instance may have saved more before it went.
       guard();
       await ops.limiter.take('s3:read');
-      const all = await ops.state!.list(state.bucket, state.prefix);
+      const all = (await ops.objects!.list(state.bucket, state.prefix)).map((x) => x.key);
       await ops.limiter.take('s3:write');
-      deleted = await ops.state!.delete(state.bucket, all);
+      deleted = await ops.objects!.deleteMany(state.bucket, all);
       if (deleted !== all.length) throw new FleetError(`${name.name}: deleted ${deleted} of ${all.length} objects of ${state.url}`);
     }
     if (json) io.stdout.write(JSON.stringify({ dryRun: false, ...summary, retired: true, ...(o.deleteState ? { stateDeleted: deleted } : {}) }, null, 2) + '\n');
