@@ -13,7 +13,7 @@ import type { FleetSpec, Instance } from '../../model.js';
 import { conventionOf, desiredNames, parseName } from '../../naming.js';
 import { LIVE_STATES } from '../../plan/inventory.js';
 import { roleOf } from '../../plan/shape.js';
-import { journal } from '../../ops/replace.js';
+import { journal } from '../../ops/journal.js';
 import { terminateConfirmed } from '../../ops/terminate.js';
 import { guardOf, observeName, withNameLock } from '../../ops/locked.js';
 import { usableVolume } from '../../plan/volume.js';
