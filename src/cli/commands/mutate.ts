@@ -2,7 +2,6 @@
 import { InputError, FleetError } from '../../errors.js';
 import type { FleetSpec, Market, Plan } from '../../model.js';
 import { conventionOf, parseName } from '../../naming.js';
-import { LIVE_STATES } from '../../plan/inventory.js';
 import { describeAction, planReconcile } from '../../plan/reconcile.js';
 import { roleOf } from '../../plan/shape.js';
 import { describeChange, planUpgrade, upgradeTargets, type UpgradePlan } from '../../plan/upgrade.js';
@@ -10,6 +9,7 @@ import { executePlan, type ActionOutcome } from '../../ops/apply.js';
 import { replaceName, type ReplaceResult } from '../../ops/replace.js';
 import { journal } from '../../ops/journal.js';
 import { terminateConfirmed } from '../../ops/terminate.js';
+import { killName, leashedTerminator, realTerminator } from '../../ops/kill.js';
 import { resolveImage } from '../../ops/launch.js';
 import PQueue from 'p-queue';
 import { confirm, makeProgress, type CliIo } from '../io.js';
@@ -245,40 +245,40 @@ function printUpgrade(io: CliIo, json: boolean, plan: UpgradePlan, how: { concur
   if (dryRun && suggestion) io.stdout.write(`\n${suggestion}\n`);
 }
 
+/**
+ * `fleet kill NAME`: the leashed terminator says what a kill would do (the plan shown, and all
+ * that --dry-run does: no lock, nothing changed); once confirmed, the real one kills that very
+ * instance under the name's lock (src/ops/kill.ts), or refuses if the name changed meanwhile.
+ */
 export async function killCommand(spec: FleetSpec, target: string, deps: Deps, io: CliIo, json: boolean, o: MutateOptions): Promise<number> {
   const conv = conventionOf(spec);
   const name = parseName(target, conv);
   const role = roleOf(spec, name.role);
   if (!role || name.index > role.count) throw new InputError(`${name.name} is not a name of fleet ${spec.fleet}`);
   const ops = await makeOpsDeps(spec, deps, io, json, o);
-  return withNameLock(ops, name.name, 'kill', async (lock) => {
-    const rec = await deps.dns.getRecord(ops.zoneId, name.fqdn);
-    const observed = rec ? await deps.compute.byPrivateIp(spec.fleet, rec.values) : [];
-    const serving = rec ? observed.find((i) => i.privateIp !== undefined && rec.values.includes(i.privateIp) && LIVE_STATES.has(i.state)) : undefined;
-    if (serving && serving.name !== undefined && serving.name !== name.name) {
-      throw new FleetError(`not killing ${serving.id}: the record of ${name.name} points at it, but it is tagged ${serving.name}; \`fleet apply\` repairs the record`, { exitCode: 1 });
-    }
-    const victim = serving;
-    if (!victim) {
-      const msg = `${name.name} is not served by a live instance${rec ? ` (record points at ${rec.values.join(', ')})` : ' (no record)'}; nothing to kill`;
-      if (json) io.stdout.write(JSON.stringify({ name: name.name, killed: null, reason: msg }) + '\n');
-      else io.stdout.write(msg + '\n');
-      return 0;
-    }
-    const line = `kill ${name.name}: terminate ${victim.id} (${victim.type} ${victim.market} ${victim.az}, ${victim.privateIp}); the record stays and the next \`fleet apply\` rebuilds the name`;
-    if (o.dryRun) {
-      if (json) io.stdout.write(JSON.stringify({ dryRun: true, name: name.name, instanceId: victim.id }) + '\n');
-      else io.stdout.write(line + '\n');
-      return 0;
-    }
-    if (!json) io.stdout.write(line + '\n');
-    await mayProceed(io, o, `terminate ${victim.id} serving ${name.name}`);
-    // The journal first: the kill is on record before it happens.
-    await journal(ops, 'kill', name.name, { instanceId: victim.id, type: victim.type, market: victim.market, az: victim.az, generation: victim.generation, ...(lock ? { fencingToken: lock.fencingToken } : {}) });
-    guardOf(ops, lock)();
-    await terminateConfirmed(ops, [victim.id], `fleet kill ${name.name}`);
-    if (json) io.stdout.write(JSON.stringify({ dryRun: false, name: name.name, killed: victim.id }) + '\n');
-    else io.stdout.write(`killed ${victim.id}; ${name.name} now points at a dead instance until \`fleet apply\` rebuilds it\n`);
+  const planned = await killName(ops, { name: name.name, terminator: leashedTerminator, who: 'fleet kill' });
+  if ('reason' in planned) {
+    if (planned.status === 'refused') throw new FleetError(planned.reason, { exitCode: 1 });
+    if (json) io.stdout.write(JSON.stringify({ dryRun: Boolean(o.dryRun), name: name.name, killed: null, reason: planned.reason }) + '\n');
+    else io.stdout.write(planned.reason + '\n');
     return 0;
-  });
+  }
+  const line = `kill ${name.name}: terminate ${planned.instanceId} (${planned.type} ${planned.market} ${planned.az}, ${planned.ip ?? 'no address'}); the record stays and the next \`fleet apply\` rebuilds the name`;
+  if (o.dryRun) {
+    if (json) io.stdout.write(JSON.stringify({ dryRun: true, name: name.name, instanceId: planned.instanceId, plan: planned }) + '\n');
+    else io.stdout.write(line + '\n');
+    return 0;
+  }
+  if (!json) io.stdout.write(line + '\n');
+  await mayProceed(io, o, `terminate ${planned.instanceId} serving ${name.name}`);
+  const outcome = await killName(ops, { name: name.name, terminator: realTerminator, who: 'fleet kill', expectInstanceId: planned.instanceId });
+  if ('reason' in outcome) {
+    if (outcome.status === 'refused') throw new FleetError(outcome.reason, { exitCode: 1 });
+    if (json) io.stdout.write(JSON.stringify({ dryRun: false, name: name.name, killed: null, reason: outcome.reason }) + '\n');
+    else io.stdout.write(outcome.reason + '\n');
+    return 0;
+  }
+  if (json) io.stdout.write(JSON.stringify({ dryRun: false, name: name.name, killed: outcome.instanceId, outcome }) + '\n');
+  else io.stdout.write(`killed ${outcome.instanceId}; ${name.name} now points at a dead instance until \`fleet apply\` rebuilds it\n`);
+  return 0;
 }
