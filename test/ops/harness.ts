@@ -83,7 +83,7 @@ roles:
     count: ${s.web ?? 3}
     type: t3.medium
     market: spot
-    alternative-types: [t3a.medium]
+    alternatives: [t3a.medium]
     on-demand-fallback: true
   api:
     count: ${s.api ?? 2}
