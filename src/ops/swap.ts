@@ -124,10 +124,10 @@ async function stillAnswering(deps: OpsDeps, ids: string[]): Promise<{ answering
     const s = seen.get(id)?.state;
     return s === 'pending' || s === 'running' || s === 'stopping';
   });
-  // A stopped (or stopping) instance still has to go; a terminated or unseen one is gone already.
+  // A stopped (or stopping) instance still has to go; a terminated, shutting-down or unseen one is going or gone.
   const toTerminate = ids.filter((id) => {
     const s = seen.get(id)?.state;
-    return s !== undefined && s !== 'terminated';
+    return s !== undefined && s !== 'terminated' && s !== 'shutting-down';
   });
   return { answering, toTerminate };
 }

@@ -171,17 +171,27 @@ describe('ops: kill', () => {
     const f = await converged('kheal', ttl);
     const deps = f.deps();
     const victim = serving('kheal', 'web-02');
-    const killed = await killName(deps, { name: 'web-02', terminator: realTerminator, who: 'test' });
-    assert.equal(killed.status, 'killed');
-    const { plan, outcomes } = await reconcileOnce(deps);
+    // The killed instance stays shutting-down (with its address) while the name heals: the
+    // record still points at an instance, which can no longer answer.
+    const shutdown = oc.cloud.control.delays.shutdownMs;
+    oc.cloud.control.delays.shutdownMs = 3600_000;
+    let plan, outcomes;
+    try {
+      const killed = await killName(deps, { name: 'web-02', terminator: realTerminator, who: 'test' });
+      assert.equal(killed.status, 'killed');
+      assert.equal(oc.cloud.control.ec2.instance(victim.instanceId)!.state, 'shutting-down');
+      ({ plan, outcomes } = await reconcileOnce(deps));
+    } finally {
+      oc.cloud.control.delays.shutdownMs = shutdown;
+    }
     assert.deepEqual(plan.actions.map((a) => [a.kind, 'name' in a ? a.name : undefined]), [['launch', 'web-02']]);
     const r = outcomes[0]!.result!;
     assert.ok(outcomes[0]!.ok, outcomes[0]!.error);
     assert.equal(r.generation, 2);
     assert.equal(r.ttlWaited, false, 'the old instance could no longer answer: no TTL wait');
     assert.ok(r.settleMs! < (ttl * 1000) / 2, `settled ${r.settleMs} ms (clock) after the swap, well under the ${ttl} s TTL`);
-    assert.deepEqual(r.terminated, [], 'nothing left to terminate: the killed instance is gone already');
-    assert.ok(f.events.some((e) => e.event === 'no-ttl-wait' && e['name'] === 'web-02'));
+    assert.deepEqual(r.terminated, [], 'nothing left to terminate: the killed instance is going already');
+    assert.ok(f.events.some((e) => e.event === 'no-ttl-wait' && e['name'] === 'web-02'), 'the old instance was considered, and found unable to answer');
     assert.notEqual(records(oc, 'kheal.example.com').get('web-02')![0], victim.privateIpAddress);
   });
 });
