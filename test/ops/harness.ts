@@ -61,6 +61,7 @@ export interface FleetShape {
 }
 
 export function fleetText(s: FleetShape): string {
+  // (a role with state.s3 names its bucket in extraRoles)
   return `fleet: ${s.fleet}
 region: us-east-1
 dns:
@@ -97,7 +98,8 @@ export interface TestFleet {
   zoneId: string;
   /** Every log event the flows emitted, oldest first. */
   events: LogEvent[];
-  deps(o?: { lockWaitMs?: number; coord?: boolean }): OpsDeps;
+  /** Deps for this fleet; `spec` overrides fleet.yaml (e.g. a role shrunk). */
+  deps(o?: { lockWaitMs?: number; coord?: boolean; spec?: FleetSpec }): OpsDeps;
 }
 
 /** Write fleet.yaml, run `fleet init` (zone, journal bucket), and return a factory of OpsDeps for it. */
@@ -125,7 +127,7 @@ export async function prepareFleet(oc: OpsCloud, shape: FleetShape): Promise<Tes
       const compute = createEc2Compute(oc.clients.ec2);
       const log = (e: LogEvent) => void events.push(e);
       return {
-        spec,
+        spec: o.spec ?? spec,
         zoneId: zone.id,
         compute,
         dns,
