@@ -4,21 +4,17 @@ import type { FleetSpec, Market, Plan } from '../../model.js';
 import { conventionOf, parseName } from '../../naming.js';
 import { describeAction, planReconcile } from '../../plan/reconcile.js';
 import { roleOf } from '../../plan/shape.js';
-import { describeChange, planUpgrade, upgradeTargets, type UpgradePlan } from '../../plan/upgrade.js';
+import { checkChange, describeChange, upgradeTargets, type UpgradePlan } from '../../plan/upgrade.js';
+import { readUpgradePlan, upgradeFlow } from '../../ops/upgrade.js';
 import { executePlan, type ActionOutcome } from '../../ops/apply.js';
-import { replaceName, type ReplaceResult } from '../../ops/replace.js';
-import { journal } from '../../ops/journal.js';
-import { terminateConfirmed } from '../../ops/terminate.js';
+import type { ReplaceResult } from '../../ops/replace.js';
 import { killName, leashedTerminator, realTerminator } from '../../ops/kill.js';
 import { resolveImage } from '../../ops/launch.js';
-import PQueue from 'p-queue';
 import { confirm, makeProgress, type CliIo } from '../io.js';
 import type { Deps } from '../wiring.js';
-import { readObserved } from './ls.js';
+import { readObserved } from '../../ops/observe.js';
 import { makeOpsDeps, opsClock, type OpsCliOptions } from '../opsdeps.js';
 import { suggestEdit } from '../suggest.js';
-import { changedSince, guardOf, observeName, withNameLock } from '../../ops/locked.js';
-import type { LockHandle } from '../../coord/index.js';
 
 export interface MutateOptions extends OpsCliOptions {
   dryRun?: boolean;
@@ -125,13 +121,12 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   if (maxSurge === 0 && maxUnavailable === 0) throw new InputError('--max-surge and --max-unavailable cannot both be 0: nothing could be replaced');
   const change = { ...(o.type ? { instanceType: o.type } : {}), ...(o.market ? { market: o.market as Market } : {}), ...(o.image ? { imageId: o.image } : {}) };
   // Validates the type against the role (exit 2) before reading anything.
-  planUpgrade(spec, { records: [], instances: [] }, target, change);
+  checkChange(spec, role, change);
 
   const ops = await makeOpsDeps(spec, deps, io, json, o);
   // An image that does not exist is bad input: exit 2 before anything changes.
   if (change.imageId) await resolveImage(ops, { id: change.imageId });
-  const observed = await readObserved(spec, deps, makeProgress(io, json), ops.zone);
-  const plan = planUpgrade(spec, observed, target, change);
+  const plan = await readUpgradePlan(ops, target, change, makeProgress(io, json));
   if (single && plan.steps.length === 0 && plan.skipped[0] && !plan.skipped[0].reason.startsWith('already')) {
     throw new FleetError(`cannot upgrade ${target}: ${plan.skipped[0].reason}`, { exitCode: 1 });
   }
@@ -142,40 +137,7 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   if (o.dryRun || plan.steps.length === 0) return 0;
   await mayProceed(io, o, `replace ${plan.steps.length} instance${plan.steps.length === 1 ? '' : 's'} of fleet ${spec.fleet}`);
 
-
-  const conv = conventionOf(spec);
-  const roleSpec = roleOf(spec, role)!;
-  const queue = new PQueue({ concurrency });
-  const results: { name: string; ok: boolean; error?: string; result?: ReplaceResult; skipped?: string }[] = [];
-  const progress = makeProgress(io, json);
-  let done = 0;
-  await Promise.all(
-    plan.steps.map((step) =>
-      queue.add(async () => {
-        progress.update(`upgrade: ${done}/${plan.steps.length} done, replacing ${step.name}…`);
-        try {
-          const result = await withNameLock(ops, step.name, 'upgrade', async (lock, { waited }) => {
-            // Under the lock, the name as it is now when someone may have acted on it since we
-            // looked (they held it, or a launch of theirs shows): it may be done already.
-            if (!waited && !(await changedSince(ops, step.name, step.generation - 1))) return { done: await upgradeStep(step, lock) };
-            const now = await observeName(ops, parseName(step.name, conv).fqdn, step.name);
-            const again = planUpgrade(spec, now, step.name, change);
-            const fresh = again.steps[0];
-            if (!fresh) return { skipped: again.skipped[0]?.reason ?? 'nothing to do' };
-            return { done: await upgradeStep(fresh, lock) };
-          });
-          if ('done' in result) results.push({ name: step.name, ok: true, result: result.done });
-          else if (result.skipped.startsWith('already')) results.push({ name: step.name, ok: true, skipped: `${result.skipped}: done meanwhile by whoever held ${step.name} before` });
-          // Changed under us into something this upgrade must not touch (killed, record gone): say so, exit 1.
-          else results.push({ name: step.name, ok: false, error: `${step.name} changed while this upgrade waited for it: ${result.skipped}` });
-        } catch (err) {
-          results.push({ name: step.name, ok: false, error: err instanceof Error ? err.message : String(err) });
-        }
-        done++;
-      }),
-    ),
-  );
-  progress.done();
+  const { results } = await upgradeFlow(ops, { target, change, maxSurge, maxUnavailable, plan, progress: makeProgress(io, json) });
   const failed = results.filter((r) => !r.ok);
   if (json) io.stdout.write(JSON.stringify({ plan, results, suggestion }, null, 2) + '\n');
   else {
@@ -190,32 +152,6 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
     if (results.some((r) => r.ok && r.result) && suggestion) io.stdout.write(`\n${suggestion}\n`);
   }
   return failed.length > 0 ? 1 : 0;
-
-  async function upgradeStep(step: UpgradePlan['steps'][number], lock: LockHandle | undefined): Promise<ReplaceResult> {
-    const guard = guardOf(ops, lock);
-    if (killFirst) {
-      guard();
-      await terminateConfirmed(ops, [step.from.instanceId], `${step.name}: --max-surge 0 replaces kill-first`);
-    }
-    return replaceName(ops, {
-      name: parseName(step.name, conv),
-      role: roleSpec,
-      generation: step.generation,
-      // What the upgrade does not change is kept from the instance serving now (not taken from fleet.yaml).
-      override: {
-        instanceType: change.instanceType ?? step.from.type,
-        // A market the role has anyway is left to the role, so its on-demand fallback still applies.
-        ...(change.market ? { market: change.market } : step.from.market !== roleSpec.market ? { market: step.from.market } : {}),
-        ...(change.imageId ? { image: { id: change.imageId } } : step.from.imageId ? { image: { id: step.from.imageId } } : {}),
-      },
-      strictType: change.instanceType !== undefined,
-      // Kill-first has terminated the old instance already.
-      replaces: killFirst ? { ip: step.replaces.ip, ttl: step.replaces.ttl } : step.replaces,
-      retire: [],
-      guard,
-      ...(lock ? { fencingToken: lock.fencingToken } : {}),
-    });
-  }
 }
 
 function printUpgrade(io: CliIo, json: boolean, plan: UpgradePlan, how: { concurrency: number; killFirst: boolean; ttl: number; volume: boolean }, suggestion: string | undefined, dryRun: boolean): void {
