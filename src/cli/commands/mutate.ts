@@ -182,9 +182,11 @@ function printUpgrade(io: CliIo, json: boolean, plan: UpgradePlan, how: { concur
 }
 
 /**
- * `fleet kill NAME`: the leashed terminator says what a kill would do (the plan shown, and all
- * that --dry-run does: no lock, nothing changed); once confirmed, the real one kills that very
- * instance under the name's lock (src/ops/kill.ts), or refuses if the name changed meanwhile.
+ * `fleet kill NAME`: asked on a terminal, the leashed terminator first says which instance a
+ * kill would terminate (no lock, nothing changed: all that --dry-run does); once confirmed, the
+ * real one kills that very instance under the name's lock, or refuses if another serves the
+ * name by then. With --yes the operator asked for the name, not an instance: the real one kills
+ * whatever serves the name once its lock is had (src/ops/kill.ts).
  */
 export async function killCommand(spec: FleetSpec, target: string, deps: Deps, io: CliIo, json: boolean, o: MutateOptions): Promise<number> {
   const conv = conventionOf(spec);
@@ -192,29 +194,38 @@ export async function killCommand(spec: FleetSpec, target: string, deps: Deps, i
   const role = roleOf(spec, name.role);
   if (!role || name.index > role.count) throw new InputError(`${name.name} is not a name of fleet ${spec.fleet}`);
   const ops = await makeOpsDeps(spec, deps, io, json, o);
-  const planned = await killName(ops, { name: name.name, terminator: leashedTerminator, who: 'fleet kill' });
-  if ('reason' in planned) {
-    if (planned.status === 'refused') throw new FleetError(planned.reason, { exitCode: 1 });
-    if (json) io.stdout.write(JSON.stringify({ dryRun: Boolean(o.dryRun), name: name.name, killed: null, reason: planned.reason }) + '\n');
-    else io.stdout.write(planned.reason + '\n');
+  const line = (k: { instanceId: string; type: string; market: string; az: string; ip?: string }) =>
+    `kill ${name.name}: terminate ${k.instanceId} (${k.type} ${k.market} ${k.az}, ${k.ip ?? 'no address'}); the record stays and the next \`fleet apply\` rebuilds the name`;
+  const nothing = (reason: string, dryRun: boolean): number => {
+    if (json) io.stdout.write(JSON.stringify({ dryRun, name: name.name, killed: null, reason }) + '\n');
+    else io.stdout.write(reason + '\n');
     return 0;
+  };
+  let expectInstanceId: string | undefined;
+  if (o.dryRun || !o.yes) {
+    const planned = await killName(ops, { name: name.name, terminator: leashedTerminator, who: 'fleet kill' });
+    if ('reason' in planned) {
+      if (planned.status === 'refused') throw new FleetError(planned.reason, { exitCode: 1 });
+      return nothing(planned.reason, Boolean(o.dryRun));
+    }
+    if (o.dryRun) {
+      if (json) io.stdout.write(JSON.stringify({ dryRun: true, name: name.name, instanceId: planned.instanceId, plan: planned }) + '\n');
+      else io.stdout.write(line(planned) + '\n');
+      return 0;
+    }
+    if (!json) io.stdout.write(line(planned) + '\n');
+    await mayProceed(io, o, `terminate ${planned.instanceId} serving ${name.name}`);
+    expectInstanceId = planned.instanceId;
   }
-  const line = `kill ${name.name}: terminate ${planned.instanceId} (${planned.type} ${planned.market} ${planned.az}, ${planned.ip ?? 'no address'}); the record stays and the next \`fleet apply\` rebuilds the name`;
-  if (o.dryRun) {
-    if (json) io.stdout.write(JSON.stringify({ dryRun: true, name: name.name, instanceId: planned.instanceId, plan: planned }) + '\n');
-    else io.stdout.write(line + '\n');
-    return 0;
-  }
-  if (!json) io.stdout.write(line + '\n');
-  await mayProceed(io, o, `terminate ${planned.instanceId} serving ${name.name}`);
-  const outcome = await killName(ops, { name: name.name, terminator: realTerminator, who: 'fleet kill', expectInstanceId: planned.instanceId });
+  const outcome = await killName(ops, { name: name.name, terminator: realTerminator, who: 'fleet kill', ...(expectInstanceId ? { expectInstanceId } : {}) });
   if ('reason' in outcome) {
     if (outcome.status === 'refused') throw new FleetError(outcome.reason, { exitCode: 1 });
-    if (json) io.stdout.write(JSON.stringify({ dryRun: false, name: name.name, killed: null, reason: outcome.reason }) + '\n');
-    else io.stdout.write(outcome.reason + '\n');
-    return 0;
+    return nothing(outcome.reason, false);
   }
   if (json) io.stdout.write(JSON.stringify({ dryRun: false, name: name.name, killed: outcome.instanceId, outcome }) + '\n');
-  else io.stdout.write(`killed ${outcome.instanceId}; ${name.name} now points at a dead instance until \`fleet apply\` rebuilds it\n`);
+  else {
+    if (!expectInstanceId) io.stdout.write(line(outcome) + '\n');
+    io.stdout.write(`killed ${outcome.instanceId}; ${name.name} now points at a dead instance until \`fleet apply\` rebuilds it\n`);
+  }
   return 0;
 }
