@@ -139,10 +139,26 @@ export interface ObjectStore {
   deleteMany(bucket: string, keys: string[]): Promise<number>;
 }
 
-/** The history: create-only objects, one per operation or chaos kill. */
+/** One journal entry as read back: its key (relative to the journal prefix), its body, and its outcome once written. */
+export interface JournalEntry {
+  key: string;
+  body: unknown;
+  /** The body of the `<key>.outcome` sibling, when the operation recorded how it ended. */
+  outcome?: unknown;
+}
+
+/** The history: create-only objects, one per operation or chaos kill (key format: src/journal.ts). */
 export interface Journal {
   /** Write `body` at `key` (under the journal prefix) only if absent; false if it exists. */
   create(key: string, body: unknown): Promise<boolean>;
+  /**
+   * Entries in key order (ListObjectsV2, every page, then GetObject per entry), each with its
+   * outcome. `fleet` restricts to one fleet's keys (and lets `since` skip earlier days without
+   * listing them); `since` keeps entries written at or after it; `kind` keeps one kind (kill, replace...).
+   */
+  list(opts?: { fleet?: string; since?: Date; kind?: string }): Promise<JournalEntry[]>;
+  /** The body at `key` (under the journal prefix), or undefined when there is none. */
+  read(key: string): Promise<unknown | undefined>;
 }
 
 /**

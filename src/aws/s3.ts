@@ -1,6 +1,7 @@
 /** S3 adapter: the journal bucket, state.s3 prefixes, and the policy: location (the masterfiles). */
-import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, type BucketLocationConstraint, type S3Client } from '@aws-sdk/client-s3';
-import type { Blobs, BucketStatus, Journal, ObjectStore, StoredObject } from '../ports.js';
+import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, type BucketLocationConstraint, type S3Client } from '@aws-sdk/client-s3';
+import type { Blobs, BucketStatus, Journal, JournalEntry, ObjectStore, StoredObject } from '../ports.js';
+import { journalStartAfter, OUTCOME_SUFFIX, parseJournalKey } from '../journal.js';
 import { CloudError } from '../errors.js';
 import { awsCode, cloudError, httpStatus } from './errors.js';
 
@@ -41,7 +42,7 @@ export function createS3Blobs(client: S3Client): Blobs {
 
 /** The journal: create-only objects (IfNoneMatch '*'); an existing key is never overwritten. */
 export function createS3Journal(client: S3Client, bucket: string, prefix: string): Journal {
-  return {
+  const journal: Journal = {
     async create(key: string, body: unknown): Promise<boolean> {
       const full = prefix ? `${prefix}/${key}` : key;
       try {
@@ -55,7 +56,58 @@ export function createS3Journal(client: S3Client, bucket: string, prefix: string
         throw cloudError(`writing journal s3://${bucket}/${full}`, err);
       }
     },
+    async read(key: string): Promise<unknown | undefined> {
+      const full = prefix ? `${prefix}/${key}` : key;
+      let text: string;
+      try {
+        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: full }));
+        text = (await res.Body?.transformToString()) ?? '';
+      } catch (err) {
+        if (httpStatus(err) === 404 || awsCode(err) === 'NoSuchKey') return undefined;
+        throw cloudError(`reading journal s3://${bucket}/${full}`, err);
+      }
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new CloudError(`journal s3://${bucket}/${full} is not JSON`, 'MalformedJournalEntry');
+      }
+    },
+    async list(opts: { fleet?: string; since?: Date; kind?: string } = {}): Promise<JournalEntry[]> {
+      const base = prefix ? `${prefix}/` : '';
+      const listPrefix = `${base}${opts.fleet ? `${opts.fleet}/` : ''}`;
+      const startAfter = opts.fleet && opts.since ? `${base}${journalStartAfter(opts.fleet, opts.since)}` : undefined;
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        let res;
+        try {
+          res = await client.send(
+            new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, ...(token ? { ContinuationToken: token } : startAfter ? { StartAfter: startAfter } : {}) }),
+          );
+        } catch (err) {
+          throw cloudError(`listing journal s3://${bucket}/${listPrefix}`, err);
+        }
+        for (const o of res.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key.slice(base.length));
+        token = res.IsTruncated ? res.NextContinuationToken || undefined : undefined;
+      } while (token);
+      const present = new Set(keys);
+      const since = opts.since?.toISOString();
+      const wanted = keys.filter((k) => {
+        const p = parseJournalKey(k);
+        return p !== undefined && !p.outcome && (since === undefined || p.at >= since) && (opts.kind === undefined || p.kind === opts.kind);
+      });
+      wanted.sort();
+      const out: JournalEntry[] = [];
+      for (const key of wanted) {
+        const body = await journal.read(key);
+        if (body === undefined) continue; // deleted between the listing and the read
+        const outcome = present.has(key + OUTCOME_SUFFIX) ? await journal.read(key + OUTCOME_SUFFIX) : undefined;
+        out.push({ key, body, ...(outcome !== undefined ? { outcome } : {}) });
+      }
+      return out;
+    },
   };
+  return journal;
 }
 
 /**

@@ -45,9 +45,11 @@ import { MOUNTED_TAG } from '../bootstrap/marker.js';
 import { subnetsOf } from '../plan/shape.js';
 import { byAge, currentVolume, usableVolume } from '../plan/volume.js';
 import type { OpsDeps } from './context.js';
-import { swapChanges } from './dns.js';
-import { launchGeneration, describeShape, type LaunchResult } from './launch.js';
-import { checkStillServing, confirmSwap, journal, type ReplaceJob, type ReplaceResult } from './replace.js';
+import { launchGeneration, type LaunchResult } from './launch.js';
+import { journal } from './journal.js';
+import { journalReplace, settleSwap, submitSwap, type ReplaceJob, type ReplaceResult, type SnapshotCheck, type VolumePlacement } from './swap.js';
+
+export type { SnapshotCheck, VolumePlacement } from './swap.js';
 import { terminateConfirmed } from './terminate.js';
 
 const LIVE = new Set(['pending', 'running']);
@@ -57,28 +59,6 @@ export const SNAPSHOT_TIMEOUT_MS = 6 * 3600_000;
 const VOLUME_TIMEOUT_MS = 10 * 60_000;
 /** A volume may be invisible right after CreateVolume (eventual consistency) for this long. */
 const INVISIBLE_GRACE_MS = 60_000;
-
-export interface SnapshotCheck {
-  snapshotId: string;
-  /** Written blocks listed by ListSnapshotBlocks. */
-  blocks: number;
-  /** Blocks changed since the previous snapshot of the volume (ListChangedBlocks), when there is one. */
-  changedSince?: { snapshotId: string; changed: number };
-}
-
-/** What happened to the name's volume in one operation. */
-export interface VolumePlacement {
-  /** The volume attached to the instance that serves (or is about to serve) the name. */
-  volumeId: string;
-  az: string;
-  how: 'created' | 'already-attached' | 'moved' | 'copied';
-  /** The volume the data came from (moved: the same id; copied: the old volume). */
-  from?: { volumeId: string; instanceId?: string; az: string };
-  /** Cross-AZ: the snapshots taken and what the EBS direct API listed. */
-  snapshots?: { pre?: SnapshotCheck; final: SnapshotCheck };
-  /** Cross-AZ: the old volume was deleted once the copy served. */
-  deletedOld?: string;
-}
 
 /** Tags of a name's volume (and of its snapshots). */
 export function volumeTags(deps: OpsDeps, name: FleetName): Record<string, string> {
@@ -490,16 +470,7 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
       await deps.hook?.('mounted', name);
     }
     if (!converged.privateIp) throw new FleetError(`${name}: ${instance.id} converged without a private address`);
-    const ip = converged.privateIp;
-    try {
-      job.guard?.();
-      changeId = await deps.dnsWriter.submit(swapChanges(job.name.fqdn, job.replaces, ip, deps.spec.dns.ttl));
-    } catch (err) {
-      const confirmed = await confirmSwap(deps, job.name.fqdn, ip).catch(() => undefined);
-      if (!confirmed) throw err;
-      deps.log({ level: 'warn', event: 'swap-confirmed', msg: `${name}: the swap answered ${msg(err)}, but the record already points at ${instance.id} (${ip}): swapped`, name });
-      changeId = confirmed;
-    }
+    changeId = await submitSwap(deps, job, instance, converged.privateIp);
   } catch (err) {
     const why = err instanceof DnsConflictError ? `the record of ${name} changed underneath this operation` : msg(err);
     throw await rollbackVolume(deps, job, { instance, src, copy: track.copy, holder: holderLive ? holder : undefined, touched, why, cause: err });
@@ -509,27 +480,13 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
   await deps.hook?.('swapped', name);
 
   const old = [...new Set([...(oldId ? [oldId] : []), ...job.retire, ...(holderId ? [holderId] : [])])].filter((id) => id !== converged.id);
-  await deps.dnsWriter.waitInsync(changeId, 10 * 60_000);
   let unservedMs: number | undefined;
-  if (unservedFrom !== undefined) {
+  // The old holder is stopped (or terminated) by now: INSYNC is enough, unless another old instance still runs.
+  const { terminated, waitedMs, ttlWaited } = await settleSwap(deps, job, converged, changeId, old, () => {
+    if (unservedFrom === undefined) return;
     unservedMs = deps.clock.now().getTime() - unservedFrom;
     deps.log({ level: 'warn', event: 'unserved-end', msg: `${name}: served again by ${converged.id} (record INSYNC) after ${Math.round(unservedMs)} ms unserved`, name, unservedMs });
-  }
-  if (old.length > 0) await deps.clock.sleep(deps.spec.dns.ttl * 1000);
-  await deps.hook?.('insync', name);
-
-  await checkStillServing(deps, job, converged, changeId);
-  let terminated: string[] = [];
-  if (old.length > 0) {
-    job.guard?.();
-    try {
-      await terminateConfirmed(deps, old, `replaced by ${converged.id}`);
-      terminated = old;
-    } catch (err) {
-      deps.log({ level: 'warn', event: 'orphan-left', msg: `${name}: could not terminate ${old.join(', ')} (${msg(err)}); the next apply collects it`, name });
-    }
-  }
-  await deps.hook?.('terminated', name);
+  });
   if (placed.from && placed.from.volumeId !== placed.volumeId) placed.deletedOld = await deleteSource(deps, job, converged, placed);
 
   const result: ReplaceResult = {
@@ -543,11 +500,13 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
     changeId,
     terminated,
     msToServed,
+    settleMs: waitedMs,
+    ttlWaited,
     volume: placed,
     ...(unservedMs !== undefined ? { unservedMs } : {}),
     ...(attempts ? { attempts } : {}),
   };
-  await journal(deps, 'replace', name, { ...result, shape: attempts ? describeShape(attempts[attempts.length - 1]!.shape) : 'adopted', ...(job.fencingToken ? { fencingToken: job.fencingToken } : {}) });
+  await journalReplace(deps, job, result);
   return result;
 }
 
