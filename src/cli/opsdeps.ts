@@ -97,6 +97,7 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
     ...(spec.coordination.zookeeper ? { zookeeper: spec.coordination.zookeeper } : {}),
     localDir: localLockDir(io, spec.fleet, deps.endpoint ?? deps.region ?? 'aws'),
     log,
+    clock,
   });
   deps.cleanup.push(() => coord.close());
   const opsDeps: OpsDeps & { zone: HostedZone } = {

@@ -26,7 +26,7 @@ export async function withNameLock<T>(deps: OpsDeps, name: string, operation: st
   if (!deps.coord) return fn(undefined, { waited: false });
   let waited = false;
   const down = unreachable.get(deps);
-  if (down && Date.now() - down.at < UNREACHABLE_MEMORY_MS) throw down.err;
+  if (down && deps.clock.now().getTime() - down.at < UNREACHABLE_MEMORY_MS) throw down.err;
   let told = false;
   let lock: LockHandle;
   try {
@@ -39,11 +39,11 @@ export async function withNameLock<T>(deps: OpsDeps, name: string, operation: st
         // Without --wait the refusal names the holder; only a real wait is worth a progress line.
         if (told || deps.lockWaitMs <= 0) return;
         told = true;
-        deps.log({ level: 'warn', event: 'lock-wait', msg: `${describeHolder(name, holder)}; waiting up to ${waitText(deps.lockWaitMs)}`, name });
+        deps.log({ level: 'warn', event: 'lock-wait', msg: `${describeHolder(name, holder, deps.clock.now())}; waiting up to ${waitText(deps.lockWaitMs)}`, name });
       },
     });
   } catch (err) {
-    if (err instanceof CoordinationUnavailableError) unreachable.set(deps, { err, at: Date.now() });
+    if (err instanceof CoordinationUnavailableError) unreachable.set(deps, { err, at: deps.clock.now().getTime() });
     // Not asked to wait: "gave up after N s" would count connecting to the coordinator and
     // cleaning up as waiting. The holder is the whole story.
     if (err instanceof LockTimeoutError && deps.lockWaitMs <= 0 && err.waitedMs >= 1000) throw new LockTimeoutError(err.lockName, err.holder, 0);

@@ -272,7 +272,7 @@ describe('controllers and fleet locks', () => {
         }
 
         // A second operator waits behind it.
-        const second = spawnFleet(['kill', 'web-03', '--wait', '5m', '--dry-run', '--config', config, ...FAST], env());
+        const second = spawnFleet(['kill', 'web-03', '--wait', '2h', '--dry-run', '--config', config, ...FAST], env());
         procs.push(second);
         const queued = await until('one waiting', 30_000, async () => (await locks()).locks.find((l) => l.name === 'web-03' && l.waiting === 1));
         assert.equal(queued.holder!['pid'], up.pid);
