@@ -119,6 +119,8 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
     ebs: createEbsDirect(deps.clients.ebs),
     state: createS3State(deps.clients.s3),
     pollMs,
+    // Ctrl-C / SIGTERM: no new side effect after it; waits end; a launch not swapped is rolled back.
+    ...(io.stop ? { signal: io.stop.signal } : {}),
   };
   // Crash injection for the crash-safety tests: FLEET_TEST_CRASH_AT=<step>[:<name>] kills this
   // process with SIGKILL when a replacement reaches that step.

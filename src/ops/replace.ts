@@ -14,6 +14,7 @@ import type { OpsDeps } from './context.js';
 import { swapChanges } from './dns.js';
 import { describeShape, launchGeneration, type LaunchResult } from './launch.js';
 import { terminateConfirmed } from './terminate.js';
+import { finishing } from './locked.js';
 import { replaceWithVolume, type VolumePlacement } from './volume.js';
 
 export interface ReplaceJob {
@@ -87,7 +88,9 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   let changeId: string;
   try {
     deps.log({ level: 'info', event: 'waiting', msg: `${name}: waiting for ${instance.id} to converge`, name, instanceId: instance.id });
-    converged = await deps.watcher.converged(instance.id, deps.spec.reconcile.convergeTimeoutMs);
+    // A stop ends the wait: the launch is not swapped yet, so the rollback below undoes it
+    // (terminateConfirmed is not given the signal: the rollback runs to its end after a stop).
+    converged = await deps.watcher.converged(instance.id, deps.spec.reconcile.convergeTimeoutMs, deps.signal);
     await deps.hook?.('converged', name);
     if (!converged.privateIp) throw new FleetError(`${name}: ${instance.id} converged without a private address`);
     const ip = converged.privateIp;
@@ -129,7 +132,8 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   let terminated: string[] = [];
   if (old.length > 0) {
     // A lost lock stops here: the name is swapped and served; the old instance is an orphan for the next apply.
-    job.guard?.();
+    // A stop does not: the swap is made, and completing it leaves no live instance without a record.
+    finishing(job.guard)?.();
     try {
       await terminateConfirmed(deps, old, `replaced by ${converged.id}`);
       terminated = old;
