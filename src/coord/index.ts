@@ -19,7 +19,7 @@ export interface CoordinatorChoice {
   localDir: string;
   connectTimeoutMs?: number;
   log?: Log;
-  /** Lock waits and holder times (ops pass their clock: a faster local cloud's, or a test's). */
+  /** Lock waits and deadlines (ops pass their clock: a faster local cloud's, or a test's); holder `since` stays wall time. */
   clock?: TimerClock;
 }
 

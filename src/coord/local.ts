@@ -41,7 +41,7 @@ import {
   type LockOptions,
   type LockStatus,
 } from './port.js';
-import { DEADLINE, pause, Wait } from './wait.js';
+import { DEADLINE, pause, Wait, wallTime } from './wait.js';
 import { systemClock } from '../clock.js';
 import type { TimerClock } from '../ports.js';
 
@@ -63,7 +63,7 @@ export interface LocalCoordinatorOptions {
    * watchdog over a real file, so it runs on real time whatever the clock.
    */
   verifyMs?: number;
-  /** Lock waits, deadlines and holder times (default: the system clock). */
+  /** Lock waits and deadlines (default: the system clock); holder `since` stays wall time (see wallTime). */
   clock?: TimerClock;
 }
 
@@ -378,7 +378,7 @@ export class LocalCoordinator implements Coordinator {
   /** Remove the stale lock file whose content was `staleText`, under the name's break mutex. */
   async #breakStale(base: string, staleText: string): Promise<void> {
     const breakPath = `${base}.break`;
-    const mine = JSON.stringify({ host: this.#host, pid: this.#pid, operation: 'break', since: this.#clock.now().toISOString(), owner: randomUUID() });
+    const mine = JSON.stringify({ host: this.#host, pid: this.#pid, operation: 'break', since: wallTime(), owner: randomUUID() });
     for (let i = 0; ; i++) {
       if (await this.#createExclusive(base, breakPath, mine)) break;
       const cur = await readEntry(breakPath);
@@ -448,7 +448,7 @@ export class LocalCoordinator implements Coordinator {
     const startWaiting = async (holder: HolderInfo | undefined, ahead: number) => {
       if (waitFile) return;
       waitFile = `${base}.wait-${this.#pid}-${owner}`;
-      await writeFile(waitFile, JSON.stringify({ host: this.#host, pid: this.#pid, operation: opts.operation, since: this.#clock.now().toISOString(), owner }), { mode: 0o600 });
+      await writeFile(waitFile, JSON.stringify({ host: this.#host, pid: this.#pid, operation: opts.operation, since: wallTime(), owner }), { mode: 0o600 });
       opts.onWait?.({ holder, ahead });
     };
     let place: 'none' | 'queued' | 'in' | 'handed' = 'none';
@@ -470,7 +470,7 @@ export class LocalCoordinator implements Coordinator {
       let delay = this.#pollMin;
       for (;;) {
         if (w.signal.aborted && w.signal.reason !== DEADLINE) throw w.signal.reason;
-        const info: HolderInfo = { host: this.#host, pid: this.#pid, operation: opts.operation, since: this.#clock.now().toISOString(), owner };
+        const info: HolderInfo = { host: this.#host, pid: this.#pid, operation: opts.operation, since: wallTime(), owner };
         if (await this.#createExclusive(base, lockPath, JSON.stringify(info))) {
           let holder: HolderInfo & { fencingToken: string };
           try {

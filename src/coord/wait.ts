@@ -79,3 +79,12 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
 }
+
+/**
+ * A holder's `since`: wall-clock time on purpose, not the injected clock. It is read by other
+ * processes (`fleet locks`, a refused operator) that may run on other clocks (a faster local
+ * cloud's, or none), and shown to people; only waits and deadlines run on the injected clock.
+ */
+export function wallTime(): string {
+  return new Date().toISOString();
+}

@@ -36,7 +36,7 @@ import {
   type LockStatus,
 } from './port.js';
 import { CreateMode, isConnectionProblem, ZkCode, zkCode, ZkSession, type Tenure } from './zk-session.js';
-import { DEADLINE, deferred, Wait } from './wait.js';
+import { DEADLINE, deferred, Wait, wallTime } from './wait.js';
 import { systemClock } from '../clock.js';
 import type { TimerClock } from '../ports.js';
 
@@ -54,7 +54,7 @@ export interface ZooKeeperCoordinatorOptions {
   pid?: number;
   log?: Log;
   /**
-   * Lock waits (`--wait` deadlines) and holder times (default: the system clock). Connecting
+   * Lock waits (`--wait` deadlines; default: the system clock; holder `since` stays wall time). Connecting
    * and the session's timeout stay on real time: they mirror the server, whose session
    * timeout runs on its own real clock whatever ours says.
    */
@@ -374,7 +374,7 @@ export class ZooKeeperCoordinator implements Coordinator {
     const w = new Wait(opts.deadlineMs, [opts.signal, this.#closed.signal], this.#clock);
     const id = randomUUID();
     const prefix = `${id}-lock-`;
-    const info: HolderInfo = { host: this.#host, pid: this.#pid, operation: opts.operation, since: this.#clock.now().toISOString(), owner: id };
+    const info: HolderInfo = { host: this.#host, pid: this.#pid, operation: opts.operation, since: wallTime(), owner: id };
     let session: ZkSession | undefined; // the session our node belongs to
     let node: string | undefined; // our node's name, once known
     let maybeCreated = false; // a create whose outcome we did not learn
@@ -413,7 +413,7 @@ export class ZooKeeperCoordinator implements Coordinator {
             const holder = { ...info, fencingToken: queue[0]!.seq };
             if (waited) {
               // `since` tells others how long we have held it, not how long we waited.
-              holder.since = this.#clock.now().toISOString();
+              holder.since = wallTime();
               try {
                 await s.setData(`${parent}/${node}`, Buffer.from(JSON.stringify({ ...holder, fencingToken: undefined })));
               } catch {

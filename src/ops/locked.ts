@@ -40,7 +40,7 @@ export async function withNameLock<T>(deps: OpsDeps, name: string, operation: st
         // Without --wait the refusal names the holder; only a real wait is worth a progress line.
         if (told || deps.lockWaitMs <= 0) return;
         told = true;
-        deps.log({ level: 'warn', event: 'lock-wait', msg: `${describeHolder(name, holder, deps.clock.now())}; waiting up to ${waitText(deps.lockWaitMs)}`, name });
+        deps.log({ level: 'warn', event: 'lock-wait', msg: `${describeHolder(name, holder)}; waiting up to ${waitText(deps.lockWaitMs)}`, name });
       },
     });
   } catch (err) {
