@@ -336,7 +336,8 @@ describe('coordination: concurrent operations on one name, from separate process
     );
     for (const { args, r, ms } of results) {
       const what = `fleet ${args.slice(0, 2).join(' ')} (${ms} ms, exit ${r.code}): ${r.stdout}${r.stderr}`;
-      assert.ok(ms < 15_000, `bounded: ${what}`);
+      // Bounded by spawnFleet's 30 s (it kills the child, and the exit code below fails), not by
+      // a wall-time assertion: the machine is shared.
       assert.equal(r.code, 1, what);
       assert.match(r.stdout + r.stderr, /cannot coordinate through ZooKeeper at 127\.0\.0\.1:1: no ZooKeeper session within \d+\.\d s \(127\.0\.0\.1:1: connection refused\)/, what);
       assert.doesNotMatch(r.stderr, /unexpected failure|\n\s+at /, `no stack: ${what}`);
