@@ -14,8 +14,8 @@ import type { Progress } from '../ports.js';
  */
 export interface CliStop {
   readonly signal: AbortSignal;
-  /** This command stops safely on `signal`. */
-  handle(): void;
+  /** This command stops safely on `signal`; `how` (shown at the first signal) says what stopping does. */
+  handle(how?: string): void;
 }
 
 /** The exit code of a stop: 128 + the signal's number (SIGINT 130, SIGTERM 143). */
@@ -50,21 +50,23 @@ export async function confirm(io: CliIo, question: string): Promise<boolean> {
 export function signalStop(emitter: Pick<NodeJS.Process, 'on'>, stderr: { write(s: string): unknown }, exit: (code: number) => void): CliStop {
   const ctl = new AbortController();
   let handled = false;
+  let how = '';
   const on = (sig: 'SIGINT' | 'SIGTERM') => {
     if (!handled || ctl.signal.aborted) {
       if (handled) stderr.write(`fleet: ${sig} again: exiting now; what was in flight is left as it is (the next \`fleet apply\` repairs it)\n`);
       exit(stopExitCode(sig));
       return;
     }
-    stderr.write(`fleet: ${sig}: stopping — nothing new starts; what is in flight finishes or is rolled back (${sig} again exits at once)\n`);
+    stderr.write(`fleet: ${sig}: stopping${how ? ` — ${how}` : ''} (${sig} again exits at once)\n`);
     ctl.abort(new StopError(sig));
   };
   emitter.on('SIGINT', () => on('SIGINT'));
   emitter.on('SIGTERM', () => on('SIGTERM'));
   return {
     signal: ctl.signal,
-    handle() {
+    handle(h) {
       handled = true;
+      how = h ?? '';
     },
   };
 }

@@ -48,7 +48,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   };
   const emitJson = (v: unknown) => io.stdout.write(JSON.stringify(v, null, 2) + '\n');
   /** The commands that stop safely on Ctrl-C / SIGTERM (the rest exit at the first signal). */
-  const stopsSafely = () => io.stop?.handle();
+  const stopsSafely = (how = 'nothing new starts; what is in flight finishes or is rolled back') => io.stop?.handle(how);
 
   program
     .command('validate')
@@ -198,7 +198,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .addOption(new Option('--poll-ms <ms>', 'poll interval while waiting on AWS (default 5000)'))
     .option('--wait <duration>', 'wait this long for a name someone else is working on; default: skip it this round')
     .action(async (o: ControllerOptions, cmd: Command) => {
-      stopsSafely();
+      stopsSafely('');
       const g = globals(cmd);
       const s = await spec(cmd);
       exitCode = await controllerCommand(s, wire(cmd, s), io, g.json, o);
@@ -215,7 +215,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option('--dns-sync-ms <ms>', 'simulated ms from PENDING to INSYNC')
     .option('--event-sink <url>', 'POST EventBridge-shaped events (spot interruptions, state changes) to this URL')
     .action(async (o: SimCliOptions, cmd: Command) => {
-      stopsSafely();
+      stopsSafely('');
       await runSim(o, globals(cmd).json, io);
     });
 
