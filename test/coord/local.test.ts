@@ -60,8 +60,10 @@ describe('local coordinator', () => {
     const other = await b.lock('web-04', { operation: 'kill', deadlineMs: 0 });
     assert.equal(other.fencingToken, '0000000001');
     await other.release();
-    const waiting = b.lock('web-03', { operation: 'kill', deadlineMs: 5000 });
-    await new Promise((r) => setTimeout(r, 50));
+    let queued!: () => void;
+    const inLine = new Promise<void>((r) => (queued = r));
+    const waiting = b.lock('web-03', { operation: 'kill', deadlineMs: 5000, onWait: () => queued() });
+    await inLine; // it waits (an event, not a sleep)
     await h.release();
     await h.release(); // idempotent
     assert.throws(() => h.assertHeld(), LockLostError);
@@ -179,9 +181,13 @@ describe('local coordinator', () => {
     assert.deepEqual(await a.holders(), []);
     const web = await a.lock('web-03', { operation: 'upgrade' });
     const db = await a.lock('db-01', { operation: 'kill' });
-    const w1 = b.lock('web-03', { operation: 'heal' });
-    const w2 = b.lock('web-03', { operation: 'heal' });
-    await new Promise((r) => setTimeout(r, 50));
+    let waits = 0;
+    let bothWait!: () => void;
+    const both = new Promise<void>((r) => (bothWait = r));
+    const onWait = () => void (++waits === 2 && bothWait());
+    const w1 = b.lock('web-03', { operation: 'heal', onWait });
+    const w2 = b.lock('web-03', { operation: 'heal', onWait });
+    await both; // both wait, their wait files written (an event, not a sleep)
     const list = await a.holders();
     assert.deepEqual(
       list.map((l) => [l.name, l.holder?.host, l.holder?.operation, l.holder?.fencingToken, l.waiting]),
