@@ -6,10 +6,11 @@ import { isAbsolute, resolve } from 'node:path';
 import { createClients, type AwsClients } from '../aws/clients.js';
 import { createEc2Compute } from '../aws/ec2.js';
 import { createRoute53Dns } from '../aws/route53.js';
-import { createS3Blobs } from '../aws/s3.js';
+import { createS3Blobs, createS3Journal, createS3State } from '../aws/s3.js';
+import { createEbsDirect } from '../aws/ebs.js';
 import { InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
-import type { Blobs, Compute, Dns } from '../ports.js';
+import type { Blobs, Compute, Dns, EbsDirect, Journal, StateStore } from '../ports.js';
 import type { CliIo } from './io.js';
 
 export interface GlobalOptions {
@@ -25,6 +26,12 @@ export interface Deps {
   dns: Dns;
   compute: Compute;
   blobs: Blobs;
+  /** The EBS direct API (verifying snapshots before a volume moves across AZs). */
+  ebs: EbsDirect;
+  /** `state.s3` objects. */
+  state: StateStore;
+  /** The journal under `s3://bucket/prefix`. */
+  journal(bucket: string, prefix: string): Journal;
   clients: AwsClients;
   /** Closed when the command ends (coordination sessions). */
   cleanup: (() => Promise<void>)[];
@@ -74,6 +81,9 @@ export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: C
     dns: createRoute53Dns(clients.route53),
     compute: createEc2Compute(clients.ec2),
     blobs: createS3Blobs(clients.s3),
+    ebs: createEbsDirect(clients.ebs),
+    state: createS3State(clients.s3),
+    journal: (bucket, prefix) => createS3Journal(clients.s3, bucket, prefix),
     clients,
     cleanup: [],
   };
