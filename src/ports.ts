@@ -177,6 +177,16 @@ export interface Clock {
   now(): Date;
 }
 
+/**
+ * Time and timers from one source: real time, a faster local cloud's time, or a manual clock
+ * in tests (src/clock.ts). Every wait of ops and coord sleeps on it, so a test can run lock
+ * deadlines, convergence, INSYNC and TTL waits on simulated time.
+ */
+export interface TimerClock extends Clock {
+  /** Resolve after `ms` (clock time); rejects with the signal's reason when aborted. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
 /** A structured log event; the CLI renders it for people, the Lambda writes JSON lines. */
 export interface LogEvent {
   level: 'debug' | 'info' | 'warn' | 'error';

@@ -6,10 +6,11 @@ import { isAbsolute, resolve } from 'node:path';
 import { createClients, type AwsClients } from '../aws/clients.js';
 import { createEc2Compute } from '../aws/ec2.js';
 import { createRoute53Dns } from '../aws/route53.js';
-import { createS3Blobs, createS3Objects } from '../aws/s3.js';
+import { createS3Blobs, createS3Journal, createS3Objects } from '../aws/s3.js';
+import { createEbsDirect } from '../aws/ebs.js';
 import { InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
-import type { Blobs, Compute, Dns, ObjectStore } from '../ports.js';
+import type { Blobs, Compute, Dns, EbsDirect, Journal, ObjectStore } from '../ports.js';
 import type { CliIo } from './io.js';
 
 export interface GlobalOptions {
@@ -27,6 +28,10 @@ export interface Deps {
   blobs: Blobs;
   /** S3 objects under a prefix: the policy: location, the names' state.s3 prefixes. */
   objects: ObjectStore;
+  /** The EBS direct API (verifying snapshots before a volume moves across AZs). */
+  ebs: EbsDirect;
+  /** The journal under `s3://bucket/prefix`. */
+  journal(bucket: string, prefix: string): Journal;
   clients: AwsClients;
   /** Closed when the command ends (coordination sessions). */
   cleanup: (() => Promise<void>)[];
@@ -77,6 +82,8 @@ export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: C
     compute: createEc2Compute(clients.ec2),
     blobs: createS3Blobs(clients.s3),
     objects: createS3Objects(clients.s3),
+    ebs: createEbsDirect(clients.ebs),
+    journal: (bucket, prefix) => createS3Journal(clients.s3, bucket, prefix),
     clients,
     cleanup: [],
   };

@@ -131,6 +131,8 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
   const step = async (a: Action): Promise<void> => {
     let outcome: ActionOutcome;
     try {
+      // After a stop no new action starts (each one's own steps check it too, via the guard).
+      if (deps.signal?.aborted) throw new FleetError(`not started: ${deps.signal.reason instanceof Error ? deps.signal.reason.message : 'stopped'}`);
       outcome = await run(a);
     } catch (err) {
       failed++;
@@ -186,10 +188,12 @@ async function drainDns(deps: OpsDeps, names: string[]): Promise<void> {
       ];
       deps.log({ level: 'info', event: 'drain', msg: `before terminating orphans: waiting until earlier record changes are INSYNC and ${Math.max(rec.ttl, deps.spec.dns.ttl)} s (TTL) have passed`, name: n });
       const id = await deps.dnsWriter.submit(change);
-      await deps.dnsWriter.waitInsync(id, 10 * 60_000);
-      await deps.clock.sleep(Math.max(rec.ttl, deps.spec.dns.ttl) * 1000);
+      // Waits before terminating orphans (new side effects): a stop ends them.
+      await deps.dnsWriter.waitInsync(id, 10 * 60_000, deps.signal);
+      await deps.clock.sleep(Math.max(rec.ttl, deps.spec.dns.ttl) * 1000, deps.signal);
       return;
     } catch (err) {
+      if (deps.signal?.aborted) return;
       deps.log({ level: 'warn', event: 'drain-failed', msg: `${n}: ${err instanceof Error ? err.message : String(err)}; trying another record`, name: n });
     }
   }

@@ -66,8 +66,9 @@ export async function launchGeneration(
       [TAG.Name]: name.fqdn,
     };
     if (opts.fencingToken) tags[TAG.fence] = opts.fencingToken;
-    await deps.limiter.take('ec2:run-instances');
-    await deps.limiter.take('ec2:run-instances-resource');
+    // A stop ends these waits (a long apply may queue many launches behind the RunInstances bucket).
+    await deps.limiter.take('ec2:run-instances', 1, deps.signal);
+    await deps.limiter.take('ec2:run-instances-resource', 1, deps.signal);
     // Still ours to act on (lock held, still leader)? Checked right before the side effect.
     opts.guard?.();
     let instance: Instance;

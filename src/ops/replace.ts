@@ -49,7 +49,9 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   let changeId: string;
   try {
     deps.log({ level: 'info', event: 'waiting', msg: `${name}: waiting for ${instance.id} to converge`, name, instanceId: instance.id });
-    converged = await deps.watcher.converged(instance.id, deps.spec.reconcile.convergeTimeoutMs);
+    // A stop ends the wait: the launch is not swapped yet, so the rollback below undoes it
+    // (terminateConfirmed is not given the signal: the rollback runs to its end after a stop).
+    converged = await deps.watcher.converged(instance.id, deps.spec.reconcile.convergeTimeoutMs, deps.signal);
     await deps.hook?.('converged', name);
     if (!converged.privateIp) throw new FleetError(`${name}: ${instance.id} converged without a private address`);
     changeId = await submitSwap(deps, job, instance, converged.privateIp);

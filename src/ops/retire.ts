@@ -57,7 +57,9 @@ export async function executeRetire(deps: OpsDeps, plan: RetirePlan, lock: LockH
     if (plan.instanceIds.length > 0) await deps.clock.sleep(plan.record.ttl * 1000);
   }
   if (plan.instanceIds.length > 0) {
-    guard();
+    // Once the record is gone a stop does not stop the rest: an instance without a record would be left.
+    if (plan.record) guard.finishing();
+    else guard();
     await terminateConfirmed(deps, plan.instanceIds, `${plan.name} retired`);
   }
   let stateDeleted: number | undefined;

@@ -16,6 +16,7 @@ import type { OpsDeps } from './context.js';
 import { swapChanges } from './dns.js';
 import { journal } from './journal.js';
 import { describeShape, type LaunchResult } from './launch.js';
+import { finishing } from './locked.js';
 import { terminateConfirmed } from './terminate.js';
 
 export interface ReplaceJob {
@@ -160,7 +161,9 @@ export async function settleSwap(
   await checkStillServing(deps, job, converged, changeId);
   let terminated: string[] = [];
   if (toTerminate.length > 0) {
-    job.guard?.();
+    // A lost lock stops here: the name is swapped and served; the old instance is an orphan for the next apply.
+    // A stop does not: the swap is made, and completing it leaves no live instance without a record.
+    finishing(job.guard)?.();
     try {
       await terminateConfirmed(deps, toTerminate, `replaced by ${converged.id}`);
       terminated = toTerminate;

@@ -273,7 +273,7 @@ describe('controllers and fleet locks', () => {
 
         // A second operator waits behind it: the same upgrade, which finds it done once it gets the lock
         // (a dry run takes no lock, so it cannot stand in line).
-        const second = spawnFleet(['upgrade', 'web-03', '--type', 'm5.large', '--wait', '5m', '--yes', '--config', config, ...FAST], env());
+        const second = spawnFleet(['upgrade', 'web-03', '--type', 'm5.large', '--wait', '2h', '--yes', '--config', config, ...FAST], env());
         procs.push(second);
         const queued = await until('one waiting', 30_000, async () => (await locks()).locks.find((l) => l.name === 'web-03' && l.waiting === 1));
         assert.equal(queued.holder!['pid'], up.pid);

@@ -65,7 +65,8 @@ export async function policyPushCommand(spec: FleetSpec, configFile: string, dep
     for (const c of changes) io.stdout.write(`  ${describe(c, true)}\n`);
   }
   await mayProceed(io, o, `push ${changes.length} change${changes.length === 1 ? '' : 's'} to ${location}`);
-  const done = await executePolicyPush(deps, plan, (c) => {
+  // Ctrl-C / SIGTERM: no new write starts after it; what was written is reported as done.
+  const done = await executePolicyPush({ ...deps, ...(io.stop ? { signal: io.stop.signal } : {}) }, plan, (c) => {
     if (!json) io.stdout.write(`${describe(c, false)}\n`);
   });
   if (json) io.stdout.write(JSON.stringify({ ...result(false), changes: done.changes }, null, 2) + '\n');
