@@ -54,11 +54,10 @@ export interface LaunchRequest {
   tags: Record<string, string>;
 }
 
-export interface Compute {
+/** EC2 instances: the fleet's servers, launched, looked up, stopped and terminated. */
+export interface Instances {
   /** Every instance tagged `fleet:fleet=<fleet>` (all states), filtered and paginated (1000 per page). */
   listFleetInstances(fleet: string, onPage?: PageProgress): Promise<Instance[]>;
-  /** Resolve an image reference to an AMI id (the newest matching image for owner + pattern). */
-  resolveImage(ref: ImageRef): Promise<string>;
   /** RunInstances (tags at launch, IMDSv2 required). Capacity errors throw CapacityError. */
   launch(req: LaunchRequest): Promise<Instance>;
   /** The instances with these ids that are visible now (missing ones are simply absent: eventual consistency). */
@@ -74,10 +73,10 @@ export interface Compute {
   stop(ids: string[]): Promise<void>;
   /** StartInstances (a stopped instance keeps its private address). */
   start(ids: string[]): Promise<void>;
-  /** The availability zone of each subnet (DescribeSubnets). */
-  subnetZones(subnetIds: string[]): Promise<Map<string, string>>;
+}
 
-  // ---- EBS volumes that follow a name (DESIGN.md section 4, stateful exceptions)
+/** EBS volumes and snapshots that follow a name (DESIGN.md section 4, stateful exceptions). */
+export interface Volumes {
   /** Every volume tagged `fleet:fleet=<fleet>` (filtered, paginated). */
   listFleetVolumes(fleet: string): Promise<Volume[]>;
   /** The volumes tagged `fleet:fleet=<fleet>` and `fleet:volume-of=<name>` (filtered DescribeVolumes). */
@@ -94,6 +93,14 @@ export interface Compute {
   describeSnapshot(id: string): Promise<Snapshot | undefined>;
   /** The snapshots of a volume (filter volume-id, owner self), oldest first. */
   snapshotsOfVolume(volumeId: string): Promise<Snapshot[]>;
+}
+
+/** What launches are made from: images and subnets. */
+export interface Catalog {
+  /** Resolve an image reference to an AMI id (the newest matching image for owner + pattern). */
+  resolveImage(ref: ImageRef): Promise<string>;
+  /** The availability zone of each subnet (DescribeSubnets). */
+  subnetZones(subnetIds: string[]): Promise<Map<string, string>>;
 }
 
 export interface CreateVolumeRequest {

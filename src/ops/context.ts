@@ -1,6 +1,6 @@
 /** What ops need, passed as one plain object built at the edge (CLI, Lambda entry). */
 import type { FleetSpec } from '../model.js';
-import type { Compute, Dns, EbsDirect, Journal, Log, ObjectStore } from '../ports.js';
+import type { Catalog, Dns, Instances, Volumes, EbsDirect, Journal, Log, ObjectStore } from '../ports.js';
 import type { OpsClock } from './clock.js';
 import type { RateLimiter } from './limiter.js';
 import type { InstanceWatcher } from './watcher.js';
@@ -16,7 +16,10 @@ export type Step = 'launched' | 'converged' | 'detached' | 'mounted' | 'swapped'
 export interface OpsDeps {
   spec: FleetSpec;
   zoneId: string;
-  compute: Compute;
+  instances: Instances;
+  volumes: Volumes;
+  /** Images and subnets. */
+  catalog: Catalog;
   dns: Dns;
   journal: Journal;
   clock: OpsClock;

@@ -26,7 +26,7 @@ export function resolveImage(deps: OpsDeps, ref: ImageRef): Promise<string> {
   const key = imageKey(ref);
   let p = deps.images.get(key);
   if (!p) {
-    p = deps.limiter.take('ec2:describe').then(() => deps.compute.resolveImage(ref));
+    p = deps.limiter.take('ec2:describe').then(() => deps.catalog.resolveImage(ref));
     deps.images.set(key, p);
     p.catch(() => deps.images.delete(key));
   }
@@ -73,7 +73,7 @@ export async function launchGeneration(
     opts.guard?.();
     let instance: Instance;
     try {
-      instance = await deps.compute.launch({
+      instance = await deps.instances.launch({
         clientToken: clientToken(deps.spec.fleet, name.name, gen, shape),
         imageId,
         instanceType: shape.instanceType,
@@ -151,7 +151,7 @@ async function findEarlierLaunch(deps: OpsDeps, token: string, name: string): Pr
   const until = deps.clock.now().getTime() + 60_000;
   for (;;) {
     await deps.limiter.take('ec2:describe');
-    const found = (await deps.compute.byClientToken(deps.spec.fleet, token)).filter((i) => i.name === name);
+    const found = (await deps.instances.byClientToken(deps.spec.fleet, token)).filter((i) => i.name === name);
     if (found.length > 0) return found.find((i) => i.state === 'pending' || i.state === 'running');
     if (deps.clock.now().getTime() > until) return undefined;
     await deps.clock.sleep(2_000);

@@ -103,19 +103,19 @@ export async function observeName(deps: OpsDeps, fqdn: string, name: string): Pr
   await deps.limiter.take('route53:api');
   const rec = await deps.dns.getRecord(deps.zoneId, fqdn);
   await deps.limiter.take('ec2:describe');
-  const tagged = await deps.compute.byName(deps.spec.fleet, name);
+  const tagged = await deps.instances.byName(deps.spec.fleet, name);
   // The record may point at an instance not tagged with the name (a mistake, or another name's).
   const ips = rec ? rec.values.filter((ip) => !tagged.some((i) => i.privateIp === ip)) : [];
   let pointed: Instance[] = [];
   if (ips.length > 0) {
     await deps.limiter.take('ec2:describe');
-    pointed = await deps.compute.byPrivateIp(deps.spec.fleet, ips);
+    pointed = await deps.instances.byPrivateIp(deps.spec.fleet, ips);
   }
   const instances = [...tagged, ...pointed.filter((p) => !tagged.some((t) => t.id === p.id))];
   const role = name.slice(0, name.lastIndexOf('-'));
   if (!deps.spec.roles.some((r) => r.name === role && r.volume)) return { records: rec ? [rec] : [], instances };
   await deps.limiter.take('ec2:describe');
-  const volumes = await deps.compute.volumesOfName(deps.spec.fleet, name);
+  const volumes = await deps.volumes.volumesOfName(deps.spec.fleet, name);
   return { records: rec ? [rec] : [], instances, volumes };
 }
 
@@ -125,6 +125,6 @@ export async function observeName(deps: OpsDeps, fqdn: string, name: string): Pr
  */
 export async function changedSince(deps: OpsDeps, name: string, maxSeenGeneration: number): Promise<boolean> {
   await deps.limiter.take('ec2:describe');
-  const tagged = await deps.compute.byName(deps.spec.fleet, name);
+  const tagged = await deps.instances.byName(deps.spec.fleet, name);
   return tagged.some((i) => (i.generation ?? 0) > maxSeenGeneration);
 }

@@ -5,12 +5,14 @@
  */
 import { FleetError } from '../errors.js';
 import type { DnsRecord, FleetSpec, Instance, Volume } from '../model.js';
-import type { Compute, Dns, HostedZone, Progress } from '../ports.js';
+import type { Dns, Instances, Volumes, HostedZone, Progress } from '../ports.js';
 
 /** What the read needs: the two listing ports (an OpsDeps or the CLI's deps both have them). */
 export interface ObserveDeps {
   dns: Dns;
-  compute: Compute;
+  instances: Instances;
+  /** Read only when a role declares a volume. */
+  volumes: Volumes;
 }
 
 export interface ObservedNow {
@@ -39,11 +41,11 @@ export async function readObserved(spec: FleetSpec, deps: ObserveDeps, progress:
         rec = p;
         show();
       }),
-      deps.compute.listFleetInstances(spec.fleet, (p) => {
+      deps.instances.listFleetInstances(spec.fleet, (p) => {
         ins = p;
         show();
       }),
-      withVolumes ? deps.compute.listFleetVolumes(spec.fleet) : Promise.resolve(undefined),
+      withVolumes ? deps.volumes.listFleetVolumes(spec.fleet) : Promise.resolve(undefined),
     ]);
     return { zone, records, instances, ...(volumes ? { volumes } : {}) };
   } finally {

@@ -27,7 +27,7 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   let generation: number;
   let attempts: LaunchResult['attempts'] | undefined;
   if (job.adopt) {
-    const seen = (await deps.compute.describe([job.adopt])).get(job.adopt);
+    const seen = (await deps.instances.describe([job.adopt])).get(job.adopt);
     if (!seen || !seen.privateIp) throw new FleetError(`${name}: ${job.adopt} is gone; nothing to adopt`);
     instance = seen;
     generation = seen.generation ?? 0;
@@ -105,7 +105,7 @@ async function unservedNote(deps: OpsDeps, job: ReplaceJob): Promise<string> {
   if (rec.instanceId) {
     try {
       await deps.limiter.take('ec2:describe');
-      const i = (await deps.compute.describe([rec.instanceId])).get(rec.instanceId);
+      const i = (await deps.instances.describe([rec.instanceId])).get(rec.instanceId);
       live = !i || i.state === 'pending' || i.state === 'running'; // unseen: do not claim it is gone
     } catch {
       return '';

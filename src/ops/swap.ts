@@ -117,7 +117,7 @@ async function stillAnswering(deps: OpsDeps, ids: string[]): Promise<{ answering
   let seen: Map<string, Instance>;
   try {
     await deps.limiter.take('ec2:describe');
-    seen = await deps.compute.describe(ids);
+    seen = await deps.instances.describe(ids);
   } catch {
     return { answering: ids, toTerminate: ids };
   }
@@ -204,7 +204,7 @@ export async function checkStillServing(deps: OpsDeps, job: ReplaceJob, converge
   if (job.replaces?.instanceId) {
     try {
       await deps.limiter.take('ec2:describe');
-      seen = await deps.compute.describe([job.replaces.instanceId]);
+      seen = await deps.instances.describe([job.replaces.instanceId]);
     } catch {
       /* the old instance cannot be checked: do not swap back onto it */
     }

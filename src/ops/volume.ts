@@ -80,13 +80,13 @@ function codeOf(err: unknown): string | undefined {
 /** The usable volumes of a name, oldest first. */
 export async function volumesOf(deps: OpsDeps, name: string): Promise<Volume[]> {
   await deps.limiter.take('ec2:describe');
-  const all = await deps.compute.volumesOfName(deps.spec.fleet, name);
+  const all = await deps.volumes.volumesOfName(deps.spec.fleet, name);
   return all.filter(usableVolume).sort(byAge);
 }
 
 async function describeInstance(deps: OpsDeps, id: string): Promise<Instance | undefined> {
   await deps.limiter.take('ec2:describe');
-  return (await deps.compute.describe([id])).get(id);
+  return (await deps.instances.describe([id])).get(id);
 }
 
 /** Poll one volume until `done`; fails on `error`, on the deadline, or when it stays gone. */
@@ -97,7 +97,7 @@ export async function waitVolume(deps: OpsDeps, id: string, what: string, done: 
   for (;;) {
     await deps.limiter.take('ec2:describe');
     try {
-      last = await deps.compute.describeVolume(id);
+      last = await deps.volumes.describeVolume(id);
       if (last) seen = true;
     } catch (err) {
       deps.log({ level: 'warn', event: 'poll-failed', msg: `polling ${id} failed: ${msg(err)}` });
@@ -119,7 +119,7 @@ async function waitSnapshot(deps: OpsDeps, id: string): Promise<Snapshot> {
     await deps.limiter.take('ec2:describe');
     let s: Snapshot | undefined;
     try {
-      s = await deps.compute.describeSnapshot(id);
+      s = await deps.volumes.describeSnapshot(id);
     } catch (err) {
       deps.log({ level: 'warn', event: 'poll-failed', msg: `polling ${id} failed: ${msg(err)}` });
     }
@@ -139,9 +139,9 @@ async function attach(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, vol: Volume
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
   try {
-    await deps.compute.attachVolume(vol.id, instanceId, device);
+    await deps.volumes.attachVolume(vol.id, instanceId, device);
   } catch (err) {
-    const now = await deps.compute.describeVolume(vol.id).catch(() => undefined);
+    const now = await deps.volumes.describeVolume(vol.id).catch(() => undefined);
     if (now?.attachment?.instanceId !== instanceId) throw err;
   }
   deps.log({ level: 'info', event: 'volume-attach', msg: `attaching ${vol.id} to ${instanceId} as ${device}`, volumeId: vol.id, instanceId });
@@ -153,9 +153,9 @@ async function detach(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, vol: Volume
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
   try {
-    await deps.compute.detachVolume(vol.id, instanceId);
+    await deps.volumes.detachVolume(vol.id, instanceId);
   } catch (err) {
-    const now = await deps.compute.describeVolume(vol.id).catch(() => undefined);
+    const now = await deps.volumes.describeVolume(vol.id).catch(() => undefined);
     if (!now || now.attachment?.instanceId === instanceId && now.attachment.state !== 'detaching') throw err;
   }
   deps.log({ level: 'info', event: 'volume-detach', msg: `detaching ${vol.id} from ${instanceId}`, volumeId: vol.id, instanceId });
@@ -171,7 +171,7 @@ async function quiesce(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name: stri
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
   try {
-    await deps.compute.stop([holder.id]);
+    await deps.instances.stop([holder.id]);
   } catch (err) {
     if (codeOf(err) !== 'UnsupportedOperation' && codeOf(err) !== 'UnsupportedInstanceAttribute') throw err;
     deps.log({ level: 'warn', event: 'quiesce-terminate', msg: `${name}: ${holder.id} cannot be stopped (${codeOf(err)}: a one-time spot instance); terminating it so that ${volumeId} is quiescent`, name, instanceId: holder.id });
@@ -203,7 +203,7 @@ async function waitMounted(deps: OpsDeps, name: string, instanceId: string, volu
 async function snapshot(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name: FleetName, vol: Volume, why: string): Promise<Snapshot> {
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
-  const s = await deps.compute.createSnapshot(vol.id, `fleet ${deps.spec.fleet}: ${name.name} ${why}`, { ...volumeTags(deps, name), [TAG.operation]: deps.operationId });
+  const s = await deps.volumes.createSnapshot(vol.id, `fleet ${deps.spec.fleet}: ${name.name} ${why}`, { ...volumeTags(deps, name), [TAG.operation]: deps.operationId });
   deps.log({ level: 'info', event: 'snapshot', msg: `${name.name}: snapshot ${s.id} of ${vol.id} (${why}); waiting for it to complete`, name: name.name, snapshotId: s.id });
   return waitSnapshot(deps, s.id);
 }
@@ -241,11 +241,11 @@ export async function verifySnapshot(deps: OpsDeps, snap: Snapshot, previous: Sn
 /** The snapshot a new snapshot of `vol` follows: its latest completed one before `before`, else the one it was created from. */
 async function previousSnapshot(deps: OpsDeps, vol: Volume, before?: Snapshot): Promise<Snapshot | undefined> {
   await deps.limiter.take('ec2:describe');
-  const own = (await deps.compute.snapshotsOfVolume(vol.id)).filter((s) => s.state === 'completed' && s.id !== before?.id && (!before || s.startTime <= before.startTime));
+  const own = (await deps.volumes.snapshotsOfVolume(vol.id)).filter((s) => s.state === 'completed' && s.id !== before?.id && (!before || s.startTime <= before.startTime));
   if (own.length > 0) return own[own.length - 1];
   if (!vol.snapshotId) return undefined;
   await deps.limiter.take('ec2:describe');
-  const src = await deps.compute.describeSnapshot(vol.snapshotId);
+  const src = await deps.volumes.describeSnapshot(vol.snapshotId);
   return src?.state === 'completed' ? src : undefined;
 }
 
@@ -267,7 +267,7 @@ async function createVolume(
 ): Promise<Volume> {
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
-  const v = await deps.compute.createVolume({
+  const v = await deps.volumes.createVolume({
     clientToken: volumeToken(deps, name.name, generation, az, from?.snapshotId),
     az,
     sizeGiB: spec.sizeGiB,
@@ -306,12 +306,12 @@ async function placeVolume(
   }
   // Re-read: the holder may have been terminated meanwhile (its volume then detaches by itself).
   await deps.limiter.take('ec2:describe');
-  let cur = (await deps.compute.describeVolume(src.id)) ?? src;
+  let cur = (await deps.volumes.describeVolume(src.id)) ?? src;
   if (cur.attachment?.instanceId === instance.id) {
     if (cur.attachment.state !== 'attached') cur = await waitVolume(deps, cur.id, `to be attached to ${instance.id}`, attachedTo(instance.id));
     // A copy made by a cut-off replacement: its original goes once this instance serves the name.
     const origin = cur.tags[TAG.volumeFrom];
-    const original = origin ? await deps.compute.describeVolume(origin) : undefined;
+    const original = origin ? await deps.volumes.describeVolume(origin) : undefined;
     if (original && usableVolume(original) && original.name === name.name) {
       return { volumeId: cur.id, az: cur.az, how: 'already-attached', from: { volumeId: original.id, az: original.az, ...(original.attachment ? { instanceId: original.attachment.instanceId } : {}) } };
     }
@@ -371,7 +371,7 @@ async function launchNearVolume(deps: OpsDeps, job: ReplaceJob, src: Volume | un
   if (!src) return { ...(await launchGeneration(deps, job.name, job.role, job.generation, opts())), crossAz: false };
   const subnets = job.override?.subnets ?? subnetsOf(deps.spec, job.role);
   await deps.limiter.take('ec2:describe');
-  const zones = await deps.compute.subnetZones(subnets);
+  const zones = await deps.catalog.subnetZones(subnets);
   const here = subnets.filter((s) => zones.get(s) === src.az);
   const elsewhere = subnets.filter((s) => zones.get(s) !== src.az);
   let failed: LaunchResult['attempts'] = [];
@@ -537,11 +537,11 @@ async function rollbackVolume(
     await terminateConfirmed(deps, [s.instance.id], `rollback of ${name}`);
     notes.push(`${s.instance.id} terminated`);
     if (s.copy) {
-      const original = s.src ? await deps.compute.describeVolume(s.src.id) : undefined;
+      const original = s.src ? await deps.volumes.describeVolume(s.src.id) : undefined;
       if (original && usableVolume(original)) {
         await waitVolume(deps, s.copy, `to detach from ${s.instance.id}`, (v) => v.state === 'available' && !v.attachment);
         await deps.limiter.take('ec2:mutating');
-        await deps.compute.deleteVolume(s.copy);
+        await deps.volumes.deleteVolume(s.copy);
         notes.push(`the copy ${s.copy} deleted (the original ${original.id} is intact)`);
       } else {
         notes.push(`the copy ${s.copy} kept (the original ${s.src?.id ?? '?'} is not there)`);
@@ -556,7 +556,7 @@ async function rollbackVolume(
         const now = await waitVolume(deps, s.src.id, `to be free or still on ${h.id}`, (v) => !v.attachment || v.attachment.instanceId === h.id);
         if (!now.attachment) await attach(deps, {}, now, h.id, job.role.volume!.device);
         await deps.limiter.take('ec2:mutating');
-        await deps.compute.start([h.id]);
+        await deps.instances.start([h.id]);
         await deps.watcher.wait(h.id, 'to run again', VOLUME_TIMEOUT_MS, (i) => i.state === 'running', (i) => (i.state === 'shutting-down' || i.state === 'terminated' ? `${h.id} is ${i.state}` : undefined));
         notes.push(`${s.src.id} back on ${h.id}, which runs again`);
       } else if (h && LIVE.has(h.state)) {
@@ -579,7 +579,7 @@ async function deleteSource(deps: OpsDeps, job: ReplaceJob, serving: Instance, p
   const name = job.name.name;
   const oldId = placed.from!.volumeId;
   try {
-    const copy = await deps.compute.describeVolume(placed.volumeId);
+    const copy = await deps.volumes.describeVolume(placed.volumeId);
     if (!copy || copy.attachment?.instanceId !== serving.id || copy.attachment.state !== 'attached') {
       deps.log({ level: 'warn', event: 'volume-kept', msg: `${name}: keeping ${oldId}: its copy ${placed.volumeId} is not attached to ${serving.id}`, name });
       return undefined;
@@ -587,7 +587,7 @@ async function deleteSource(deps: OpsDeps, job: ReplaceJob, serving: Instance, p
     await waitVolume(deps, oldId, 'to be free (its instance terminated)', free);
     job.guard?.();
     await deps.limiter.take('ec2:mutating');
-    await deps.compute.deleteVolume(oldId);
+    await deps.volumes.deleteVolume(oldId);
     deps.log({ level: 'info', event: 'volume-deleted', msg: `${name}: deleted ${oldId} in ${placed.from!.az}; ${placed.volumeId} in ${placed.az} serves`, name, volumeId: oldId });
     return oldId;
   } catch (err) {

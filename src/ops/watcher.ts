@@ -5,7 +5,7 @@
  */
 import { FleetError } from '../errors.js';
 import type { Instance } from '../model.js';
-import type { Compute, Log } from '../ports.js';
+import type { Instances, Log } from '../ports.js';
 import type { OpsClock } from './clock.js';
 import type { RateLimiter } from './limiter.js';
 
@@ -29,7 +29,7 @@ export interface WatcherOptions {
 }
 
 export class InstanceWatcher {
-  readonly #compute: Compute;
+  readonly #instances: Instances;
   readonly #clock: OpsClock;
   readonly #limiter: RateLimiter;
   readonly #log: Log;
@@ -37,8 +37,8 @@ export class InstanceWatcher {
   #waiters: Waiter[] = [];
   #running = false;
 
-  constructor(compute: Compute, clock: OpsClock, limiter: RateLimiter, log: Log, opts: WatcherOptions) {
-    this.#compute = compute;
+  constructor(instances: Instances, clock: OpsClock, limiter: RateLimiter, log: Log, opts: WatcherOptions) {
+    this.#instances = instances;
     this.#clock = clock;
     this.#limiter = limiter;
     this.#log = log;
@@ -103,7 +103,7 @@ export class InstanceWatcher {
         for (let i = 0; i < ids.length; i += 200) {
           await this.#limiter.take('ec2:describe');
           try {
-            const got = await this.#compute.describe(ids.slice(i, i + 200));
+            const got = await this.#instances.describe(ids.slice(i, i + 200));
             for (const [k, v] of got) seen.set(k, v);
           } catch (err) {
             // A failed poll is not a failed wait: the SDK has retried already; try again next poll.

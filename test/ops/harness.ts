@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/index.js';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
-import { createEc2Compute } from '../../src/aws/ec2.js';
+import { createEc2 } from '../../src/aws/ec2.js';
 import { createRoute53Dns } from '../../src/aws/route53.js';
 import { createS3Journal, createS3Objects } from '../../src/aws/s3.js';
 import { createEbsDirect } from '../../src/aws/ebs.js';
@@ -124,18 +124,18 @@ export async function prepareFleet(oc: OpsCloud, shape: FleetShape): Promise<Tes
     deps(o = {}) {
       const clock = scaledClock(SPEED, Date.now, oc.cloud.control.clock.now());
       const limiter = new RateLimiter(clock);
-      const compute = createEc2Compute(oc.clients.ec2);
+      const ec2 = createEc2(oc.clients.ec2);
       const log = (e: LogEvent) => void events.push(e);
       return {
         spec: o.spec ?? spec,
         zoneId: zone.id,
-        compute,
+        ...ec2,
         dns,
         journal: createS3Journal(oc.clients.s3, spec.journal.bucket, spec.journal.prefix),
         clock,
         log,
         limiter,
-        watcher: new InstanceWatcher(compute, clock, limiter, log, { pollMs: 200, visibilityGraceMs: 5 * 60_000 }),
+        watcher: new InstanceWatcher(ec2.instances, clock, limiter, log, { pollMs: 200, visibilityGraceMs: 5 * 60_000 }),
         dnsWriter: new DnsWriter(dns, zone.id, clock, limiter, log, { batchWindowMs: 200, pollMs: 200 }),
         operationId: randomUUID().slice(0, 8),
         images: new Map(),

@@ -14,7 +14,7 @@ import { guardOf, throwIfStopped } from '../../src/ops/locked.js';
 import { RateLimiter } from '../../src/ops/limiter.js';
 import { InstanceWatcher } from '../../src/ops/watcher.js';
 import type { OpsDeps } from '../../src/ops/context.js';
-import { createEc2Compute } from '../../src/aws/ec2.js';
+import { createEc2 } from '../../src/aws/ec2.js';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/index.js';
 
 const stopped = (sig = 'SIGINT'): AbortController => {
@@ -86,7 +86,7 @@ describe('a wait for convergence ends at the stop', () => {
     const id = r.Instances![0]!.InstanceId!;
     const clock = manualClock();
     const limiter = new RateLimiter(clock);
-    const watcher = new InstanceWatcher(createEc2Compute(ec2), clock, limiter, () => {}, { pollMs: 5000, visibilityGraceMs: 300_000 });
+    const watcher = new InstanceWatcher(createEc2(ec2).instances, clock, limiter, () => {}, { pollMs: 5000, visibilityGraceMs: 300_000 });
     const stop = new AbortController();
     const waiting = watcher.converged(id, 600_000, stop.signal);
     // The first poll ran and the loop sleeps until the next one (on the manual clock).
