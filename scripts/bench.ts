@@ -29,6 +29,7 @@ function fleetYaml(n: number): string {
 region: us-east-1
 dns:
   zone: bench.example.com
+  record-quota: 1000000
 naming:
   index-digits: 6
 hub: web-000001

@@ -3,7 +3,7 @@
  * ConfigError carrying every problem found, each with file, line, column and path, in
  * file order. `loadConfig` adds the file read.
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 
 import type * as z from 'zod';
 
@@ -12,6 +12,7 @@ import type { FleetSpec, RoleSpec } from '../model.js';
 import { crossChecks } from './cross.js';
 import { formatPath, hasPath, keyProblems, locate, showKey, parseYaml, type Finding, type Located, type ParsedYaml, type Path } from './document.js';
 import { EXPECT, fleetSchema, KNOWN, type FleetYaml } from './schema.js';
+import { bytePosition, invalidUtf8At, MAX_CONFIG_BYTES, MAX_PROBLEMS, thousands } from './limits.js';
 import { didYouMean } from './suggest.js';
 import { show } from './validators.js';
 
@@ -64,11 +65,16 @@ function located(parsed: ParsedYaml, f: Finding): Located {
   return { ...locate(parsed, f), path: formatPath(f.path), message: f.message };
 }
 
+/** In file order; beyond MAX_PROBLEMS, one last problem counts the rest (where the first of them is). */
 function toProblems(file: string, located: Located[]): ConfigProblem[] {
-  return located
+  const sorted = located
     .map((l, i) => ({ l, i }))
     .sort((a, b) => a.l.line - b.l.line || a.l.column - b.l.column || a.i - b.i)
     .map(({ l }) => ({ file, line: l.line, column: l.column, path: l.path, message: l.message }));
+  if (sorted.length <= MAX_PROBLEMS) return sorted;
+  const next = sorted[MAX_PROBLEMS]!;
+  const rest = sorted.length - MAX_PROBLEMS;
+  return [...sorted.slice(0, MAX_PROBLEMS), { file, line: next.line, column: next.column, path: '', message: `and ${thousands(rest)} more problem${rest === 1 ? '' : 's'} from here on (the first ${MAX_PROBLEMS} are listed)` }];
 }
 
 function toSpec(y: FleetYaml): FleetSpec {
@@ -96,7 +102,7 @@ function toSpec(y: FleetYaml): FleetSpec {
   const hub = y.hub.split('.')[0]!; // validated as a name in the zone: keep the short name
   const spec: FleetSpec = {
     fleet: y.fleet,
-    dns: { zone: y.dns.zone, ttl: y.dns.ttl },
+    dns: { zone: y.dns.zone, ttl: y.dns.ttl, recordQuota: y.dns['record-quota'] },
     naming: { indexDigits: y.naming['index-digits'] },
     hub,
     journal: { bucket: y.journal.bucket, prefix: y.journal.prefix },
@@ -138,10 +144,14 @@ function toSpec(y: FleetYaml): FleetSpec {
  * schema cannot be checked on a tree the parser had to guess.
  */
 export function parseConfig(text: string, file: string): FleetSpec {
-  const parsed = parseYaml(text);
   const fail = (problems: Located[]): never => {
     throw new ConfigError(toProblems(file, problems));
   };
+  if (text.length > MAX_CONFIG_BYTES || Buffer.byteLength(text, 'utf8') > MAX_CONFIG_BYTES) {
+    const at = bytePosition(Buffer.from(text.slice(0, MAX_CONFIG_BYTES + 1), 'utf8'), MAX_CONFIG_BYTES);
+    fail([{ line: at.line, column: at.column, path: '', message: sizeMessage(`${thousands(Buffer.byteLength(text, 'utf8'))} bytes`) }]);
+  }
+  const parsed = parseYaml(text);
   if (parsed.syntax.length > 0) fail(parsed.syntax);
   if (parsed.doc.contents === null || (parsed.doc.contents as { value?: unknown }).value === null) {
     fail([{ line: 1, column: 1, path: '', message: `the file is empty; expected a mapping with ${TOP_KEYS}` }]);
@@ -158,30 +168,66 @@ export function parseConfig(text: string, file: string): FleetSpec {
   const result = fleetSchema.safeParse(data);
   // Keys that are lists or mappings are reported by keyProblems already; zod sees them stringified.
   const findings = (result.success ? [] : findingsOf(result.error.issues, data)).filter((f) => f.at !== 'key' || hasPath(parsed, f.path));
-  findings.push(...crossChecks(data));
-  problems.push(...findings.map((f) => located(parsed, f)));
+  // Loops, not push(...spread): a spread passes every item as an argument, and 130,000
+  // findings overflow the call stack.
+  for (const f of crossChecks(data)) findings.push(f);
+  for (const f of findings) problems.push(located(parsed, f));
   if (!result.success && problems.length === 0) problems.push({ line: 1, column: 1, path: '', message: 'the file does not describe a fleet' });
   if (problems.length > 0 || !result.success) fail(problems);
   return toSpec(result.data!);
 }
 
-/** Read and parse a fleet.yaml; a file that cannot be read is an InputError naming it. */
+/** The first MAX_CONFIG_BYTES + 1 bytes of a file: enough to tell that it is too big, never more. */
+async function readBounded(file: string): Promise<{ bytes: Buffer; size: number }> {
+  const fh = await open(file, 'r');
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      if (got === buf.length) break;
+    }
+    return { bytes: buf.subarray(0, got), size: Math.max(st.size, got) };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Read and parse a fleet.yaml; a file that cannot be read is an InputError naming it. A file
+ * larger than MAX_CONFIG_BYTES, or holding a byte that is not UTF-8, is a ConfigError located
+ * where the limit is crossed or where the byte is.
+ */
 export async function loadConfig(file: string): Promise<FleetSpec> {
   let bytes: Buffer;
+  let size: number;
   try {
-    bytes = await readFile(file);
+    ({ bytes, size } = await readBounded(file));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory, not a file' : code === 'EACCES' ? 'permission denied' : `cannot read it (${code ?? String(e)})`;
     throw new InputError(`cannot read ${file}: ${why}`, { cause: e, data: { file } });
   }
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch (e) {
-    throw new InputError(`cannot read ${file}: it is not UTF-8 text`, { cause: e, data: { file } });
+  if (bytes.length > MAX_CONFIG_BYTES) {
+    const cut = invalidUtf8At(bytes.subarray(0, MAX_CONFIG_BYTES));
+    const at = bytePosition(bytes, cut === -1 ? MAX_CONFIG_BYTES : cut);
+    throw new ConfigError([{ file, line: at.line, column: at.column, path: '', message: sizeMessage(size > bytes.length ? `${thousands(size)} bytes` : 'more than that') }]);
   }
-  return parseConfig(text, file);
+  const bad = invalidUtf8At(bytes);
+  if (bad !== -1) {
+    const at = bytePosition(bytes, bad);
+    const b = bytes[bad]!.toString(16).toUpperCase().padStart(2, '0');
+    throw new ConfigError([{ file, line: at.line, column: at.column, path: '', message: `byte 0x${b} is not UTF-8: the file is not UTF-8 text (save it as UTF-8)` }]);
+  }
+  return parseConfig(bytes.toString('utf8'), file);
+}
+
+function sizeMessage(size: string): string {
+  return `the file is ${size}; fleet.yaml may be at most ${thousands(MAX_CONFIG_BYTES)} bytes (a fleet description is small: is this the right file?)`;
 }
 
 /** `file:line:col: path: message`, one per line (the same text ConfigError's message holds). */
