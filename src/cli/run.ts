@@ -9,6 +9,7 @@ import { FleetError, InputError, ConfigError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import { desiredNames } from '../naming.js';
 import { isValidRole, roleProblem } from '../naming.js';
+import { checkEndpoint, checkRegion } from './flags.js';
 import { makeProgress, type CliIo } from './io.js';
 import { configPath, makeDeps, type Deps, type GlobalOptions } from './wiring.js';
 import { readInventory } from './commands/ls.js';
@@ -39,6 +40,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     });
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
+  // Global flags are input like any other: checked before any command runs (exit 2).
+  program.hook('preAction', (_program, action) => {
+    const g = globals(action);
+    if (g.region !== undefined) checkRegion('--region', g.region);
+    checkEndpoint(g.endpoint, io.env['AWS_ENDPOINT_URL']);
+  });
   const spec = async (cmd: Command): Promise<FleetSpec> => loadConfig(configPath(globals(cmd), io));
   const wire = (cmd: Command, s: FleetSpec | undefined): Deps => {
     const d = makeDeps(globals(cmd), s, io);

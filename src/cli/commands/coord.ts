@@ -10,7 +10,7 @@ import { makeProgress, type CliIo } from '../io.js';
 import { table } from '../render.js';
 import type { Deps } from '../wiring.js';
 import { readObserved } from './ls.js';
-import { cliLog, localLockDir, makeOpsDeps, type OpsCliOptions } from '../opsdeps.js';
+import { checkedLockDir, cliLog, makeOpsDeps, type OpsCliOptions } from '../opsdeps.js';
 
 function ago(iso: string, now: Date): string {
   const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
@@ -22,7 +22,7 @@ export async function locksCommand(spec: FleetSpec, deps: Deps, io: CliIo, json:
   const coord = createCoordinator({
     fleet: spec.fleet,
     ...(spec.coordination.zookeeper ? { zookeeper: spec.coordination.zookeeper } : {}),
-    localDir: localLockDir(io, spec.fleet, deps.endpoint ?? deps.region ?? 'aws'),
+    localDir: checkedLockDir(io, spec, deps.endpoint ?? deps.region ?? 'aws'),
     log: cliLog(io, json, Boolean(o.verbose)),
   });
   deps.cleanup.push(() => coord.close());

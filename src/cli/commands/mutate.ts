@@ -12,6 +12,7 @@ import { terminateConfirmed } from '../../ops/terminate.js';
 import { resolveImage } from '../../ops/launch.js';
 import PQueue from 'p-queue';
 import { confirm, makeProgress, type CliIo } from '../io.js';
+import { checkCount } from '../flags.js';
 import type { Deps } from '../wiring.js';
 import { readObserved } from './ls.js';
 import { makeOpsDeps, opsClock, type OpsCliOptions } from '../opsdeps.js';
@@ -108,10 +109,7 @@ export interface UpgradeOptions extends MutateOptions {
   maxSurge: string;
 }
 
-function count(flag: string, v: string): number {
-  if (!/^\d+$/.test(v)) throw new InputError(`${flag} ${JSON.stringify(v)}: expected a whole number >= 0`);
-  return Number(v);
-}
+const count = (flag: string, v: string): number => checkCount(flag, v);
 
 export async function upgradeCommand(spec: FleetSpec, configFile: string, target: string, deps: Deps, io: CliIo, json: boolean, o: UpgradeOptions): Promise<number> {
   // Bad input first, before any call: exit 2, nothing changed.
