@@ -10,6 +10,7 @@ import type { FleetSpec } from '../model.js';
 import { desiredNames } from '../naming.js';
 import { isValidRole, roleProblem } from '../naming.js';
 import { checkEndpoint, checkRegion } from './flags.js';
+import { preflight } from '../ops/preflight.js';
 import { makeProgress, type CliIo } from './io.js';
 import { configPath, makeDeps, type Deps, type GlobalOptions } from './wiring.js';
 import { readInventory } from './commands/ls.js';
@@ -57,12 +58,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   program
     .command('validate')
     .description('check fleet.yaml and report every problem at once, each with file:line:column')
-    .action(async (_o, cmd: Command) => {
+    .option('--online', 'also check against the account (read-only): types offered in the subnets\' AZs, image and architecture, subnets and security groups in one VPC', false)
+    .action(async (o: { online: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
       const names = desiredNames(s);
-      if (g.json) emitJson({ ok: true, file: configPath(g, io), fleet: s.fleet, zone: s.dns.zone, roles: s.roles.map((r) => ({ role: r.name, count: r.count })), names: names.length });
-      else io.stdout.write(`${configPath(g, io)}: ok — fleet ${s.fleet}, zone ${s.dns.zone}, ${s.roles.length} role${s.roles.length === 1 ? '' : 's'} (${s.roles.map((r) => `${r.name}×${r.count}`).join(', ')}), ${names.length} names\n`);
+      const online = o.online ? await preflight(wire(cmd, s), s) : undefined;
+      if (g.json) emitJson({ ok: true, file: configPath(g, io), fleet: s.fleet, zone: s.dns.zone, roles: s.roles.map((r) => ({ role: r.name, count: r.count })), names: names.length, ...(online ? { online } : {}) });
+      else {
+        io.stdout.write(`${configPath(g, io)}: ok — fleet ${s.fleet}, zone ${s.dns.zone}, ${s.roles.length} role${s.roles.length === 1 ? '' : 's'} (${s.roles.map((r) => `${r.name}×${r.count}`).join(', ')}), ${names.length} names\n`);
+        if (online) io.stdout.write(`account${online.region ? ` (${online.region})` : ''}: ok — ${online.types.length} instance type${online.types.length === 1 ? '' : 's'} offered in ${online.zones.join(', ')}; image${online.images.length === 1 ? '' : 's'} ${online.images.map((i) => `${i.id} (${i.architecture})`).join(', ')}; ${online.subnets} subnet${online.subnets === 1 ? '' : 's'} and ${online.securityGroups} security group${online.securityGroups === 1 ? '' : 's'}${online.vpc ? ` in ${online.vpc}` : ''}\n`);
+      }
     });
 
   program

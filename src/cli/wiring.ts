@@ -4,12 +4,12 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { createClients, type AwsClients } from '../aws/clients.js';
-import { createEc2Compute } from '../aws/ec2.js';
+import { createEc2Catalog, createEc2Compute } from '../aws/ec2.js';
 import { createRoute53Dns } from '../aws/route53.js';
 import { createS3Blobs } from '../aws/s3.js';
 import { InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
-import type { Blobs, Compute, Dns } from '../ports.js';
+import type { AccountCatalog, Blobs, Compute, Dns } from '../ports.js';
 import { checkEndpoint, checkRegion } from './flags.js';
 import type { CliIo } from './io.js';
 
@@ -26,6 +26,8 @@ export interface Deps {
   dns: Dns;
   compute: Compute;
   blobs: Blobs;
+  /** The preflight's reads (Describe* only). */
+  catalog: AccountCatalog;
   clients: AwsClients;
   /** Closed when the command ends (coordination sessions). */
   cleanup: (() => Promise<void>)[];
@@ -78,6 +80,7 @@ export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: C
     dns: createRoute53Dns(clients.route53),
     compute: createEc2Compute(clients.ec2),
     blobs: createS3Blobs(clients.s3),
+    catalog: createEc2Catalog(clients.ec2),
     clients,
     cleanup: [],
   };

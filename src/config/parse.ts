@@ -174,7 +174,24 @@ export function parseConfig(text: string, file: string): FleetSpec {
   for (const f of findings) problems.push(located(parsed, f));
   if (!result.success && problems.length === 0) problems.push({ line: 1, column: 1, path: '', message: 'the file does not describe a fleet' });
   if (problems.length > 0 || !result.success) fail(problems);
-  return toSpec(result.data!);
+  const spec = toSpec(result.data!);
+  SOURCES.set(spec, { file, parsed });
+  return spec;
+}
+
+/** Where each spec parseConfig returned came from, so later checks (the preflight) can name a line. */
+const SOURCES = new WeakMap<FleetSpec, { file: string; parsed: ParsedYaml }>();
+
+/**
+ * file:line:column of a fleet.yaml path (`['roles', 'web', 'alternatives', 1]`) in the file
+ * `spec` was parsed from; the mapping that should hold it when the key is absent (a default).
+ * Undefined for a spec that did not come from parseConfig (built by hand, or from JSON).
+ */
+export function configLocation(spec: FleetSpec, path: Path): ConfigProblem | undefined {
+  const src = SOURCES.get(spec);
+  if (!src) return undefined;
+  const at = locate(src.parsed, { path, at: 'value', message: '' });
+  return { file: src.file, line: at.line, column: at.column, path: formatPath(path), message: '' };
 }
 
 /** The first MAX_CONFIG_BYTES + 1 bytes of a file: enough to tell that it is too big, never more. */

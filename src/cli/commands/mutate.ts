@@ -10,6 +10,7 @@ import { executePlan, type ActionOutcome } from '../../ops/apply.js';
 import { replaceName, journal, type ReplaceResult } from '../../ops/replace.js';
 import { terminateConfirmed } from '../../ops/terminate.js';
 import { resolveImage } from '../../ops/launch.js';
+import { preflight } from '../../ops/preflight.js';
 import PQueue from 'p-queue';
 import { confirm, makeProgress, type CliIo } from '../io.js';
 import { checkCount } from '../flags.js';
@@ -47,6 +48,7 @@ function printPlan(io: CliIo, plan: Plan): void {
 
 export async function planCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<Plan> {
   const clock = await opsClock(deps, o);
+  await preflight(deps, spec); // what AWS would refuse, refused now (exit 2, at its fleet.yaml line)
   const observed = await readObserved(spec, deps, makeProgress(io, json));
   const plan = planReconcile(spec, observed, clock.now(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
   if (json) io.stdout.write(JSON.stringify(plan, null, 2) + '\n');
@@ -56,6 +58,7 @@ export async function planCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: 
 
 export async function applyCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: MutateOptions): Promise<number> {
   const ops = await makeOpsDeps(spec, deps, io, json, o);
+  await preflight(deps, spec); // what AWS would refuse, refused before any launch (exit 2)
   const observed = await readObserved(spec, deps, makeProgress(io, json), ops.zone);
   const plan = planReconcile(spec, observed, ops.clock.now(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
   if (o.dryRun || plan.actions.length === 0) {
@@ -125,6 +128,7 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   planUpgrade(spec, { records: [], instances: [] }, target, change);
 
   const ops = await makeOpsDeps(spec, deps, io, json, o);
+  await preflight(deps, spec, o.type ? [{ type: o.type, role }] : []); // a --type the account lacks or the role's AZs do not offer: exit 2
   // An image that does not exist is bad input: exit 2 before anything changes.
   if (change.imageId) await resolveImage(ops, { id: change.imageId });
   const observed = await readObserved(spec, deps, makeProgress(io, json), ops.zone);
