@@ -87,3 +87,15 @@ test('counts and durations: bounds, and no 1e+23 in a message', () => {
   assert.throws(() => checkDuration('--wait', '99999999999999999999'), InputError);
   assert.throws(() => checkDuration('--wait', '-5s'), InputError);
 });
+
+test('fleet sim: a speed or a delay beyond the local cloud\'s bounds is exit 2, not a RangeError', async () => {
+  for (const [args, re] of [
+    [['sim', '--port', '0', '--speed', '1e308'], /--speed "1e308": expected a number from 0\.001 to 1000000/],
+    [['sim', '--port', '0', '--boot-ms', '9e15'], /--boot-ms "9e15": expected a number from 0 to 604800000/],
+  ] as const) {
+    const r = await fleet([...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, re);
+    assert.doesNotMatch(r.stderr, /unexpected failure/);
+  }
+});
