@@ -61,20 +61,23 @@ function findingsOf(issues: readonly z.core.$ZodIssue[], data: unknown): Finding
   return out.filter((f) => !(f.at === 'parent' && suggested.has(formatPath(f.path))));
 }
 
-function located(parsed: ParsedYaml, f: Finding): Located {
-  return { ...locate(parsed, f), path: formatPath(f.path), message: f.message };
+/** A problem with its position; its path is formatted only if it is listed (a file may hold 250,000). */
+type Pending = Omit<Located, 'path'> & { path: string | Path };
+
+function located(parsed: ParsedYaml, f: Finding): Pending {
+  const at = locate(parsed, f);
+  return { line: at.line, column: at.column, path: f.path, message: f.message };
 }
 
 /** In file order; beyond MAX_PROBLEMS, one last problem counts the rest (where the first of them is). */
-function toProblems(file: string, located: Located[]): ConfigProblem[] {
-  const sorted = located
-    .map((l, i) => ({ l, i }))
-    .sort((a, b) => a.l.line - b.l.line || a.l.column - b.l.column || a.i - b.i)
-    .map(({ l }) => ({ file, line: l.line, column: l.column, path: l.path, message: l.message }));
-  if (sorted.length <= MAX_PROBLEMS) return sorted;
-  const next = sorted[MAX_PROBLEMS]!;
-  const rest = sorted.length - MAX_PROBLEMS;
-  return [...sorted.slice(0, MAX_PROBLEMS), { file, line: next.line, column: next.column, path: '', message: `and ${thousands(rest)} more problem${rest === 1 ? '' : 's'} from here on (the first ${MAX_PROBLEMS} are listed)` }];
+function toProblems(file: string, located: Pending[]): ConfigProblem[] {
+  const order = located.map((_, i) => i);
+  order.sort((a, b) => located[a]!.line - located[b]!.line || located[a]!.column - located[b]!.column || a - b);
+  const problem = (l: Pending): ConfigProblem => ({ file, line: l.line, column: l.column, path: typeof l.path === 'string' ? l.path : formatPath(l.path), message: l.message });
+  if (order.length <= MAX_PROBLEMS) return order.map((i) => problem(located[i]!));
+  const next = located[order[MAX_PROBLEMS]!]!;
+  const rest = order.length - MAX_PROBLEMS;
+  return [...order.slice(0, MAX_PROBLEMS).map((i) => problem(located[i]!)), { file, line: next.line, column: next.column, path: '', message: `and ${thousands(rest)} more problem${rest === 1 ? '' : 's'} from here on (the first ${MAX_PROBLEMS} are listed)` }];
 }
 
 function toSpec(y: FleetYaml): FleetSpec {
@@ -144,7 +147,7 @@ function toSpec(y: FleetYaml): FleetSpec {
  * schema cannot be checked on a tree the parser had to guess.
  */
 export function parseConfig(text: string, file: string): FleetSpec {
-  const fail = (problems: Located[]): never => {
+  const fail = (problems: Pending[]): never => {
     throw new ConfigError(toProblems(file, problems));
   };
   if (text.length > MAX_CONFIG_BYTES || Buffer.byteLength(text, 'utf8') > MAX_CONFIG_BYTES) {
@@ -164,7 +167,7 @@ export function parseConfig(text: string, file: string): FleetSpec {
     fail([{ line: 1, column: 1, path: '', message: `cannot read the YAML: ${e instanceof Error ? e.message : String(e)}` }]);
   }
 
-  const problems: Located[] = keyProblems(parsed);
+  const problems: Pending[] = keyProblems(parsed);
   const result = fleetSchema.safeParse(data);
   // Keys that are lists or mappings are reported by keyProblems already; zod sees them stringified.
   const findings = (result.success ? [] : findingsOf(result.error.issues, data)).filter((f) => f.at !== 'key' || hasPath(parsed, f.path));
