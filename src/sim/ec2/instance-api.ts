@@ -208,7 +208,8 @@ export function instanceActions(deps: InstanceApiDeps): Record<string, Ec2Action
     const volumeTags = p.tagSpecifications().find((t) => t.resourceType === 'volume')?.tags ?? [];
     dryRun(p);
 
-    if (!subnet) subnet = store.topology.pickDefaultSubnet(minCount) ?? store.topology.defaultSubnet(store.topology.azs[0]!.name)!;
+    // No subnet and no AZ: EC2 places the launch in an AZ that offers the type.
+    if (!subnet) subnet = store.topology.pickDefaultSubnet(minCount, (az) => offeredIn(type.name, az)) ?? store.topology.defaultSubnet(store.topology.azs[0]!.name)!;
 
     if (!offeredIn(type.name, subnet.az)) {
       const offered = store.topology.azs.map((a) => a.name).filter((az) => offeredIn(type.name, az));

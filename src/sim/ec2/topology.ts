@@ -308,9 +308,10 @@ export class Topology<T = unknown> {
   }
 
   /** A default subnet with room for `n` addresses, rotating over the AZs as EC2 spreads launches. */
-  pickDefaultSubnet(n: number): Subnet<T> | undefined {
+  pickDefaultSubnet(n: number, azOk: (az: string) => boolean = () => true): Subnet<T> | undefined {
     for (let i = 0; i < this.azs.length; i++) {
       const az = this.azs[(this.#rr + i) % this.azs.length]!;
+      if (!azOk(az.name)) continue;
       const s = this.defaultSubnet(az.name);
       if (s && s.free >= n) {
         this.#rr = (this.#rr + i + 1) % this.azs.length;
