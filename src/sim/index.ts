@@ -233,6 +233,11 @@ function str(body: Record<string, unknown>, key: string, opts: { optional?: bool
  *   POST /_sim/route53/prior-request-not-complete {zone, n}
  *   POST /_sim/s3/conflict-next {bucket, key, n}  409 ConditionalRequestConflict on the next n conditional writes
  *   POST /_sim/reset        (all knobs back to defaults)
+ *
+ * Every knob is checked by type and range (counts 0..1,000,000, delays and windows up to a
+ * week, clock speed up to 1,000,000, a jump of at most ten years that stays within the last
+ * representable date, strings up to 256 characters): a bad one answers 400 with the reason
+ * and changes nothing, so no request can leave the local cloud in a state it cannot leave.
  */
 function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | undefined) => void) {
   return (method: string, path: string, _query: URLSearchParams, rawBody: unknown): unknown => {
