@@ -75,9 +75,9 @@ interface Run {
 }
 
 /** `fleet validate -c <file>` in a child with a heap cap; killed (and failed) past KILL_AFTER_MS. */
-function validate(file: string): Promise<Run> {
+function validate(file: string, command: string[] = ['validate']): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, BIN, 'validate', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } });
+    const child = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, BIN, ...command, '-c', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } });
     let stdout = '';
     let stderr = '';
     let killed = false;
@@ -126,7 +126,7 @@ const CASES: HostileCase[] = [
   { name: 'size: a 1 MB fleet name', content: () => minimal.replace('fleet: tiny', 'fleet: ' + 'a'.repeat(1 << 20)), at: [2, MAX_CONFIG_BYTES - minimal.indexOf('fleet: tiny') - 'fleet: '.length + 8 + 1 - 1], message: /the file is 1,048,\d\d\d bytes/ },
   { name: 'count: 150 roles of 100,000 names in 12 KB', content: () => manyRoles(150, 100_000), at: [19, 12], message: /the roles declare 15,000,001 names in all \(role r0x brings them past the limit\); a Route 53 hosted zone holds 10,000 record sets by default, 2 of them the zone's SOA and NS, so at most 9,998 names/ },
   { name: 'count: past a raised dns.record-quota', content: () => manyRoles(3, 10_000, 25_000), at: [26, 12], message: /the roles declare 30,001 names in all \(role r2x brings them past the limit\); dns.record-quota is 25,000 record sets/ },
-  { name: 'duplicates: 125,000 entries of a list', content: () => withChaos('  opt-out: [' + Array(125_000).fill('x').join(',') + ']\n'), at: [21, 13], message: /opt-out names "x", which is not a declared role/ },
+  { name: 'duplicates: 130,000 entries of a list', content: () => withChaos('  opt-out: [' + Array(130_000).fill('x').join(',') + ']\n'), at: [21, 13], message: /opt-out names "x", which is not a declared role/ },
   { name: 'unknown keys at scale', content: () => { let s = minimal; for (let i = 0; s.length < MAX_CONFIG_BYTES - 20; i++) s += `k${i}: 1\n`; return s; }, at: [20, 1], message: /unknown key 'k0'/ },
   { name: 'non-UTF-8: a Latin-1 byte deep in the file', content: () => { const b = Buffer.from(minimal + lines(50, (i) => `# comment ${i}`) + '# caf\u0000\n'); b[b.length - 2] = 0xe9; return b; }, at: [70, 6], message: /byte 0xE9 is not UTF-8/ },
   { name: 'a long value is quoted by a short prefix', content: () => minimal.replace('tiny-journal', 'j'.repeat(200_000)), at: [7, 11], message: /bucket name "j{57}\.\.\."/ },
@@ -150,6 +150,16 @@ for (const c of CASES) {
     if (c.at !== 'any') assert.deepEqual([Number(first[1]), Number(first[2])], c.at, first[0]);
   });
 }
+
+test('apply and plan refuse a hostile file the same way, before any AWS call (no endpoint is even configured)', async () => {
+  const file = write('deep-apply.yaml', minimal + 'x: ' + '['.repeat(5000) + ']'.repeat(5000) + '\n');
+  for (const command of [['apply', '--yes'], ['plan']]) {
+    const r = await validate(file, command);
+    assert.equal(r.killed, false);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /deep-apply\.yaml:20:35: nested more than 32 levels deep/);
+  }
+});
 
 test('a raised dns.record-quota admits more names than the default', async () => {
   const file = write('raised.yaml', manyRoles(2, 6_000, 20_000));
