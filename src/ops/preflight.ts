@@ -9,7 +9,7 @@ import { configLocation } from '../config/index.js';
 import { ConfigError, InputError, type ConfigProblem } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import type { AccountCatalog, CatalogImage } from '../ports.js';
-import { imageKey, offeringZones, preflightProblems, preflightQuestions, type AccountAnswers, type ExtraType, type PreflightProblem } from '../plan/preflight.js';
+import { imageKey, offeringZones, preflightProblems, preflightQuestions, type AccountAnswers, type ExtraImage, type ExtraType, type PreflightProblem } from '../plan/preflight.js';
 
 export interface PreflightDeps {
   catalog: AccountCatalog;
@@ -29,8 +29,8 @@ export interface PreflightReport {
 }
 
 /** Read what the preflight needs to know about the account (Describe* only). */
-export async function readAccount(deps: PreflightDeps, spec: FleetSpec, extra: readonly ExtraType[]): Promise<AccountAnswers> {
-  const q = preflightQuestions(spec, extra);
+export async function readAccount(deps: PreflightDeps, spec: FleetSpec, extra: readonly ExtraType[], extraImages: readonly ExtraImage[] = []): Promise<AccountAnswers> {
+  const q = preflightQuestions(spec, extra, extraImages);
   const [types, subnets, securityGroups, imageList] = await Promise.all([
     deps.catalog.instanceTypes(q.types),
     deps.catalog.subnets(q.subnets),
@@ -47,11 +47,14 @@ export async function readAccount(deps: PreflightDeps, spec: FleetSpec, extra: r
  * Check `spec` (and `extraTypes`, e.g. `upgrade --type`, with the role it is for) against the
  * account. Throws ConfigError (each problem at its fleet.yaml line) or, when a flag is among
  * the culprits, InputError listing them all; both exit 2. Returns what was checked.
+ * `opts.images`: images from flags (`upgrade --image`), checked to exist and to run the types
+ * they will launch with.
  */
-export async function preflight(deps: PreflightDeps, spec: FleetSpec, extraTypes: readonly (string | ExtraType)[] = []): Promise<PreflightReport> {
+export async function preflight(deps: PreflightDeps, spec: FleetSpec, extraTypes: readonly (string | ExtraType)[] = [], opts: { images?: readonly ExtraImage[] } = {}): Promise<PreflightReport> {
   const extra: ExtraType[] = extraTypes.map((e) => (typeof e === 'string' ? { type: e } : e));
-  const answers = await readAccount(deps, spec, extra);
-  const problems = preflightProblems(spec, answers, extra);
+  const images = opts.images ?? [];
+  const answers = await readAccount(deps, spec, extra, images);
+  const problems = preflightProblems(spec, answers, extra, images);
   if (problems.length > 0) throw preflightError(spec, problems);
   const vpcs = [...new Set([...answers.securityGroups.values()].map((g) => g.vpcId))];
   return {

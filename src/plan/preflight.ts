@@ -25,6 +25,16 @@ export interface ExtraType {
   flag?: string;
 }
 
+/** An image asked for outside fleet.yaml (`upgrade --image`) for a role: it must exist and run the types it will launch. */
+export interface ExtraImage {
+  id: string;
+  role: string;
+  /** The types it will launch with; default every type the role allows. */
+  types?: readonly string[];
+  /** How to name it in a problem; default `--image`. */
+  flag?: string;
+}
+
 export interface PreflightQuestions {
   types: string[];
   images: ImageRef[];
@@ -71,7 +81,7 @@ function roleView(spec: FleetSpec, role: RoleSpec): RoleView {
 }
 
 /** What to ask the account: every type, image, subnet and security group the spec and the flags name. */
-export function preflightQuestions(spec: FleetSpec, extra: readonly ExtraType[] = []): PreflightQuestions {
+export function preflightQuestions(spec: FleetSpec, extra: readonly ExtraType[] = [], extraImages: readonly ExtraImage[] = []): PreflightQuestions {
   const types = new Set<string>();
   const images = new Map<string, ImageRef>();
   const subnets = new Set<string>(spec.defaults.subnets);
@@ -82,6 +92,7 @@ export function preflightQuestions(spec: FleetSpec, extra: readonly ExtraType[] 
     images.set(imageKey(v.image.ref), v.image.ref);
   }
   for (const e of extra) types.add(e.type);
+  for (const e of extraImages) images.set(e.id, { id: e.id });
   return { types: [...types], images: [...images.values()], subnets: [...subnets], securityGroups: [...new Set(spec.defaults.securityGroups)] };
 }
 
@@ -100,7 +111,7 @@ export function partitionOf(region: string): string {
 }
 
 /** Every reason AWS would refuse what the spec and the flags ask for, given the account's answers. */
-export function preflightProblems(spec: FleetSpec, answers: AccountAnswers, extra: readonly ExtraType[] = []): PreflightProblem[] {
+export function preflightProblems(spec: FleetSpec, answers: AccountAnswers, extra: readonly ExtraType[] = [], extraImages: readonly ExtraImage[] = []): PreflightProblem[] {
   const out: PreflightProblem[] = [];
   const where = answers.region ? ` in ${answers.region}` : '';
   const reported = new Set<string>();
@@ -162,6 +173,22 @@ export function preflightProblems(spec: FleetSpec, answers: AccountAnswers, extr
   for (const e of extra) {
     const view = e.role !== undefined ? views.find((v) => v.role.name === e.role) : undefined;
     checkType(e.type, { flag: e.flag ?? '--type' }, view);
+  }
+
+  // An image from a flag: exists, and runs every type it will launch with.
+  for (const e of extraImages) {
+    const flag = e.flag ?? '--image';
+    const img = answers.images.get(e.id);
+    if (!img) {
+      out.push({ flag, message: `${flag} ${e.id}: image does not exist${where} (DescribeImages)` });
+      continue;
+    }
+    const view = views.find((v) => v.role.name === e.role);
+    const types = e.types ?? view?.types.map((t) => t.type) ?? [];
+    for (const t of types) {
+      const archs = answers.types.get(t);
+      if (archs && !archs.includes(img.architecture)) out.push({ flag, message: `${flag} ${img.id}${img.name ? ` (${img.name})` : ''} is ${img.architecture}, but instance type ${t} of role ${e.role} runs ${archs.join(', ')}` });
+    }
   }
 
   // The instance profile: an ARN names this region's partition.

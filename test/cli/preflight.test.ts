@@ -102,6 +102,18 @@ describe('preflight against the account', () => {
     assert.equal(cloud.control.calls()['ec2:RunInstances'], undefined);
   });
 
+  test('upgrade --image of another architecture, or that does not exist: exit 2, nothing launched', async () => {
+    const config = writeConfig(fleetYaml());
+    cloud.control.resetCalls();
+    const arm = await run(['upgrade', 'api', '--image', 'ami-0d12a0000000000b1', '--yes', '--config', config]);
+    assert.equal(arm.code, 2, arm.stderr);
+    assert.match(arm.stderr, /--image ami-0d12a0000000000b1 \(debian-12-arm64-[^)]*\) is arm64, but instance type m5\.large of role api runs x86_64/);
+    const gone = await run(['upgrade', 'api', '--image', 'ami-0000000000000dead', '--yes', '--config', config]);
+    assert.equal(gone.code, 2, gone.stderr);
+    assert.match(gone.stderr, /--image ami-0000000000000dead: image does not exist in us-east-1/);
+    assert.deepEqual(mutatingCalls(cloud.control.calls()), {}, 'no mutating call');
+  });
+
   test('a sound fleet.yaml passes validate --online and says what it checked', async () => {
     const config = writeConfig(fleetYaml());
     cloud.control.resetCalls();

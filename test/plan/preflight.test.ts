@@ -55,6 +55,14 @@ for (const c of CASES) {
   });
 }
 
+test('preflight: an image from a flag exists and runs the types it launches', () => {
+  const s = spec();
+  assert.deepEqual(show(preflightProblems(s, account(), [], [{ id: 'ami-0123456789abcdef0', role: 'web' }])), []);
+  assert.deepEqual(show(preflightProblems(s, account(), [], [{ id: 'ami-0d12a0000000000b1', role: 'web', types: ['t3.medium'] }])), ['--image: --image ami-0d12a0000000000b1 (debian-12-arm64) is arm64, but instance type t3.medium of role web runs x86_64']);
+  assert.deepEqual(show(preflightProblems(s, account(), [], [{ id: 'ami-0000000000000dead', role: 'web' }])), ['--image: --image ami-0000000000000dead: image does not exist in us-east-1 (DescribeImages)']);
+  assert.deepEqual(preflightQuestions(s, [], [{ id: 'ami-0000000000000dead', role: 'web' }]).images, [{ id: 'ami-0123456789abcdef0' }, { id: 'ami-0000000000000dead' }]);
+});
+
 test('preflight questions: every type, image, subnet and group once, with the flags', () => {
   const q = preflightQuestions(spec('  api: {count: 1, type: m5.large, image: ami-0d12a0000000000b1, subnets: [subnet-0aa00000000000001]}'), [{ type: 'c7i.large' }]);
   assert.deepEqual(q.types.sort(), ['c7i.large', 'm5.large', 't3.medium', 't3.small', 't3a.medium']);

@@ -128,7 +128,7 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   planUpgrade(spec, { records: [], instances: [] }, target, change);
 
   const ops = await makeOpsDeps(spec, deps, io, json, o);
-  await preflight(deps, spec, o.type ? [{ type: o.type, role }] : []); // a --type the account lacks or the role's AZs do not offer: exit 2
+  await preflight(deps, spec, o.type ? [{ type: o.type, role }] : [], { images: o.image ? [{ id: o.image, role, ...(o.type ? { types: [o.type] } : {}) }] : [] }); // a --type or --image the account lacks, the role's AZs do not offer, or of another architecture: exit 2
   // An image that does not exist is bad input: exit 2 before anything changes.
   if (change.imageId) await resolveImage(ops, { id: change.imageId });
   const observed = await readObserved(spec, deps, makeProgress(io, json), ops.zone);
