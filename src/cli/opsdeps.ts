@@ -3,7 +3,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCoordinator } from '../coord/index.js';
-import { parseDurationSeconds } from '../config/index.js';
 import { createS3Journal, createS3State } from '../aws/s3.js';
 import { createEbsDirect } from '../aws/ebs.js';
 import { FleetError, InputError } from '../errors.js';

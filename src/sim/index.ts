@@ -344,7 +344,7 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
         return { now: control.clock.nowIso(), speed: control.clock.speed };
       }
       case 'POST /delays': {
-        for (const [k, v] of Object.entries(body)) {
+        for (const k of Object.keys(body)) {
           if (!(k in control.delays)) throw new ControlError(`unknown delay "${k}"; known: ${Object.keys(control.delays).join(', ')}`);
           num(body, k, { max: MAX_DELAY_MS });
         }
