@@ -4,23 +4,26 @@
  * user's mistake.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { loadConfig } from '../config/index.js';
 import { FleetError, InputError, ConfigError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import { desiredNames } from '../naming.js';
 import { isValidRole, roleProblem } from '../naming.js';
 import { makeProgress, type CliIo } from './io.js';
-import { configPath, makeDeps, resolvedRegion, type Deps, type GlobalOptions } from './wiring.js';
-import { readInventory } from './commands/ls.js';
-import { describeStep } from './commands/init.js';
-import { executeInit, initRefusal, readInitPlan } from '../ops/init.js';
-import { renderInventory } from './render.js';
-import { runSim, type SimCliOptions } from './commands/sim.js';
-import { applyCommand, killCommand, planCommand, upgradeCommand, type MutateOptions, type UpgradeOptions } from './commands/mutate.js';
-import { controllerCommand, locksCommand, type ControllerOptions } from './commands/coord.js';
-import { retireCommand, type RetireOptions } from './commands/retire.js';
-import { DEFAULT_POLICY_DIR, policyPushCommand, type PolicyPushOptions } from './commands/policy.js';
+import { configPath, DEFAULT_POLICY_DIR, type GlobalOptions } from './paths.js';
+import type { Deps } from './wiring.js';
+import type { SimCliOptions } from './commands/sim.js';
+import type { MutateOptions, UpgradeOptions } from './commands/mutate.js';
+import type { ControllerOptions } from './commands/coord.js';
+import type { RetireOptions } from './commands/retire.js';
+import type { PolicyPushOptions } from './commands/policy.js';
 
+/**
+ * Each command's module (and through it the AWS SDK, the local cloud, p-queue, the ZooKeeper
+ * client) is imported inside its action, never here: `fleet --help`, `fleet validate` and
+ * `fleet plan --help` load commander, the config parser and nothing that talks to AWS. A
+ * static import of a command module here would cost every invocation its module loading
+ * (test/cli/startup.test.ts checks what is loaded; `npm run bench` reports the CPU ratio).
+ */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode = 0;
   const deps: Deps[] = [];
@@ -40,8 +43,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     });
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
-  const spec = async (cmd: Command): Promise<FleetSpec> => loadConfig(configPath(globals(cmd), io));
-  const wire = (cmd: Command, s: FleetSpec | undefined): Deps => {
+  const spec = async (cmd: Command): Promise<FleetSpec> => {
+    const { loadConfig } = await import('../config/index.js');
+    return loadConfig(configPath(globals(cmd), io));
+  };
+  const wire = async (cmd: Command, s: FleetSpec | undefined): Promise<Deps> => {
+    const { makeDeps } = await import('./wiring.js');
     const d = makeDeps(globals(cmd), s, io);
     deps.push(d);
     return d;
@@ -70,7 +77,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         if (!isValidRole(o.role)) throw new InputError(`--role ${JSON.stringify(o.role)}: ${roleProblem(o.role)}`);
         if (!s.roles.some((r) => r.name === o.role)) throw new InputError(`--role ${o.role}: no such role in ${configPath(g, io)} (roles: ${s.roles.map((r) => r.name).join(', ')})`);
       }
-      const inv = await readInventory(s, wire(cmd, s), makeProgress(io, g.json), o.role);
+      const [{ readInventory }, { renderInventory }] = await Promise.all([import('./commands/ls.js'), import('./render.js')]);
+      const inv = await readInventory(s, await wire(cmd, s), makeProgress(io, g.json), o.role);
       if (g.json) emitJson(inv);
       else io.stdout.write(renderInventory(inv));
     });
@@ -82,7 +90,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (o: { dryRun: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
-      const d = wire(cmd, s);
+      const d = await wire(cmd, s);
+      const [{ executeInit, initRefusal, readInitPlan }, { describeStep }, { resolvedRegion }] = await Promise.all([import('../ops/init.js'), import('./commands/init.js'), import('./wiring.js')]);
       const plan = await readInitPlan(s, d, await resolvedRegion(d));
       const refused = initRefusal(plan);
       if (refused) throw refused;
@@ -112,7 +121,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (o: MutateOptions, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
-      await planCommand(s, wire(cmd, s), io, g.json, o);
+      const { planCommand } = await import('./commands/mutate.js');
+      await planCommand(s, await wire(cmd, s), io, g.json, o);
     });
 
   mutating(
@@ -122,7 +132,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   ).action(async (o: MutateOptions, cmd: Command) => {
     const g = globals(cmd);
     const s = await spec(cmd);
-    exitCode = await applyCommand(s, wire(cmd, s), io, g.json, o);
+    const { applyCommand } = await import('./commands/mutate.js');
+    exitCode = await applyCommand(s, await wire(cmd, s), io, g.json, o);
   });
 
   mutating(
@@ -138,7 +149,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   ).action(async (target: string, o: UpgradeOptions, cmd: Command) => {
     const g = globals(cmd);
     const s = await spec(cmd);
-    exitCode = await upgradeCommand(s, configPath(g, io), target, wire(cmd, s), io, g.json, o);
+    const { upgradeCommand } = await import('./commands/mutate.js');
+    exitCode = await upgradeCommand(s, configPath(g, io), target, await wire(cmd, s), io, g.json, o);
   });
 
   mutating(
@@ -149,7 +161,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   ).action(async (name: string, o: MutateOptions, cmd: Command) => {
     const g = globals(cmd);
     const s = await spec(cmd);
-    exitCode = await killCommand(s, name, wire(cmd, s), io, g.json, o);
+    const { killCommand } = await import('./commands/mutate.js');
+    exitCode = await killCommand(s, name, await wire(cmd, s), io, g.json, o);
   });
 
   mutating(
@@ -161,7 +174,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   ).action(async (name: string, o: RetireOptions, cmd: Command) => {
     const g = globals(cmd);
     const s = await spec(cmd);
-    exitCode = await retireCommand(s, name, wire(cmd, s), io, g.json, o);
+    const { retireCommand } = await import('./commands/retire.js');
+    exitCode = await retireCommand(s, name, await wire(cmd, s), io, g.json, o);
   });
 
   const policy = program.command('policy').description("the CFEngine masterfiles at fleet.yaml's policy: location (the hub fetches them at bootstrap)");
@@ -174,7 +188,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (o: PolicyPushOptions, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
-      exitCode = await policyPushCommand(s, configPath(g, io), wire(cmd, s), io, g.json, o);
+      const { policyPushCommand } = await import('./commands/policy.js');
+      exitCode = await policyPushCommand(s, configPath(g, io), await wire(cmd, s), io, g.json, o);
     });
 
   program
@@ -183,7 +198,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (o: MutateOptions, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
-      exitCode = await locksCommand(s, wire(cmd, s), io, g.json, o);
+      const { locksCommand } = await import('./commands/coord.js');
+      exitCode = await locksCommand(s, await wire(cmd, s), io, g.json, o);
     });
 
   program
@@ -196,7 +212,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (o: ControllerOptions, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
-      exitCode = await controllerCommand(s, wire(cmd, s), io, g.json, o);
+      const { controllerCommand } = await import('./commands/coord.js');
+      exitCode = await controllerCommand(s, await wire(cmd, s), io, g.json, o);
     });
 
   program
@@ -210,6 +227,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option('--dns-sync-ms <ms>', 'simulated ms from PENDING to INSYNC')
     .option('--event-sink <url>', 'POST EventBridge-shaped events (spot interruptions, state changes) to this URL')
     .action(async (o: SimCliOptions, cmd: Command) => {
+      const { runSim } = await import('./commands/sim.js');
       await runSim(o, globals(cmd).json, io);
     });
 
