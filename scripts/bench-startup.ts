@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, printTable, root } from './bench-common.js';
+import { cli, cliUnbundled, printTable, root } from './bench-common.js';
 
 const TIME = '/usr/bin/time';
 
@@ -58,6 +58,9 @@ export function benchStartup(rounds = 7): StartupResult {
     { label: 'fleet --help', argv: [process.execPath, cli, '--help'] },
     { label: 'fleet plan --help', argv: [process.execPath, cli, 'plan', '--help'] },
     { label: 'fleet validate', argv: [process.execPath, cli, 'validate', '--config', example] },
+    // The same commands unbundled (dist/src, as the tests run them): what the bundle saves.
+    { label: 'fleet --help (dist/src)', argv: [process.execPath, cliUnbundled, '--help'] },
+    { label: 'fleet validate (dist/src)', argv: [process.execPath, cliUnbundled, 'validate', '--config', example] },
   ];
   if (awsCliWorks()) commands.push({ label: 'aws --version', argv: ['aws', '--version'] });
   const samples = new Map<string, Sample[]>(commands.map((c) => [c.label, []]));
