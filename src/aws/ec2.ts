@@ -23,7 +23,7 @@ import {
   type VolumeType as SdkVolumeType,
 } from '@aws-sdk/client-ec2';
 import type { ImageRef, Instance, InstanceState, Snapshot, Volume, VolumeState } from '../model.js';
-import type { Compute, CreateVolumeRequest, LaunchRequest, PageProgress } from '../ports.js';
+import type { BeforePage, Compute, CreateVolumeRequest, LaunchRequest, PageProgress } from '../ports.js';
 import { TAG } from '../tags.js';
 import { awsCode, cloudError } from './errors.js';
 import { CapacityError, FleetError, InputError } from '../errors.js';
@@ -142,12 +142,13 @@ export function createEc2Compute(client: EC2Client): Compute {
     return out;
   };
   /** Every instance matching the filters (always filtered, 1,000 a page), every page. */
-  const describeInstances = async (what: string, filters: Filter[], onPage?: PageProgress): Promise<Instance[]> => {
+  const describeInstances = async (what: string, filters: Filter[], onPage?: PageProgress, beforePage?: BeforePage): Promise<Instance[]> => {
     const out: Instance[] = [];
     let token: string | undefined;
     let pages = 0;
     do {
       let res;
+      await beforePage?.();
       try {
         res = await client.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, ...(token ? { NextToken: token } : {}) }));
       } catch (err) {
@@ -176,8 +177,8 @@ export function createEc2Compute(client: EC2Client): Compute {
     return out;
   };
   return {
-    listFleetInstances(fleet: string, onPage?: PageProgress): Promise<Instance[]> {
-      return describeInstances(`listing instances of fleet ${fleet}`, [{ Name: `tag:${TAG.fleet}`, Values: [fleet] }], onPage);
+    listFleetInstances(fleet: string, onPage?: PageProgress, beforePage?: BeforePage): Promise<Instance[]> {
+      return describeInstances(`listing instances of fleet ${fleet}`, [{ Name: `tag:${TAG.fleet}`, Values: [fleet] }], onPage, beforePage);
     },
 
     async launch(req: LaunchRequest): Promise<Instance> {

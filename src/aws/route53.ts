@@ -10,7 +10,7 @@ import {
   type RRType,
 } from '@aws-sdk/client-route-53';
 import type { DnsRecord } from '../model.js';
-import type { Dns, DnsChange, HostedZone, PageProgress } from '../ports.js';
+import type { BeforePage, Dns, DnsChange, HostedZone, PageProgress } from '../ports.js';
 import { awsCode, cloudError } from './errors.js';
 import { DnsConflictError, FleetError } from '../errors.js';
 
@@ -78,12 +78,13 @@ export function createRoute53Dns(client: Route53Client): Dns {
       }
     },
 
-    async listRecords(zoneId: string, onPage?: PageProgress): Promise<DnsRecord[]> {
+    async listRecords(zoneId: string, onPage?: PageProgress, beforePage?: BeforePage): Promise<DnsRecord[]> {
       const records: DnsRecord[] = [];
       let start: { name: string; type: RRType; id?: string } | undefined;
       let pages = 0;
       for (;;) {
         let out: ListResourceRecordSetsCommandOutput;
+        await beforePage?.();
         try {
           out = await client.send(
             new ListResourceRecordSetsCommand({
