@@ -23,6 +23,9 @@ const result = await build({
   splitting: true,
   format: 'esm',
   platform: 'node',
+  // The SDK's ES modules (dist-es), not its one-file CommonJS builds: esbuild then keeps only
+  // the commands and schemas fleet uses (the whole EC2 client is ~130 MB of heap once loaded).
+  mainFields: ['module', 'main'],
   target: 'node20',
   minify: true,
   sourcemap: 'linked',

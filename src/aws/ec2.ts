@@ -25,6 +25,7 @@ import {
 import type { ImageRef, Instance, InstanceState, Snapshot, Volume, VolumeState } from '../model.js';
 import type { BeforePage, Compute, CreateVolumeRequest, LaunchRequest, PageProgress } from '../ports.js';
 import { TAG } from '../tags.js';
+import { compactPage, parseDescribeInstancesPage } from './compact-page.js';
 import { awsCode, cloudError } from './errors.js';
 import { CapacityError, FleetError, InputError } from '../errors.js';
 
@@ -50,6 +51,9 @@ const INPUT_CODES: ReadonlySet<string> = new Set([
 ]);
 
 const STATES: readonly InstanceState[] = ['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped'];
+
+/** What the SDK deserializes in place of a listing page read by compactPage. */
+const EMPTY_DESCRIBE_INSTANCES = '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><reservationSet/></DescribeInstancesResponse>';
 
 export function fromSdkInstance(i: SdkInstance): Instance {
   const tags: Record<string, string> = {};
@@ -147,17 +151,21 @@ export function createEc2Compute(client: EC2Client): Compute {
     let token: string | undefined;
     let pages = 0;
     do {
-      let res;
       await beforePage?.();
+      // The page is read by a scanner that keeps only the fields fleet maps, not by the SDK's
+      // deserializer (src/aws/compact-page.ts): a 1,000-instance page costs a fraction.
+      const command = new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, ...(token ? { NextToken: token } : {}) });
+      const page = compactPage(command, parseDescribeInstancesPage, EMPTY_DESCRIBE_INSTANCES);
       try {
-        res = await client.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, ...(token ? { NextToken: token } : {}) }));
+        await client.send(command);
       } catch (err) {
         throw cloudError(what, err);
       }
       pages++;
-      for (const r of res.Reservations ?? []) for (const i of r.Instances ?? []) if (i.InstanceId) out.push(fromSdkInstance(i));
+      const { instances, nextToken } = page();
+      for (const i of instances) if (i.InstanceId) out.push(fromSdkInstance(i as SdkInstance));
       onPage?.({ pages, items: out.length });
-      token = res.NextToken || undefined;
+      token = nextToken;
     } while (token);
     return out;
   };
