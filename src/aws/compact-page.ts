@@ -97,10 +97,14 @@ export function decodeXmlText(s: string): string {
 /**
  * Walk the elements of an XML document: `open(name, depth)` for each start tag, and
  * `leaf(name, depth, text)` for each element that holds text and no child element (depth 1 is
- * the root). Comments, processing instructions and CDATA-free documents only: what AWS's query
- * and REST-XML protocols send. Attributes are skipped.
+ * the root); `text()` decodes the leaf's text, only for the leaves the caller keeps (most of a
+ * page is fields fleet does not read). Comments, processing instructions and CDATA-free
+ * documents only: what AWS's query and REST-XML protocols send. Attributes are skipped.
  */
-export function walkXml(xml: string, open: (name: string, depth: number) => void, leaf: (name: string, depth: number, text: string) => void): void {
+export function walkXml(xml: string, open: (name: string, depth: number) => void, leaf: (name: string, depth: number, text: () => string) => void): void {
+  let from = 0;
+  let to = 0;
+  const text = (): string => decodeXmlText(own(xml.slice(from, to)));
   let depth = 0;
   let i = 0;
   let textFrom = -1; // start of the current element's text, while it has no child element
@@ -119,7 +123,11 @@ export function walkXml(xml: string, open: (name: string, depth: number) => void
     if (gt < 0) break;
     if (c === 47 /* / */) {
       const name = xml.slice(lt + 2, gt).trim();
-      if (textFrom >= 0) leaf(name, depth, decodeXmlText(own(xml.slice(textFrom, lt))));
+      if (textFrom >= 0) {
+        from = textFrom;
+        to = lt;
+        leaf(name, depth, text);
+      }
       textFrom = -1;
       depth--;
       i = gt + 1;
@@ -136,7 +144,8 @@ export function walkXml(xml: string, open: (name: string, depth: number) => void
     depth++;
     open(name, depth);
     if (selfClosing) {
-      leaf(name, depth, '');
+      from = to = 0;
+      leaf(name, depth, text);
       depth--;
       textFrom = -1;
     } else textFrom = gt + 1;
@@ -194,19 +203,19 @@ export function parseDescribeInstancesPage(xml: string): { instances: CompactSdk
         (cur.Tags ??= []).push(tag);
       }
     },
-    (name, depth, text) => {
-      if (depth === 2 && name === 'nextToken') nextToken = text || undefined;
+    (name, depth, leafText) => {
+      if (depth === 2 && name === 'nextToken') nextToken = leafText() || undefined;
       if (!cur || path[4] !== 'item' || path[3] !== 'instancesSet') return;
       if (depth === 6) {
         const field = INSTANCE_FIELDS[name];
-        if (field) (cur as Record<string, unknown>)[field] = field === 'InstanceId' || field === 'PrivateIpAddress' ? text : intern(text);
-        else if (name === 'launchTime') cur.LaunchTime = new Date(text);
+        if (field) (cur as Record<string, unknown>)[field] = field === 'InstanceId' || field === 'PrivateIpAddress' ? leafText() : intern(leafText());
+        else if (name === 'launchTime') cur.LaunchTime = new Date(leafText());
       } else if (depth === 7) {
-        if (path[5] === 'instanceState' && name === 'name') cur.State = { Name: intern(text) };
-        else if (path[5] === 'placement' && name === 'availabilityZone') cur.Placement = { AvailabilityZone: intern(text) };
+        if (path[5] === 'instanceState' && name === 'name') cur.State = { Name: intern(leafText()) };
+        else if (path[5] === 'placement' && name === 'availabilityZone') cur.Placement = { AvailabilityZone: intern(leafText()) };
       } else if (depth === 8 && tag && path[5] === 'tagSet') {
-        if (name === 'key') tag.Key = intern(text);
-        else if (name === 'value') tag.Value = tag.Key !== undefined && LOW_CARDINALITY_TAGS.has(tag.Key) ? intern(text) : text;
+        if (name === 'key') tag.Key = intern(leafText());
+        else if (name === 'value') tag.Value = tag.Key !== undefined && LOW_CARDINALITY_TAGS.has(tag.Key) ? intern(leafText()) : leafText();
       }
     },
   );
@@ -244,13 +253,13 @@ export function parseListRecordSetsPage(xml: string): {
         sets.push(cur);
       }
     },
-    (name, depth, text) => {
-      if (depth === 2) top[name] = text;
+    (name, depth, leafText) => {
+      if (depth === 2) top[name] = leafText();
       else if (cur && depth === 4) {
-        if (name === 'Name') cur.Name = text;
-        else if (name === 'Type') cur.Type = intern(text);
-        else if (name === 'TTL') cur.TTL = Number(text);
-      } else if (cur && depth === 6 && name === 'Value') cur.Values.push(text);
+        if (name === 'Name') cur.Name = leafText();
+        else if (name === 'Type') cur.Type = intern(leafText());
+        else if (name === 'TTL') cur.TTL = Number(leafText());
+      } else if (cur && depth === 6 && name === 'Value') cur.Values.push(leafText());
     },
   );
   return {

@@ -9,6 +9,7 @@ import type { FleetSpec } from '../model.js';
 import { desiredNames } from '../naming.js';
 import { isValidRole, roleProblem } from '../naming.js';
 import { makeProgress, type CliIo } from './io.js';
+import { writeJson } from './json-out.js';
 import { configPath, DEFAULT_POLICY_DIR, type GlobalOptions } from './paths.js';
 import type { Deps } from './wiring.js';
 import type { SimCliOptions } from './commands/sim.js';
@@ -53,7 +54,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     deps.push(d);
     return d;
   };
-  const emitJson = (v: unknown) => io.stdout.write(JSON.stringify(v, null, 2) + '\n');
+  // In pieces, never one string: an inventory of 100,000 names is ~100 MB of JSON.
+  const emitJson = (v: unknown) => writeJson(io.stdout, v);
 
   program
     .command('validate')

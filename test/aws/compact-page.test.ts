@@ -110,7 +110,7 @@ test('walkXml: comments, processing instructions, attributes, self-closing eleme
   walkXml(
     '<?xml version="1.0"?><!-- a <comment> --><a x="1"><b>t</b><c/><d y="2"><e>u &amp; v</e></d></a>',
     (n, d) => seen.push(`open ${n}@${d}`),
-    (n, d, t) => seen.push(`leaf ${n}@${d}=${t}`),
+    (n, d, t) => seen.push(`leaf ${n}@${d}=${t()}`),
   );
   assert.deepEqual(seen, ['open a@1', 'open b@2', 'leaf b@2=t', 'open c@2', 'leaf c@2=', 'open d@2', 'open e@3', 'leaf e@3=u & v']);
 });
