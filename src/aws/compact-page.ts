@@ -100,8 +100,10 @@ export function decodeXmlText(s: string): string {
  * the root); `text()` decodes the leaf's text, only for the leaves the caller keeps (most of a
  * page is fields fleet does not read). Comments, processing instructions and CDATA-free
  * documents only: what AWS's query and REST-XML protocols send. Attributes are skipped.
+ * When `open` returns true the element is skipped whole, up to its end tag (an element that
+ * never contains an element of its own name: not `item`).
  */
-export function walkXml(xml: string, open: (name: string, depth: number) => void, leaf: (name: string, depth: number, text: () => string) => void): void {
+export function walkXml(xml: string, open: (name: string, depth: number) => boolean | void, leaf: (name: string, depth: number, text: () => string) => void): void {
   let from = 0;
   let to = 0;
   const text = (): string => decodeXmlText(own(xml.slice(from, to)));
@@ -142,7 +144,14 @@ export function walkXml(xml: string, open: (name: string, depth: number) => void
     }
     const name = xml.slice(lt + 1, end);
     depth++;
-    open(name, depth);
+    if (open(name, depth) === true && !selfClosing) {
+      const close = xml.indexOf(`</${name}>`, gt + 1);
+      if (close < 0) break;
+      depth--;
+      textFrom = -1;
+      i = close + name.length + 3;
+      continue;
+    }
     if (selfClosing) {
       from = to = 0;
       leaf(name, depth, text);
@@ -169,6 +178,9 @@ export interface CompactSdkInstance {
 
 /** Tags whose values repeat across a fleet (its name, roles, generations): interned. */
 const LOW_CARDINALITY_TAGS = new Set(['fleet:fleet', 'fleet:role', 'fleet:generation', 'fleet:standby']);
+
+/** The children of an instance the scanner reads; every other one is skipped whole. */
+const INSTANCE_KEEP = new Set(['instanceId', 'instanceType', 'instanceLifecycle', 'subnetId', 'privateIpAddress', 'imageId', 'launchTime', 'instanceState', 'placement', 'tagSet']);
 
 const INSTANCE_FIELDS: Record<string, keyof CompactSdkInstance> = {
   instanceId: 'InstanceId',
@@ -202,6 +214,11 @@ export function parseDescribeInstancesPage(xml: string): { instances: CompactSdk
         tag = {};
         (cur.Tags ??= []).push(tag);
       }
+      // Most of an instance is what fleet never reads (network interfaces, block devices,
+      // groups...): jump over it. Likewise a reservation's own fields.
+      if (depth === 6 && path[4] === 'item' && path[3] === 'instancesSet') return !INSTANCE_KEEP.has(name);
+      if (depth === 4 && path[2] === 'item' && path[1] === 'reservationSet') return name !== 'instancesSet';
+      return false;
     },
     (name, depth, leafText) => {
       if (depth === 2 && name === 'nextToken') nextToken = leafText() || undefined;

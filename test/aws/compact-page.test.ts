@@ -105,11 +105,26 @@ test('ListResourceRecordSets page: name, type, TTL, values; alias records have n
   assert.deepEqual(last, { sets: [], isTruncated: false });
 });
 
+test('walkXml: an element the caller skips is jumped over whole, depth intact', () => {
+  const seen: string[] = [];
+  walkXml(
+    '<a><skip><b>x</b><c><b>y</b></c></skip><skip/><d>z</d></a>',
+    (n, d) => {
+      seen.push(`open ${n}@${d}`);
+      return n === 'skip';
+    },
+    (n, d, t) => seen.push(`leaf ${n}@${d}=${t()}`),
+  );
+  assert.deepEqual(seen, ['open a@1', 'open skip@2', 'open skip@2', 'leaf skip@2=', 'open d@2', 'leaf d@2=z']);
+});
+
 test('walkXml: comments, processing instructions, attributes, self-closing elements, depth', () => {
   const seen: string[] = [];
   walkXml(
     '<?xml version="1.0"?><!-- a <comment> --><a x="1"><b>t</b><c/><d y="2"><e>u &amp; v</e></d></a>',
-    (n, d) => seen.push(`open ${n}@${d}`),
+    (n, d) => {
+      seen.push(`open ${n}@${d}`);
+    },
     (n, d, t) => seen.push(`leaf ${n}@${d}=${t()}`),
   );
   assert.deepEqual(seen, ['open a@1', 'open b@2', 'leaf b@2=t', 'open c@2', 'leaf c@2=', 'open d@2', 'open e@3', 'leaf e@3=u & v']);
