@@ -40,7 +40,9 @@ export interface Run {
 export function runFleet(args: string[], env: Record<string, string>): Promise<Run> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', exitHook, cli, ...args], {
+    // FLEET_BENCH_CLI_NODE_ARGS: extra node flags for the CLI only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    const nodeArgs = (process.env['FLEET_BENCH_CLI_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, '--import', exitHook, cli, ...args], {
       cwd: root,
       env: { ...process.env, ...env, FLEET_BENCH_FD3: '1', CI: '1' },
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],

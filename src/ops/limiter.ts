@@ -28,8 +28,11 @@ export interface RateSpec {
  */
 export const AWS_RATES: Record<string, RateSpec> = {
   'ec2:describe': { burst: 100, perSec: 20 },
-  'ec2:run-instances': { burst: 5, perSec: 2 },
-  'ec2:run-instances-resource': { burst: 1000, perSec: 2 },
+  // RunInstances sets the pace of an apply: at the default headroom (0.9) an apply could never
+  // come within 1.11x of the floor EC2's 2 per second imposes. Launches are spaced by the
+  // bucket, so 0.97 keeps a margin for latency jitter without costing 10%.
+  'ec2:run-instances': { burst: 5, perSec: 2, headroom: 0.97 },
+  'ec2:run-instances-resource': { burst: 1000, perSec: 2, headroom: 0.97 },
   'ec2:terminate-instances': { burst: 100, perSec: 5 },
   'ec2:tags': { burst: 100, perSec: 10 },
   'ec2:mutating': { burst: 50, perSec: 5 },
