@@ -42,14 +42,25 @@ export function* jsonPieces(value: unknown, pad = ''): Generator<string> {
   yield s === undefined ? 'null' : s.includes('\n') ? s.replace(/\n/g, '\n' + pad) : s;
 }
 
-/** Write `JSON.stringify(value, null, 2) + '\n'` to `out` in pieces of about 64 KiB. */
-export function writeJson(out: { write(s: string): unknown }, value: unknown): void {
+/** A stream that says when its buffer is full (process.stdout); a plain writer never waits. */
+interface Writer {
+  write(s: string): unknown;
+  once?(event: 'drain', fn: () => void): unknown;
+}
+
+/**
+ * Write `JSON.stringify(value, null, 2) + '\n'` to `out` in pieces of about 64 KiB, waiting
+ * for 'drain' whenever the stream's buffer is full: stdout to a pipe whose reader is slower
+ * would otherwise hold the whole document in memory after all.
+ */
+export async function writeJson(out: Writer, value: unknown): Promise<void> {
   let buf = '';
   for (const piece of jsonPieces(value)) {
     buf += piece;
     if (buf.length >= CHUNK) {
-      out.write(buf);
+      const more = out.write(buf);
       buf = '';
+      if (more === false && out.once) await new Promise<void>((resolve) => out.once!('drain', resolve));
     }
   }
   out.write(buf + '\n');

@@ -55,7 +55,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return d;
   };
   // In pieces, never one string: an inventory of 100,000 names is ~100 MB of JSON.
-  const emitJson = (v: unknown) => writeJson(io.stdout, v);
+  const emitJson = (v: unknown): Promise<void> => writeJson(io.stdout, v);
 
   program
     .command('validate')
@@ -64,7 +64,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const g = globals(cmd);
       const s = await spec(cmd);
       const names = desiredNames(s);
-      if (g.json) emitJson({ ok: true, file: configPath(g, io), fleet: s.fleet, zone: s.dns.zone, roles: s.roles.map((r) => ({ role: r.name, count: r.count })), names: names.length });
+      if (g.json) await emitJson({ ok: true, file: configPath(g, io), fleet: s.fleet, zone: s.dns.zone, roles: s.roles.map((r) => ({ role: r.name, count: r.count })), names: names.length });
       else io.stdout.write(`${configPath(g, io)}: ok — fleet ${s.fleet}, zone ${s.dns.zone}, ${s.roles.length} role${s.roles.length === 1 ? '' : 's'} (${s.roles.map((r) => `${r.name}×${r.count}`).join(', ')}), ${names.length} names\n`);
     });
 
@@ -81,7 +81,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       }
       const [{ readInventory }, { renderInventory }] = await Promise.all([import('./commands/ls.js'), import('./render.js')]);
       const inv = await readInventory(s, await wire(cmd, s), makeProgress(io, g.json), o.role);
-      if (g.json) emitJson(inv);
+      if (g.json) await emitJson(inv);
       else io.stdout.write(renderInventory(inv));
     });
 
@@ -98,12 +98,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const refused = initRefusal(plan);
       if (refused) throw refused;
       if (o.dryRun) {
-        if (g.json) emitJson({ dryRun: true, ...plan });
+        if (g.json) await emitJson({ dryRun: true, ...plan });
         else io.stdout.write(plan.steps.map((st) => describeStep(st, true)).join('\n') + '\n');
         return;
       }
       const done = await executeInit(d, plan, makeProgress(io, g.json));
-      if (g.json) emitJson({ dryRun: false, ...done });
+      if (g.json) await emitJson({ dryRun: false, ...done });
       else io.stdout.write(done.steps.map((st) => describeStep(st, false)).join('\n') + '\n');
     });
 

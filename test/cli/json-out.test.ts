@@ -15,10 +15,31 @@ const cases: [string, unknown][] = [
 ];
 
 for (const [what, value] of cases) {
-  test(`writeJson: ${what}`, () => {
+  test(`writeJson: ${what}`, async () => {
     const pieces: string[] = [];
-    writeJson({ write: (s: string) => pieces.push(s) }, value);
+    await writeJson({ write: (s: string) => pieces.push(s) }, value);
     assert.equal(pieces.join(''), JSON.stringify(value, null, 2) + '\n');
     for (const p of pieces.slice(0, -1)) assert.ok(p.length < 200 * 1024, 'written in pieces');
   });
 }
+
+test('writeJson waits for drain when the stream says its buffer is full', async () => {
+  const pieces: string[] = [];
+  let drains = 0;
+  const value = { rows: Array.from({ length: 20_000 }, (_, i) => ({ name: `web-${i}`, values: ['10.0.0.1'] })) };
+  await writeJson(
+    {
+      write: (s: string) => {
+        pieces.push(s);
+        return false; // always full
+      },
+      once: (_event: 'drain', fn: () => void) => {
+        drains++;
+        setImmediate(fn);
+      },
+    },
+    value,
+  );
+  assert.equal(pieces.join(''), JSON.stringify(value, null, 2) + '\n');
+  assert.equal(drains, pieces.length - 1, 'waited after every full piece');
+});
