@@ -10,7 +10,10 @@ import { createInterface } from 'node:readline';
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+/** The executable users run: the bundle of scripts/bundle-cli.mjs (`npm run build` makes it). */
+export const cli = join(root, 'dist', 'bin', 'fleet.mjs');
+/** The same CLI unbundled, as the tests run it. */
+export const cliUnbundled = join(root, 'dist', 'src', 'cli', 'main.js');
 /**
  * Loaded into the CLI with --import: at exit, writes its peak RSS (as scripts/rusage.mjs
  * measures it) and CPU time (user + system) as JSON to fd 3, an extra pipe. A pipe rather than
@@ -37,7 +40,9 @@ export interface Run {
 export function runFleet(args: string[], env: Record<string, string>): Promise<Run> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', exitHook, cli, ...args], {
+    // FLEET_BENCH_CLI_NODE_ARGS: extra node flags for the CLI only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    const nodeArgs = (process.env['FLEET_BENCH_CLI_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, '--import', exitHook, cli, ...args], {
       cwd: root,
       env: { ...process.env, ...env, FLEET_BENCH_FD3: '1', CI: '1' },
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],

@@ -2,7 +2,7 @@
 // Installs what `npm run tour` / `npm test` need when it is missing, on a fresh clone with
 // only Node and npm: the npm packages (npm ci from the lockfile), and with --test the
 // Debian packages the tests run for real (scripts/test-deps.sh).
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,8 +26,13 @@ if (major < 20) {
 
 const lock = join(root, 'package-lock.json');
 const installed = join(root, 'node_modules', '.package-lock.json');
+// A node_modules that is a symlink is an install shared with other checkouts (git worktrees):
+// `npm ci` here would empty it through the link for all of them. Leave it to its owner.
+const shared = existsSync(join(root, 'node_modules')) && lstatSync(join(root, 'node_modules')).isSymbolicLink();
 const stale = !existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs + 1000);
-if (stale) {
+if (stale && shared) {
+  if (!quiet) console.error('ensure-deps: node_modules is a shared install (a symlink) and looks older than package-lock.json; not reinstalling it from here');
+} else if (stale) {
   if (!quiet) console.error('ensure-deps: installing npm packages (npm ci)…');
   run('npm', existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
 }

@@ -18,6 +18,12 @@ export interface PageProgress {
   (info: { pages: number; items: number }): void;
 }
 
+/**
+ * Awaited before each page request of a listing: the caller's rate limiter paces the listing
+ * at the service's rate (a 100,000-name zone is 334 pages: paced, never throttled).
+ */
+export type BeforePage = () => Promise<void>;
+
 /** One record change; CREATE and DELETE make compare-and-swap batches, UPSERT is last-writer-wins. */
 export interface DnsChange {
   action: 'CREATE' | 'DELETE' | 'UPSERT';
@@ -34,7 +40,7 @@ export interface Dns {
   /** Create the zone; idempotent for retries of the same fleet and zone. */
   createZone(zone: string, callerReference: string, comment: string): Promise<HostedZone>;
   /** Every record set of the zone, with paginated ListResourceRecordSets (300 per page). */
-  listRecords(zoneId: string, onPage?: PageProgress): Promise<DnsRecord[]>;
+  listRecords(zoneId: string, onPage?: PageProgress, beforePage?: BeforePage): Promise<DnsRecord[]>;
   /** The current A record of one name (one ListResourceRecordSets call), or undefined. */
   getRecord(zoneId: string, fqdn: string): Promise<DnsRecord | undefined>;
   /** Apply one atomic batch; returns the change id. A batch that does not apply throws DnsConflictError. */
@@ -57,7 +63,7 @@ export interface LaunchRequest {
 /** EC2 instances: the fleet's servers, launched, looked up, stopped and terminated. */
 export interface Instances {
   /** Every instance tagged `fleet:fleet=<fleet>` (all states), filtered and paginated (1000 per page). */
-  listFleetInstances(fleet: string, onPage?: PageProgress): Promise<Instance[]>;
+  listFleetInstances(fleet: string, onPage?: PageProgress, beforePage?: BeforePage): Promise<Instance[]>;
   /** RunInstances (tags at launch, IMDSv2 required). Capacity errors throw CapacityError. */
   launch(req: LaunchRequest): Promise<Instance>;
   /** The instances with these ids that are visible now (missing ones are simply absent: eventual consistency). */

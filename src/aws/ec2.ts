@@ -26,8 +26,9 @@ import {
   type VolumeType as SdkVolumeType,
 } from '@aws-sdk/client-ec2';
 import type { ImageRef, Instance, InstanceState, Snapshot, Volume, VolumeState } from '../model.js';
-import type { AccountCatalog, Catalog, CatalogImage, CreateVolumeRequest, Instances, LaunchRequest, PageProgress, Volumes } from '../ports.js';
+import type { AccountCatalog, BeforePage, Catalog, CatalogImage, CreateVolumeRequest, Instances, LaunchRequest, PageProgress, Volumes } from '../ports.js';
 import { TAG } from '../tags.js';
+import { compactPage, parseDescribeInstancesPage } from './compact-page.js';
 import { awsCode, cloudError } from './errors.js';
 import { CapacityError, FleetError, InputError } from '../errors.js';
 
@@ -53,6 +54,9 @@ const INPUT_CODES: ReadonlySet<string> = new Set([
 ]);
 
 const STATES: readonly InstanceState[] = ['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped'];
+
+/** What the SDK deserializes in place of a listing page read by compactPage. */
+const EMPTY_DESCRIBE_INSTANCES = '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><reservationSet/></DescribeInstancesResponse>';
 
 export function fromSdkInstance(i: SdkInstance): Instance {
   const tags: Record<string, string> = {};
@@ -152,21 +156,26 @@ export function createEc2(client: EC2Client): Ec2Ports {
     return out;
   };
   /** Every instance matching the filters (always filtered, 1,000 a page), every page. */
-  const describeInstances = async (what: string, filters: Filter[], onPage?: PageProgress): Promise<Instance[]> => {
+  const describeInstances = async (what: string, filters: Filter[], onPage?: PageProgress, beforePage?: BeforePage): Promise<Instance[]> => {
     const out: Instance[] = [];
     let token: string | undefined;
     let pages = 0;
     do {
-      let res;
+      await beforePage?.();
+      // The page is read by a scanner that keeps only the fields fleet maps, not by the SDK's
+      // deserializer (src/aws/compact-page.ts): a 1,000-instance page costs a fraction.
+      const command = new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, ...(token ? { NextToken: token } : {}) });
+      const page = compactPage(command, parseDescribeInstancesPage, EMPTY_DESCRIBE_INSTANCES);
       try {
-        res = await client.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, ...(token ? { NextToken: token } : {}) }));
+        await client.send(command);
       } catch (err) {
         throw cloudError(what, err);
       }
       pages++;
-      for (const r of res.Reservations ?? []) for (const i of r.Instances ?? []) if (i.InstanceId) out.push(fromSdkInstance(i));
+      const { instances, nextToken } = page();
+      for (const i of instances) if (i.InstanceId) out.push(fromSdkInstance(i as SdkInstance));
       onPage?.({ pages, items: out.length });
-      token = res.NextToken || undefined;
+      token = nextToken;
     } while (token);
     return out;
   };
@@ -186,8 +195,8 @@ export function createEc2(client: EC2Client): Ec2Ports {
     return out;
   };
   const ec2 = {
-    listFleetInstances(fleet: string, onPage?: PageProgress): Promise<Instance[]> {
-      return describeInstances(`listing instances of fleet ${fleet}`, [{ Name: `tag:${TAG.fleet}`, Values: [fleet] }], onPage);
+    listFleetInstances(fleet: string, onPage?: PageProgress, beforePage?: BeforePage): Promise<Instance[]> {
+      return describeInstances(`listing instances of fleet ${fleet}`, [{ Name: `tag:${TAG.fleet}`, Values: [fleet] }], onPage, beforePage);
     },
 
     async launch(req: LaunchRequest): Promise<Instance> {

@@ -10,8 +10,12 @@ import {
   type RRType,
 } from '@aws-sdk/client-route-53';
 import type { DnsRecord } from '../model.js';
-import type { Dns, DnsChange, HostedZone, PageProgress } from '../ports.js';
+import type { BeforePage, Dns, DnsChange, HostedZone, PageProgress } from '../ports.js';
 import { awsCode, cloudError } from './errors.js';
+import { compactPage, parseListRecordSetsPage } from './compact-page.js';
+
+/** What the SDK deserializes in place of a listing page read by compactPage. */
+const EMPTY_LIST_RECORD_SETS = '<ListResourceRecordSetsResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ResourceRecordSets/><IsTruncated>false</IsTruncated><MaxItems>300</MaxItems></ListResourceRecordSetsResponse>';
 import { DnsConflictError, FleetError } from '../errors.js';
 
 /** `web-03.prod.example.com.` -> `web-03.prod.example.com`; decodes Route 53's `\ooo` octal escapes (`\052` is `*`). */
@@ -78,35 +82,31 @@ export function createRoute53Dns(client: Route53Client): Dns {
       }
     },
 
-    async listRecords(zoneId: string, onPage?: PageProgress): Promise<DnsRecord[]> {
+    async listRecords(zoneId: string, onPage?: PageProgress, beforePage?: BeforePage): Promise<DnsRecord[]> {
       const records: DnsRecord[] = [];
       let start: { name: string; type: RRType; id?: string } | undefined;
       let pages = 0;
       for (;;) {
-        let out: ListResourceRecordSetsCommandOutput;
+        await beforePage?.();
+        // The page is read by a scanner that keeps only name, type, TTL and values, not by the
+        // SDK's deserializer (src/aws/compact-page.ts).
+        const command = new ListResourceRecordSetsCommand({
+          HostedZoneId: zoneId,
+          MaxItems: 300,
+          ...(start ? { StartRecordName: start.name, StartRecordType: start.type, ...(start.id ? { StartRecordIdentifier: start.id } : {}) } : {}),
+        });
+        const page = compactPage(command, parseListRecordSetsPage, EMPTY_LIST_RECORD_SETS);
         try {
-          out = await client.send(
-            new ListResourceRecordSetsCommand({
-              HostedZoneId: zoneId,
-              MaxItems: 300,
-              ...(start ? { StartRecordName: start.name, StartRecordType: start.type, ...(start.id ? { StartRecordIdentifier: start.id } : {}) } : {}),
-            }),
-          );
+          await client.send(command);
         } catch (err) {
           throw cloudError(`listing records of zone ${zoneId}`, err);
         }
         pages++;
-        for (const rr of out.ResourceRecordSets ?? []) {
-          records.push({
-            name: decodeDnsName(rr.Name ?? ''),
-            type: rr.Type ?? '',
-            ttl: rr.TTL ?? 0,
-            values: (rr.ResourceRecords ?? []).map((r) => r.Value ?? ''),
-          });
-        }
+        const out = page();
+        for (const rr of out.sets) records.push({ name: decodeDnsName(rr.Name), type: rr.Type, ttl: rr.TTL ?? 0, values: rr.Values });
         onPage?.({ pages, items: records.length });
-        if (!out.IsTruncated || !out.NextRecordName) break;
-        start = { name: out.NextRecordName, type: out.NextRecordType as RRType, ...(out.NextRecordIdentifier ? { id: out.NextRecordIdentifier } : {}) };
+        if (!out.isTruncated || !out.nextRecordName) break;
+        start = { name: out.nextRecordName, type: out.nextRecordType as RRType, ...(out.nextRecordIdentifier ? { id: out.nextRecordIdentifier } : {}) };
       }
       return records;
     },

@@ -4,26 +4,29 @@
  * user's mistake.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { loadConfig } from '../config/index.js';
 import { FleetError, InputError, ConfigError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import { desiredNames } from '../naming.js';
 import { isValidRole, roleProblem } from '../naming.js';
 import { checkEndpoint, checkRegion } from './flags.js';
-import { preflight } from '../ops/preflight.js';
 import { makeProgress, stopExitCode, type CliIo } from './io.js';
 import { StopError } from '../errors.js';
-import { configPath, makeDeps, resolvedRegion, type Deps, type GlobalOptions } from './wiring.js';
-import { readInventory } from './commands/ls.js';
-import { describeStep } from './commands/init.js';
-import { executeInit, initRefusal, readInitPlan } from '../ops/init.js';
-import { renderInventory } from './render.js';
-import { runSim, type SimCliOptions } from './commands/sim.js';
-import { applyCommand, killCommand, planCommand, upgradeCommand, type MutateOptions, type UpgradeOptions } from './commands/mutate.js';
-import { controllerCommand, locksCommand, type ControllerOptions } from './commands/coord.js';
-import { retireCommand, type RetireOptions } from './commands/retire.js';
-import { DEFAULT_POLICY_DIR, policyPushCommand, type PolicyPushOptions } from './commands/policy.js';
+import { writeJson } from './json-out.js';
+import { configPath, DEFAULT_POLICY_DIR, type GlobalOptions } from './paths.js';
+import type { Deps } from './wiring.js';
+import type { SimCliOptions } from './commands/sim.js';
+import type { MutateOptions, UpgradeOptions } from './commands/mutate.js';
+import type { ControllerOptions } from './commands/coord.js';
+import type { RetireOptions } from './commands/retire.js';
+import type { PolicyPushOptions } from './commands/policy.js';
 
+/**
+ * Each command's module (and through it the AWS SDK, the local cloud, p-queue, the ZooKeeper
+ * client) is imported inside its action, never here: `fleet --help`, `fleet validate` and
+ * `fleet plan --help` load commander, the config parser and nothing that talks to AWS. A
+ * static import of a command module here would cost every invocation its module loading
+ * (test/cli/startup.test.ts checks what is loaded; `npm run bench` reports the CPU ratio).
+ */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode = 0;
   const deps: Deps[] = [];
@@ -49,13 +52,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (g.region !== undefined) checkRegion('--region', g.region);
     checkEndpoint(g.endpoint, io.env['AWS_ENDPOINT_URL']);
   });
-  const spec = async (cmd: Command): Promise<FleetSpec> => loadConfig(configPath(globals(cmd), io));
-  const wire = (cmd: Command, s: FleetSpec | undefined): Deps => {
+  const spec = async (cmd: Command): Promise<FleetSpec> => {
+    const { loadConfig } = await import('../config/index.js');
+    return loadConfig(configPath(globals(cmd), io));
+  };
+  const wire = async (cmd: Command, s: FleetSpec | undefined): Promise<Deps> => {
+    const { makeDeps } = await import('./wiring.js');
     const d = makeDeps(globals(cmd), s, io);
     deps.push(d);
     return d;
   };
-  const emitJson = (v: unknown) => io.stdout.write(JSON.stringify(v, null, 2) + '\n');
+  // In pieces, never one string: an inventory of 100,000 names is ~100 MB of JSON.
+  const emitJson = (v: unknown): Promise<void> => writeJson(io.stdout, v);
   /** The commands that stop safely on Ctrl-C / SIGTERM (the rest exit at the first signal). */
   const stopsSafely = (how = 'nothing new starts; what is in flight finishes or is rolled back') => io.stop?.handle(how);
 
@@ -67,8 +75,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const g = globals(cmd);
       const s = await spec(cmd);
       const names = desiredNames(s);
-      const online = o.online ? await preflight(wire(cmd, s), s) : undefined;
-      if (g.json) emitJson({ ok: true, file: configPath(g, io), fleet: s.fleet, zone: s.dns.zone, roles: s.roles.map((r) => ({ role: r.name, count: r.count })), names: names.length, ...(online ? { online } : {}) });
+      const online = o.online ? await (await import('../ops/preflight.js')).preflight(await wire(cmd, s), s) : undefined;
+      if (g.json) await emitJson({ ok: true, file: configPath(g, io), fleet: s.fleet, zone: s.dns.zone, roles: s.roles.map((r) => ({ role: r.name, count: r.count })), names: names.length, ...(online ? { online } : {}) });
       else {
         io.stdout.write(`${configPath(g, io)}: ok — fleet ${s.fleet}, zone ${s.dns.zone}, ${s.roles.length} role${s.roles.length === 1 ? '' : 's'} (${s.roles.map((r) => `${r.name}×${r.count}`).join(', ')}), ${names.length} names\n`);
         if (online) io.stdout.write(`account${online.region ? ` (${online.region})` : ''}: ok — ${online.types.length} instance type${online.types.length === 1 ? '' : 's'} offered in ${online.zones.join(', ')}; image${online.images.length === 1 ? '' : 's'} ${online.images.map((i) => `${i.id} (${i.architecture})`).join(', ')}; ${online.subnets} subnet${online.subnets === 1 ? '' : 's'} and ${online.securityGroups} security group${online.securityGroups === 1 ? '' : 's'}${online.vpc ? ` in ${online.vpc}` : ''}\n`);
@@ -86,8 +94,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         if (!isValidRole(o.role)) throw new InputError(`--role ${JSON.stringify(o.role)}: ${roleProblem(o.role)}`);
         if (!s.roles.some((r) => r.name === o.role)) throw new InputError(`--role ${o.role}: no such role in ${configPath(g, io)} (roles: ${s.roles.map((r) => r.name).join(', ')})`);
       }
-      const inv = await readInventory(s, wire(cmd, s), makeProgress(io, g.json), o.role);
-      if (g.json) emitJson(inv);
+      const [{ readInventory }, { renderInventory }] = await Promise.all([import('./commands/ls.js'), import('./render.js')]);
+      const inv = await readInventory(s, await wire(cmd, s), makeProgress(io, g.json), o.role);
+      if (g.json) await emitJson(inv);
       else io.stdout.write(renderInventory(inv));
     });
 
@@ -98,18 +107,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (o: { dryRun: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
-      const d = wire(cmd, s);
+      const d = await wire(cmd, s);
+      const [{ executeInit, initRefusal, readInitPlan }, { describeStep }, { resolvedRegion }] = await Promise.all([import('../ops/init.js'), import('./commands/init.js'), import('./wiring.js')]);
       const plan = await readInitPlan(s, d, await resolvedRegion(d));
       const refused = initRefusal(plan);
       if (refused) throw refused;
       if (o.dryRun) {
-        if (g.json) emitJson({ dryRun: true, ...plan });
+        if (g.json) await emitJson({ dryRun: true, ...plan });
         else io.stdout.write(plan.steps.map((st) => describeStep(st, true)).join('\n') + '\n');
         return;
       }
       stopsSafely();
       const done = await executeInit({ ...d, ...(io.stop ? { signal: io.stop.signal } : {}) }, plan, makeProgress(io, g.json));
-      if (g.json) emitJson({ dryRun: false, ...done });
+      if (g.json) await emitJson({ dryRun: false, ...done });
       else io.stdout.write(done.steps.map((st) => describeStep(st, false)).join('\n') + '\n');
     });
 
@@ -129,7 +139,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (o: MutateOptions, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
-      await planCommand(s, wire(cmd, s), io, g.json, o);
+      const { planCommand } = await import('./commands/mutate.js');
+      await planCommand(s, await wire(cmd, s), io, g.json, o);
     });
 
   mutating(
@@ -140,7 +151,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     stopsSafely();
     const g = globals(cmd);
     const s = await spec(cmd);
-    exitCode = await applyCommand(s, wire(cmd, s), io, g.json, o);
+    const { applyCommand } = await import('./commands/mutate.js');
+    exitCode = await applyCommand(s, await wire(cmd, s), io, g.json, o);
   });
 
   mutating(
@@ -157,7 +169,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     stopsSafely();
     const g = globals(cmd);
     const s = await spec(cmd);
-    exitCode = await upgradeCommand(s, configPath(g, io), target, wire(cmd, s), io, g.json, o);
+    const { upgradeCommand } = await import('./commands/mutate.js');
+    exitCode = await upgradeCommand(s, configPath(g, io), target, await wire(cmd, s), io, g.json, o);
   });
 
   mutating(
@@ -169,7 +182,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     stopsSafely();
     const g = globals(cmd);
     const s = await spec(cmd);
-    exitCode = await killCommand(s, name, wire(cmd, s), io, g.json, o);
+    const { killCommand } = await import('./commands/mutate.js');
+    exitCode = await killCommand(s, name, await wire(cmd, s), io, g.json, o);
   });
 
   mutating(
@@ -182,7 +196,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     stopsSafely();
     const g = globals(cmd);
     const s = await spec(cmd);
-    exitCode = await retireCommand(s, name, wire(cmd, s), io, g.json, o);
+    const { retireCommand } = await import('./commands/retire.js');
+    exitCode = await retireCommand(s, name, await wire(cmd, s), io, g.json, o);
   });
 
   const policy = program.command('policy').description("the CFEngine masterfiles at fleet.yaml's policy: location (the hub fetches them at bootstrap)");
@@ -196,7 +211,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const g = globals(cmd);
       const s = await spec(cmd);
       stopsSafely();
-      exitCode = await policyPushCommand(s, configPath(g, io), wire(cmd, s), io, g.json, o);
+      const { policyPushCommand } = await import('./commands/policy.js');
+      exitCode = await policyPushCommand(s, configPath(g, io), await wire(cmd, s), io, g.json, o);
     });
 
   program
@@ -205,7 +221,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (o: MutateOptions, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
-      exitCode = await locksCommand(s, wire(cmd, s), io, g.json, o);
+      const { locksCommand } = await import('./commands/coord.js');
+      exitCode = await locksCommand(s, await wire(cmd, s), io, g.json, o);
     });
 
   program
@@ -219,7 +236,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       stopsSafely('');
       const g = globals(cmd);
       const s = await spec(cmd);
-      exitCode = await controllerCommand(s, wire(cmd, s), io, g.json, o);
+      const { controllerCommand } = await import('./commands/coord.js');
+      exitCode = await controllerCommand(s, await wire(cmd, s), io, g.json, o);
     });
 
   program
@@ -234,6 +252,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option('--event-sink <url>', 'POST EventBridge-shaped events (spot interruptions, state changes) to this URL')
     .action(async (o: SimCliOptions, cmd: Command) => {
       stopsSafely('');
+      const { runSim } = await import('./commands/sim.js');
       await runSim(o, globals(cmd).json, io);
     });
 

@@ -2,7 +2,6 @@
  * Wiring at the edge: the only place (with the Lambda entry) that reads env and builds the
  * deps object from AWS clients and adapters. No container, no singletons.
  */
-import { isAbsolute, resolve } from 'node:path';
 import { createClients, type AwsClients } from '../aws/clients.js';
 import { createEc2 } from '../aws/ec2.js';
 import { createRoute53Dns } from '../aws/route53.js';
@@ -13,13 +12,9 @@ import type { FleetSpec } from '../model.js';
 import type { Blobs, Catalog, Dns, Instances, Volumes, EbsDirect, Journal, ObjectStore } from '../ports.js';
 import { checkEndpoint, checkRegion } from './flags.js';
 import type { CliIo } from './io.js';
+import type { GlobalOptions } from './paths.js';
 
-export interface GlobalOptions {
-  config: string;
-  json: boolean;
-  endpoint?: string;
-  region?: string;
-}
+export { configPath, type GlobalOptions } from './paths.js';
 
 export interface Deps {
   region: string | undefined;
@@ -38,10 +33,6 @@ export interface Deps {
   clients: AwsClients;
   /** Closed when the command ends (coordination sessions). */
   cleanup: (() => Promise<void>)[];
-}
-
-export function configPath(opts: GlobalOptions, io: CliIo): string {
-  return isAbsolute(opts.config) ? opts.config : resolve(io.cwd, opts.config);
 }
 
 function isLoopback(endpoint: string): boolean {

@@ -95,6 +95,8 @@ export class DnsWriter {
 
   async #send(units: Unit[]): Promise<void> {
     await this.#limiter.take('route53:api');
+    // One change-throughput token per record change (Route 53's change-based throttling).
+    await this.#limiter.take('route53:changes', units.reduce((a, u) => a + u.changes.length, 0));
     try {
       this.batches++;
       const id = await this.#dns.change(

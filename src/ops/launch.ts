@@ -66,6 +66,10 @@ export async function launchGeneration(
       [TAG.Name]: name.fqdn,
     };
     if (opts.fencingToken) tags[TAG.fence] = opts.fencingToken;
+    // Everything the call needs is computed before its tokens are taken: the request should
+    // leave right after, or our bucket and EC2's drift apart by the work in between.
+    const userData = userDataBase64({ spec: deps.spec, name, generation: gen });
+    const token = clientToken(deps.spec.fleet, name.name, gen, shape);
     // A stop ends these waits (a long apply may queue many launches behind the RunInstances bucket).
     await deps.limiter.take('ec2:run-instances', 1, deps.signal);
     await deps.limiter.take('ec2:run-instances-resource', 1, deps.signal);
@@ -74,14 +78,14 @@ export async function launchGeneration(
     let instance: Instance;
     try {
       instance = await deps.instances.launch({
-        clientToken: clientToken(deps.spec.fleet, name.name, gen, shape),
+        clientToken: token,
         imageId,
         instanceType: shape.instanceType,
         market: shape.market,
         subnetId: shape.subnetId,
         securityGroupIds: deps.spec.defaults.securityGroups,
         ...(deps.spec.defaults.instanceProfile ? { instanceProfile: deps.spec.defaults.instanceProfile } : {}),
-        userDataBase64: userDataBase64({ spec: deps.spec, name, generation: gen }),
+        userDataBase64: userData,
         tags,
       });
     } catch (err) {

@@ -13,6 +13,12 @@ export interface ObserveDeps {
   instances: Instances;
   /** Read only when a role declares a volume. */
   volumes: Volumes;
+  /**
+   * Paces the listings at AWS's rates (`route53:api`, `ec2:describe`): every page waits for its
+   * token, so a zone of 100,000 names reads at Route 53's rate without a throttled call.
+   * OpsDeps has one; `fleet ls` makes its own.
+   */
+  limiter?: { take(bucket: string, n?: number): Promise<void> };
 }
 
 export interface ObservedNow {
@@ -23,9 +29,18 @@ export interface ObservedNow {
   volumes?: Volume[];
 }
 
-/** Read the zone and the fleet's instances: two paginated listings, in parallel. */
+/**
+ * Read the zone and the fleet's instances: two paginated listings, in parallel (Route 53 and
+ * EC2 have buckets of their own: the EC2 listing hides inside the Route 53 one). Each page is
+ * mapped to compact rows (DnsRecord, Instance) by the adapter as it arrives and the SDK's page
+ * is dropped; with a limiter, each page waits for its token first.
+ */
 export async function readObserved(spec: FleetSpec, deps: ObserveDeps, progress: Progress, known?: HostedZone): Promise<ObservedNow> {
   progress.update(`looking up zone ${spec.dns.zone}…`);
+  const limiter = deps.limiter;
+  const r53Page = limiter ? () => limiter.take('route53:api') : undefined;
+  const ec2Page = limiter ? () => limiter.take('ec2:describe') : undefined;
+  if (!known) await r53Page?.();
   const zone = known ?? (await deps.dns.findZone(spec.dns.zone));
   if (!zone) {
     progress.done();
@@ -37,14 +52,22 @@ export async function readObserved(spec: FleetSpec, deps: ObserveDeps, progress:
   try {
     const withVolumes = spec.roles.some((r) => r.volume);
     const [records, instances, volumes] = await Promise.all([
-      deps.dns.listRecords(zone.id, (p) => {
-        rec = p;
-        show();
-      }),
-      deps.instances.listFleetInstances(spec.fleet, (p) => {
-        ins = p;
-        show();
-      }),
+      deps.dns.listRecords(
+        zone.id,
+        (p) => {
+          rec = p;
+          show();
+        },
+        r53Page,
+      ),
+      deps.instances.listFleetInstances(
+        spec.fleet,
+        (p) => {
+          ins = p;
+          show();
+        },
+        ec2Page,
+      ),
       withVolumes ? deps.volumes.listFleetVolumes(spec.fleet) : Promise.resolve(undefined),
     ]);
     return { zone, records, instances, ...(volumes ? { volumes } : {}) };

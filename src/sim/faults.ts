@@ -15,8 +15,18 @@ export interface BucketSpec {
 
 /**
  * Default throttling table. EC2 numbers are DESIGN.md section 7 (account defaults per Region).
- * Route 53: five requests per second per account. S3: 3,500 writes / 5,500 reads per second
- * per prefix (modelled per bucket). EBS direct: a conservative 10 per second.
+ * S3: 3,500 writes / 5,500 reads per second per prefix (modelled per bucket). EBS direct: a
+ * conservative 10 per second.
+ *
+ * Route 53 ("Throttling for Amazon Route 53 API requests", after its change-based throttling
+ * update): every request takes a token from the account's bucket for all APIs
+ * (`route53:api`, 50 / 10 per second) AND from its action's bucket (`route53:action:<Action>`;
+ * actions not listed use `route53:action`, 50 / 10 per second); a request that modifies DNS
+ * data also takes one token per record change from the change-throughput bucket
+ * (`route53:changes`). Either empty bucket throttles the request: HTTP 400 `Throttling`,
+ * "Rate exceeded". The change-throughput numbers were not in the stored copy of that page this
+ * table was written from: 1,000 / 100 per second is an assumption (far above what a fleet's
+ * launches produce); override it with setThrottling when the real figures are known.
  */
 export const DEFAULT_BUCKETS: Record<string, BucketSpec> = {
   'ec2:describe': { burst: 100, refillPerSec: 20 },
@@ -30,7 +40,14 @@ export const DEFAULT_BUCKETS: Record<string, BucketSpec> = {
   'ec2:terminate-instances-resource': { burst: 1000, refillPerSec: 20 },
   'ec2:tags': { burst: 100, refillPerSec: 10 },
   'ec2:volumes': { burst: 100, refillPerSec: 5 },
-  'route53:api': { burst: 5, refillPerSec: 5 },
+  /** Route 53, account level: all APIs together. */
+  'route53:api': { burst: 50, refillPerSec: 10 },
+  /** Route 53, per action: the default of every action not listed below. */
+  'route53:action': { burst: 50, refillPerSec: 10 },
+  'route53:action:CreateHostedZone': { burst: 40, refillPerSec: 2 },
+  'route53:action:DeleteHostedZone': { burst: 40, refillPerSec: 5 },
+  /** Route 53 change throughput: individual record changes (ASSUMED figures, see above). */
+  'route53:changes': { burst: 1000, refillPerSec: 100 },
   's3:write': { burst: 3500, refillPerSec: 3500 },
   's3:read': { burst: 5500, refillPerSec: 5500 },
   'ebs:direct': { burst: 10, refillPerSec: 10 },
@@ -92,13 +109,21 @@ export class Faults {
   }
 
   /**
-   * Take `n` tokens from a bucket. Returns false (and takes nothing) when throttling is on
-   * and the bucket does not hold `n` tokens. Always true when throttling is off.
+   * The spec of a bucket key: its own entry, else its family's default (the key without its
+   * last `:segment`, e.g. `route53:action:GetChange` -> `route53:action`: each action still
+   * has a bucket of its own, sized by the default). Undefined: not throttled.
    */
-  take(bucket: string, n = 1): boolean {
-    if (!this.#throttling) return true;
-    const spec = this.#specs[bucket];
-    if (!spec) return true;
+  #specOf(bucket: string): BucketSpec | undefined {
+    const own = this.#specs[bucket];
+    if (own) return own;
+    const cut = bucket.lastIndexOf(':');
+    return cut > 0 && bucket.indexOf(':') < cut ? this.#specs[bucket.slice(0, cut)] : undefined;
+  }
+
+  /** The bucket, refilled up to now; undefined when the key is not throttled. */
+  #refilled(bucket: string): Bucket | undefined {
+    const spec = this.#specOf(bucket);
+    if (!spec) return undefined;
     const now = this.#clock.now();
     let b = this.#buckets.get(bucket);
     if (!b) {
@@ -107,9 +132,33 @@ export class Faults {
     }
     b.tokens = Math.min(spec.burst, b.tokens + ((now - b.at) / 1000) * spec.refillPerSec);
     b.at = now;
-    if (b.tokens + 1e-9 < n) return false;
-    b.tokens -= n;
-    return true;
+    return b;
+  }
+
+  /**
+   * Take `n` tokens from a bucket. Returns false (and takes nothing) when throttling is on
+   * and the bucket does not hold `n` tokens. Always true when throttling is off.
+   */
+  take(bucket: string, n = 1): boolean {
+    return this.takeAll([{ bucket, n }]) === undefined;
+  }
+
+  /**
+   * Take tokens from several buckets at once (a Route 53 request: the account's bucket, its
+   * action's, and the change-throughput bucket): all or nothing. Returns the first bucket that
+   * does not hold enough (nothing is taken then), or undefined when every take succeeded.
+   */
+  takeAll(takes: readonly { bucket: string; n: number }[]): string | undefined {
+    if (!this.#throttling) return undefined;
+    const held: { b: Bucket; n: number }[] = [];
+    for (const t of takes) {
+      const b = this.#refilled(t.bucket);
+      if (!b) continue;
+      if (b.tokens + 1e-9 < t.n) return t.bucket;
+      held.push({ b, n: t.n });
+    }
+    for (const h of held) h.b.tokens -= h.n;
+    return undefined;
   }
 
   /** Answer the next `n` calls of `service:action` with HTTP `status` (500 or 503). */

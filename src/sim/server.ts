@@ -289,7 +289,8 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     deps.faults.countCall(key);
     const failure = deps.faults.takeFailure(svc.service, info.action);
     if (failure !== undefined) throw svc.serverError(failure);
-    if (info.bucket && !deps.faults.take(info.bucket)) {
+    const takes = [...(info.bucket ? [{ bucket: info.bucket, n: 1 }] : []), ...(info.alsoBuckets ?? [])];
+    if (takes.length > 0 && deps.faults.takeAll(takes) !== undefined) {
       deps.faults.countThrottle(key);
       throw svc.throttleError(info);
     }

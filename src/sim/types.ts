@@ -48,6 +48,11 @@ export interface ActionInfo {
   action: string;
   /** Throttling bucket key in Faults' table, e.g. `ec2:describe`; undefined = not throttled. */
   bucket?: string;
+  /**
+   * Further buckets the same request takes from, all or nothing with `bucket` (Route 53: its
+   * action's bucket, and one token per record change from the change-throughput bucket).
+   */
+  alsoBuckets?: { bucket: string; n: number }[];
 }
 
 /** One AWS service served by the local cloud. */

@@ -722,7 +722,7 @@ describe('local cloud Route 53', () => {
   });
 
   describe('fault knobs', () => {
-    test('throttling: a burst of 5, then Throttling (400); after a simulated second it works', async (t) => {
+    test("throttling: the account's burst of 50, then Throttling (400); after a simulated second 10 more", async (t) => {
       const k = knobs();
       if (!k) return t.skip('needs the local cloud control: throttling and the clock');
       const zone = uniqueZone('throttle');
@@ -730,12 +730,12 @@ describe('local cloud Route 53', () => {
       await k.speed(0.001); // simulated time nearly stops: no refill while the burst is spent
       await k.throttling(true);
       try {
-        for (let i = 0; i < 5; i++) await r53.send(new GetHostedZoneCommand({ Id: id }));
+        for (let i = 0; i < 50; i++) await r53.send(new GetHostedZoneCommand({ Id: id }));
         const f = await failure(r53.send(new GetHostedZoneCommand({ Id: id })));
         assert.deepEqual(f, { name: 'Throttling', message: 'Rate exceeded', status: 400 });
-        assert.equal(await errorCode(apply(id, [change('CREATE', rrset(`a.${zone}`, 'A', 60, ['10.20.0.1']))])), 'Throttling', 'one bucket for every action');
-        await k.advance(1000); // 5 tokens back
-        for (let i = 0; i < 5; i++) await r53.send(new GetHostedZoneCommand({ Id: id }));
+        assert.equal(await errorCode(apply(id, [change('CREATE', rrset(`a.${zone}`, 'A', 60, ['10.20.0.1']))])), 'Throttling', 'the account bucket is shared by every action');
+        await k.advance(1000); // 10 tokens back
+        for (let i = 0; i < 10; i++) await r53.send(new GetHostedZoneCommand({ Id: id }));
         assert.equal(await errorCode(r53.send(new GetHostedZoneCommand({ Id: id }))), 'Throttling');
       } finally {
         await k.throttling(false);

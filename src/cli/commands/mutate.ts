@@ -15,6 +15,7 @@ import { confirm, makeProgress, type CliIo } from '../io.js';
 import { checkCount } from '../flags.js';
 import type { Deps } from '../wiring.js';
 import { readObserved } from '../../ops/observe.js';
+import { RateLimiter } from '../../ops/limiter.js';
 import { makeOpsDeps, opsClock, type OpsCliOptions } from '../opsdeps.js';
 import { suggestEdit } from '../suggest.js';
 
@@ -46,7 +47,8 @@ function printPlan(io: CliIo, plan: Plan): void {
 export async function planCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<Plan> {
   const clock = await opsClock(deps, o);
   await preflight(deps, spec); // what AWS would refuse, refused now (exit 2, at its fleet.yaml line)
-  const observed = await readObserved(spec, deps, makeProgress(io, json));
+  // Paced at AWS's rates like every read of the inventory (a large zone is never throttled).
+  const observed = await readObserved(spec, { ...deps, limiter: new RateLimiter(clock) }, makeProgress(io, json));
   const plan = planReconcile(spec, observed, clock.now(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
   if (json) io.stdout.write(JSON.stringify(plan, null, 2) + '\n');
   else printPlan(io, plan);
@@ -56,7 +58,9 @@ export async function planCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: 
 export async function applyCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: MutateOptions): Promise<number> {
   const ops = await makeOpsDeps(spec, deps, io, json, o);
   await preflight(deps, spec); // what AWS would refuse, refused before any launch (exit 2)
-  const observed = await readObserved(spec, deps, makeProgress(io, json), ops.zone);
+  // Through the apply's own limiter: the listing's Route 53 calls count against the same bucket
+  // as the changes that follow.
+  const observed = await readObserved(spec, { ...deps, limiter: ops.limiter }, makeProgress(io, json), ops.zone);
   const plan = planReconcile(spec, observed, ops.clock.now(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
   if (o.dryRun || plan.actions.length === 0) {
     if (json) io.stdout.write(JSON.stringify({ dryRun: Boolean(o.dryRun), plan, outcomes: [] }, null, 2) + '\n');

@@ -19,7 +19,9 @@ export interface PolicyPushOptions {
   yes?: boolean;
 }
 
-export const DEFAULT_POLICY_DIR = 'infra/cfengine';
+import { DEFAULT_POLICY_DIR } from '../paths.js';
+
+export { DEFAULT_POLICY_DIR };
 
 export type { PolicyChange };
 

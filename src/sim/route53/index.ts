@@ -959,7 +959,15 @@ export function createRoute53(ctx: SimContext): Route53Service {
     service: 'route53',
     control,
     action(req: SimRequest): ActionInfo {
-      return { action: route(req).action, bucket: 'route53:api' };
+      // Account bucket, the action's own bucket and, for a change batch, one change-throughput
+      // token per Change element (src/sim/faults.ts DEFAULT_BUCKETS).
+      const action = route(req).action;
+      const also = [{ bucket: `route53:action:${action}`, n: 1 }];
+      if (action === 'ChangeResourceRecordSets') {
+        const changes = req.body.toString('utf8').match(/<Change>/g)?.length ?? 0;
+        if (changes > 0) also.push({ bucket: 'route53:changes', n: changes });
+      }
+      return { action, bucket: 'route53:api', alsoBuckets: also };
     },
     handle(req: SimRequest): SimResponse {
       const r = route(req);

@@ -1,0 +1,93 @@
+/**
+ * The observe step reads a large zone at Route 53's rate without a throttled call: the local
+ * cloud models Route 53's account and per-action buckets (50, refill 10 per second), the
+ * limiter paces each page. Time is the local cloud's simulated clock, nearly frozen and moved
+ * only by the limiter's waits (a virtual ops clock), so the elapsed time is exact and no wall
+ * time is involved.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { startLocalCloud, type LocalCloud } from '../../src/sim/index.js';
+import { createRoute53Dns } from '../../src/aws/route53.js';
+import { createEc2 } from '../../src/aws/ec2.js';
+import { parseConfig } from '../../src/config/index.js';
+import { readObserved, quietProgress } from '../../src/ops/observe.js';
+import { RateLimiter } from '../../src/ops/limiter.js';
+import type { OpsClock } from '../../src/ops/clock.js';
+import { fleetYaml } from '../cli/helpers.js';
+
+const ZONE = 'pace.example.com';
+const RECORDS = 20_000; // + SOA and NS: 67 pages of 300, past the 50-request burst
+const INSTANCES = 2_500; // 3 pages of 1,000
+
+let cloud: LocalCloud;
+let r53: Route53Client;
+let ec2: EC2Client;
+
+/** An ops clock on the local cloud's time: a wait moves that time forward, at once. */
+function virtualClock(c: LocalCloud): OpsClock {
+  return {
+    now: () => new Date(c.control.clock.now()),
+    sleep: async (ms) => {
+      c.control.clock.advance(ms);
+    },
+  };
+}
+
+before(async () => {
+  cloud = await startLocalCloud({ clockSpeed: 1e-9 });
+  const common = { endpoint: cloud.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCALCLOUD', secretAccessKey: 'x' }, maxAttempts: 1 };
+  r53 = new Route53Client(common);
+  ec2 = new EC2Client(common);
+  cloud.control.route53.seedRecords(
+    ZONE,
+    Array.from({ length: RECORDS }, (_, i) => ({ name: `web-${String(i + 1).padStart(5, '0')}.${ZONE}`, type: 'A', ttl: 60, values: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`] })),
+  );
+  cloud.control.ec2.seedInstances(
+    Array.from({ length: INSTANCES }, (_, i) => ({ instanceType: 't3.medium', converged: true, tags: { 'fleet:fleet': 'pace', 'fleet:name': `web-${String(i + 1).padStart(5, '0')}`, 'fleet:role': 'web' } })),
+  );
+});
+
+after(async () => {
+  r53.destroy();
+  ec2.destroy();
+  await cloud.close();
+});
+
+const spec = () => parseConfig(fleetYaml({ fleet: 'pace', zone: ZONE, web: RECORDS, digits: 5 }), 'fleet.yaml');
+
+test('paced by the limiter: every page read, not one throttled call, in about the floor Route 53 imposes', async () => {
+  cloud.control.setThrottling(true);
+  cloud.control.resetCalls();
+  const clock = virtualClock(cloud);
+  const limiter = new RateLimiter(clock);
+  const started = clock.now().getTime();
+  const o = await readObserved(spec(), { dns: createRoute53Dns(r53), ...createEc2(ec2), limiter }, { update: () => {}, done: () => {} });
+  const elapsed = (clock.now().getTime() - started) / 1000;
+  assert.equal(o.records.length, RECORDS + 2);
+  assert.equal(o.instances.length, INSTANCES);
+  const calls = cloud.control.calls();
+  assert.equal(calls['route53:ListResourceRecordSets'], Math.ceil((RECORDS + 2) / 300), 'one call per page, no retries');
+  assert.equal(calls['ec2:DescribeInstances'], Math.ceil(INSTANCES / 1000));
+  assert.equal(calls['route53:ListHostedZonesByName'], 1);
+  assert.deepEqual(Object.fromEntries(cloud.control.faults.throttled), {}, 'no throttled call');
+  // Route 53's floor for these requests: the 68 calls past a burst of 50 at 10 per second.
+  const requests = calls['route53:ListResourceRecordSets']! + 1;
+  const floor = (requests - 50) / 10;
+  assert.ok(elapsed >= floor * 0.99, `not faster than Route 53 allows: ${elapsed} s against a floor of ${floor} s`);
+  // Paced at 97% of that rate (burst 48, 9.7 per second, src/ops/limiter.ts): at 334 pages
+  // (100,000 names) that is 1.04x the floor; here, past a burst of 50, it is exactly this.
+  const paced = (requests - Math.floor(50 * 0.97)) / (10 * 0.97);
+  assert.ok(Math.abs(elapsed - paced) < 0.05, `paced at 97% of Route 53's rate: ${elapsed} s, expected ${paced.toFixed(2)} s (floor ${floor} s)`);
+  cloud.control.setThrottling(false);
+});
+
+test('without the limiter the same read is throttled (the buckets are real): the listing fails on Throttling', async () => {
+  cloud.control.setThrottling(true);
+  cloud.control.resetCalls();
+  await assert.rejects(readObserved(spec(), { dns: createRoute53Dns(r53), ...createEc2(ec2) }, quietProgress), /Throttling|Rate exceeded/);
+  assert.ok((cloud.control.faults.throttled.get('route53:ListResourceRecordSets') ?? 0) >= 1);
+  cloud.control.setThrottling(false);
+});
