@@ -19,6 +19,7 @@ import { applyCommand, killCommand, planCommand, upgradeCommand, type MutateOpti
 import { controllerCommand, locksCommand, type ControllerOptions } from './commands/coord.js';
 import { retireCommand, type RetireOptions } from './commands/retire.js';
 import { DEFAULT_POLICY_DIR, policyPushCommand, type PolicyPushOptions } from './commands/policy.js';
+import { handleEventCommand, HANDLER_LOCK_WAIT, poolsCommand, type HandleEventOptions } from './commands/handle-event.js';
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode = 0;
@@ -160,6 +161,31 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const s = await spec(cmd);
     exitCode = await retireCommand(s, name, wire(cmd, s), io, g.json, o);
   });
+
+  program
+    .command('handle-event')
+    .description('run the spot-interruption handler on an EventBridge event (a JSON object, or an array of them) from FILE or standard input')
+    .argument('[file]', 'the event as JSON; standard input without it')
+    .option('--dry-run', 'classify and show what would be done, change nothing', false)
+    .option('--verbose', 'log every step', false)
+    .addOption(new Option('--time-scale <n>', 'for a local cloud run with --speed N: every wait, timeout and rate runs N times faster'))
+    .addOption(new Option('--poll-ms <ms>', 'poll interval while waiting on AWS (default 5000)'))
+    .option('--wait <duration>', `wait this long for a name someone else is working on (default ${HANDLER_LOCK_WAIT})`)
+    .action(async (file: string | undefined, o: HandleEventOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      exitCode = await handleEventCommand(s, file, wire(cmd, s), io, g.json, o);
+    });
+
+  program
+    .command('pools')
+    .description('pool memory: the (instance type, AZ) pools every launch avoids after a spot interruption, and roles running on-demand, until when')
+    .addOption(new Option('--time-scale <n>', 'for a local cloud run with --speed N: judge ages on its clock'))
+    .action(async (o: MutateOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      exitCode = await poolsCommand(s, wire(cmd, s), io, g.json, o);
+    });
 
   const policy = program.command('policy').description("the CFEngine masterfiles at fleet.yaml's policy: location (the hub fetches them at bootstrap)");
   policy

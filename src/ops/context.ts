@@ -44,4 +44,8 @@ export interface OpsDeps {
   state?: StateStore;
   /** Poll interval (clock ms) while waiting on volumes and snapshots; default 5000. */
   pollMs?: number;
+  /** Pools (type, AZ) every launch avoids now: recently interrupted (pool memory, src/ops/pools.ts). */
+  avoidPools?: (now: Date) => { instanceType: string; az: string; until: string }[] | undefined;
+  /** A role interrupted too often launches on-demand until it calms down (pool memory). */
+  forceOnDemand?: (role: string, now: Date) => boolean;
 }

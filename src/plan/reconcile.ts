@@ -14,6 +14,8 @@ import type { FleetName, Action, DnsRecord, FleetSpec, Instance, Plan, RecordTar
 import { conventionOf, desiredNames, tryParseName } from '../naming.js';
 import { LIVE_STATES } from './inventory.js';
 import { byAge, currentVolume, usableVolume } from './volume.js';
+import { interruptionSettings } from './pools.js';
+import { TAG } from '../tags.js';
 
 export interface ReconcileOptions {
   /** Tagged instances with no record younger than this are left alone (launches in flight). */
@@ -178,6 +180,19 @@ export function planReconcile(
     if ((!LIVE_STATES.has(i.state) && !stoppedOrphan(i)) || kept.has(i.id)) continue;
     const age = now.getTime() - Date.parse(i.launchTime);
     const label = `${i.id}${i.name ? ` (tagged ${i.name}, generation ${i.generation ?? '?'})` : ''}`;
+    // A standby (src/ops/standby.ts) waits out of DNS for its name's interruption warning: not an
+    // orphan while its window lasts (from the rebalance recommendation), collected after it.
+    const standby = LIVE_STATES.has(i.state) ? i.tags[TAG.standby] : undefined;
+    if (standby !== undefined) {
+      const since = Date.parse(standby);
+      const until = (Number.isFinite(since) ? since : Date.parse(i.launchTime)) + interruptionSettings(spec).standbyWindowMs;
+      if (Number.isFinite(until) && now.getTime() < until) {
+        notes.push(`${label}: standby for ${i.name ?? '?'}, kept out of DNS until ${new Date(until).toISOString()} (standby window)`);
+        continue;
+      }
+      actions.push({ kind: 'collect', instanceId: i.id, ...(i.name ? { name: i.name } : {}), reason: `${label} is a standby whose window ended (recommendation at ${standby}); no record points at it` });
+      continue;
+    }
     if (Number.isFinite(age) && age < opts.orphanGraceMs) {
       notes.push(`${label}: no record points at it, but it is ${Math.round(age / 1000)} s old (grace ${Math.round(opts.orphanGraceMs / 1000)} s); left alone`);
       continue;

@@ -1,0 +1,87 @@
+/**
+ * `fleet handle-event [FILE]`: the spot-interruption handler from the command line (the same
+ * flow as the Lambda, src/ops/interruption.ts), on one EventBridge event or an array of them,
+ * from FILE or standard input. `fleet pools`: what pool memory avoids now, and until when.
+ */
+import { readFileSync } from 'node:fs';
+import { createS3Records } from '../../aws/records.js';
+import { InputError } from '../../errors.js';
+import type { FleetSpec } from '../../model.js';
+import { handleEvents, type EventOutcome, type InterruptionDeps } from '../../ops/interruption.js';
+import { loadPoolMemory, usePoolMemory } from '../../ops/pools.js';
+import { interruptionSettings } from '../../plan/pools.js';
+import type { CliIo } from '../io.js';
+import { makeOpsDeps, opsClock, type OpsCliOptions } from '../opsdeps.js';
+import type { Deps } from '../wiring.js';
+
+export interface HandleEventOptions extends OpsCliOptions {
+  dryRun?: boolean;
+}
+
+/** The default wait for a name someone else holds: an operator's upgrade finishes, then the event is re-checked. */
+export const HANDLER_LOCK_WAIT = '10m';
+
+/** The event text as JSON; malformed JSON is bad input (exit 2) naming where it came from. */
+export function readEventInput(text: string, where: string): unknown {
+  if (text.trim() === '') throw new InputError(`${where}: empty; expected an EventBridge event (a JSON object) or an array of them`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new InputError(`${where}: not JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export async function handleEventCommand(spec: FleetSpec, file: string | undefined, deps: Deps, io: CliIo, json: boolean, o: HandleEventOptions): Promise<number> {
+  let text: string;
+  const where = file ?? 'standard input';
+  if (file !== undefined) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new InputError(`${file}: cannot read it (${(err as { code?: string }).code ?? (err instanceof Error ? err.message : String(err))})`);
+    }
+  } else {
+    if (!io.readStdin || io.stdinIsTTY) throw new InputError('no event: give FILE, or pipe the event into standard input');
+    text = await io.readStdin();
+  }
+  const raw = readEventInput(text, where);
+  const ops = await makeOpsDeps(spec, deps, io, json, { ...o, wait: o.wait ?? HANDLER_LOCK_WAIT });
+  const records = createS3Records(deps.clients.s3, spec.journal.bucket, spec.journal.prefix);
+  // makeOpsDeps loaded the memory for launches; the handler also writes to it: one instance for both.
+  const pools = await loadPoolMemory(records, spec, ops.clock.now(), ops.log);
+  usePoolMemory(ops, pools);
+  const hdeps: InterruptionDeps = Object.assign(ops, { records, pools });
+  const outcomes = await handleEvents(hdeps, raw, { dryRun: Boolean(o.dryRun) });
+  if (json) io.stdout.write(JSON.stringify({ dryRun: Boolean(o.dryRun), outcomes }, null, 2) + '\n');
+  else for (const x of outcomes) io.stdout.write(renderOutcome(x));
+  return outcomes.some((x) => x.status === 'failed') ? 1 : 0;
+}
+
+function renderOutcome(x: EventOutcome): string {
+  const head = `${x.status}${x.eventId ? ` ${x.eventId}` : ''} (${x.kind})`;
+  if (x.subjects.length === 0) return `${head}: ${x.detail}\n`;
+  return `${head}\n${x.subjects.map((s) => `  ${s.status === 'failed' ? 'FAILED' : s.status}: ${s.instanceId}${s.name ? ` (${s.name})` : ''}: ${s.status === 'would-do' || s.status === 'ignored' ? s.detail : `${s.action}: ${s.detail}`}\n`).join('')}`;
+}
+
+export async function poolsCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<number> {
+  const clock = await opsClock(deps, o);
+  const now = clock.now();
+  const memory = await loadPoolMemory(createS3Records(deps.clients.s3, spec.journal.bucket, spec.journal.prefix), spec, now);
+  const avoided = memory.avoidPools(now);
+  const onDemand = memory.onDemandRoles(now);
+  const s = interruptionSettings(spec);
+  if (json) {
+    io.stdout.write(JSON.stringify({ now: now.toISOString(), avoided, onDemand, interruptions: memory.records, settings: s }, null, 2) + '\n');
+    return 0;
+  }
+  if (avoided.length === 0) io.stdout.write(`no pool avoided (none interrupted in the last ${Math.round(s.avoidPoolMs / 60_000)} min)\n`);
+  else {
+    io.stdout.write(`avoided by every launch (interrupted in the last ${Math.round(s.avoidPoolMs / 60_000)} min):\n`);
+    for (const p of avoided) io.stdout.write(`  ${p.instanceType} in ${p.az} until ${p.until}\n`);
+  }
+  if (onDemand.length > 0) {
+    io.stdout.write(`on-demand (interrupted ${s.onDemandAfter}+ times within an hour):\n`);
+    for (const r of onDemand) io.stdout.write(`  role ${r.role}: ${r.interruptions} interruptions; calm again at ${r.until}\n`);
+  }
+  return 0;
+}
