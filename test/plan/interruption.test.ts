@@ -10,7 +10,7 @@ const S = spec();
 const T = NOW.toISOString();
 const ev = (kind: SubjectEvent['kind'], instanceId: string, extra: Record<string, unknown> = {}): SubjectEvent =>
   ({ kind, id: 'e-1', time: T, region: 'us-east-1', instanceId, ...(kind === 'spot-warning' ? { action: 'terminate' } : {}), ...(kind === 'scheduled-change' ? { eventTypeCode: 'AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED' } : {}), ...extra }) as SubjectEvent;
-const standby = (name: string, since: string, opts: Partial<Instance> = {}): Instance => {
+const standby = (name: string, since: string, opts: Partial<Instance> & { ageMs?: number } = {}): Instance => {
   const i = inst(name, { generation: 2, ...opts });
   i.tags['fleet:standby'] = since;
   return i;
@@ -66,3 +66,29 @@ for (const c of cases) {
     c.check?.(a, web, others);
   });
 }
+
+// ---- reconcile knows standbys (src/plan/reconcile.ts)
+
+import { planReconcile } from '../../src/plan/reconcile.js';
+import { healthy } from './fixtures.js';
+
+test('reconcile: a standby waiting out of DNS is no orphan while its window lasts, collected after it', () => {
+  const o = healthy(['hub-01', 'web-01', 'web-02', 'web-03']);
+  const young = standby('web-02', minutesAgo(30), { ageMs: 30 * 60_000 });
+  const old = standby('web-03', minutesAgo(61), { ageMs: 61 * 60_000 });
+  const plan = planReconcile(S, { records: o.records, instances: [...o.instances, young, old] }, NOW, { orphanGraceMs: 15 * 60_000 });
+  assert.deepEqual(plan.actions.map((a) => [a.kind, 'instanceId' in a ? a.instanceId : undefined]), [['collect', old.id]]);
+  assert.match(plan.actions[0]!.kind === 'collect' ? plan.actions[0]!.reason : '', /standby whose window ended/);
+  assert.ok(plan.notes.some((n) => n.includes(young.id) && /standby for web-02, kept out of DNS until 2026-11-25T03:30:00.000Z/.test(n)), plan.notes.join('\n'));
+  // The window comes from fleet.yaml.
+  const wide = spec('interruption: {standby-window: 2h}');
+  assert.deepEqual(planReconcile(wide, { records: o.records, instances: [...o.instances, young, old] }, NOW, { orphanGraceMs: 15 * 60_000 }).actions, []);
+});
+
+test('reconcile: a name whose instance died adopts its converged standby rather than launching', () => {
+  const o = healthy(['hub-01', 'web-01', 'web-02', 'web-03']);
+  o.instances[2]!.state = 'terminated';
+  const sb = standby('web-02', minutesAgo(5));
+  const plan = planReconcile(S, { records: o.records, instances: [...o.instances, sb] }, NOW, { orphanGraceMs: 15 * 60_000 });
+  assert.deepEqual(plan.actions.map((a) => [a.kind, 'name' in a ? a.name : '', a.kind === 'adopt' ? a.instanceId : '']), [['adopt', 'web-02', sb.id]]);
+});

@@ -46,3 +46,27 @@ test('orderByMemory: avoided spot shapes go last; a forced role tries on-demand 
   // Unknown zones are never avoided.
   assert.deepEqual(orderByMemory(shapes, () => undefined, avoid, false).shapes, shapes);
 });
+
+import { spec } from './fixtures.js';
+import { ConfigError } from '../../src/errors.js';
+
+test('fleet.yaml interruption: defaults, values, and line-numbered errors', () => {
+  assert.deepEqual(spec().interruption, { avoidPoolMs: 30 * 60_000, onDemandAfter: 3, standbyMaxAgeMs: 20 * 60_000, standbyWindowMs: 60 * 60_000 });
+  assert.deepEqual(spec('interruption:\n  avoid-pool-minutes: 5\n  on-demand-after: 0\n  standby-max-age: 90s\n  standby-window: 2h\n').interruption, {
+    avoidPoolMs: 5 * 60_000,
+    onDemandAfter: 0,
+    standbyMaxAgeMs: 90_000,
+    standbyWindowMs: 2 * 3600_000,
+  });
+  let err: unknown;
+  try {
+    spec('interruption:\n  avoid-pool-minutes: "ten"\n  standby-window: 10s\n  surprise: 1\n');
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ConfigError, String(err));
+  const lines = err.problems.map((p) => `${p.line}:${p.path}`);
+  assert.deepEqual(lines, ['13:interruption.avoid-pool-minutes', '14:interruption.standby-window', '15:interruption.surprise']);
+  assert.match(err.problems[0]!.message, /expected a number of minutes/);
+  assert.match(err.problems[1]!.message, /out of range 1m to 7d/);
+});
