@@ -159,6 +159,12 @@ describe('fleet handle-event against the local cloud', () => {
     const pv = JSON.parse(plan.stdout) as { actions: { kind: string; instanceId?: string }[]; notes: string[] };
     assert.equal(pv.actions.filter((a) => a.instanceId === standby).length, 0, plan.stdout);
     assert.ok(pv.notes.some((n) => n.includes(standby) && n.includes('standby')), plan.stdout);
+    // `fleet ls` shows it as a standby, not an orphan.
+    const ls = JSON.parse((await run(['--json', 'ls', '--config', cfg])).stdout) as { orphans: unknown[]; standbys?: { instance: { id: string }; name: string }[] };
+    assert.deepEqual(ls.orphans, []);
+    assert.deepEqual(ls.standbys?.map((x) => [x.instance.id, x.name]), [[standby, 'web-02']]);
+    const lsText = (await run(['ls', '--config', cfg])).stdout;
+    assert.match(lsText, new RegExp(`^1 standby instance .*\\n(.*\\n)?${standby}\\s+web-02\\s`, 'm'));
 
     const warning = control.interruptSpot(old);
     const sampled = await sampleWhile(control, info, handle(cfg, warning), { servedOnly: true, everyMs: 5 });
@@ -206,6 +212,10 @@ describe('fleet handle-event against the local cloud', () => {
     // The rebalance recommendation arrives after the warning: nothing to pre-warm any more.
     const late = await handle(cfg, { ...warning, id: 'late-rebalance-1', 'detail-type': 'EC2 Instance Rebalance Recommendation', detail: { 'instance-id': old } });
     assert.equal(late.outcomes[0]!.status, 'ignored', JSON.stringify(late.outcomes));
+    // Its termination's state change: the name is served by the replacement, nothing to reconcile.
+    const gone = await handle(cfg, { ...warning, id: 'late-state-1', 'detail-type': 'EC2 Instance State-change Notification', detail: { 'instance-id': old, state: 'terminated' } });
+    assert.equal(gone.outcomes[0]!.status, 'ignored', JSON.stringify(gone.outcomes));
+    assert.match(gone.outcomes[0]!.detail, /already served by/);
     assert.equal(control.calls()['ec2:RunInstances'], 1, 'one replacement launched');
     assertFleetInvariants(control, info);
   });
