@@ -50,6 +50,8 @@ export interface SubjectOutcome {
 export interface EventOutcome {
   eventId?: string;
   kind: ParsedEvent['kind'];
+  /** Clock ms from the event's time to when this handler began on it (delivery, cold start). */
+  receivedMs?: number;
   status: OutcomeStatus;
   detail: string;
   subjects: SubjectOutcome[];
@@ -76,7 +78,7 @@ export async function handleEvent(deps: InterruptionDeps, e: ParsedEvent, opts: 
     deps.log({ level: 'info', event: 'event-ignored', msg: describeEvent(e), ...(e.id ? { eventId: e.id } : {}) });
     return { ...(e.id ? { eventId: e.id } : {}), kind: e.kind, status: 'ignored', detail: e.reason, subjects: [] };
   }
-  const base = { eventId: e.id, kind: e.kind };
+  const base = { eventId: e.id, kind: e.kind, receivedMs: deps.clock.now().getTime() - Date.parse(e.time) };
   deps.log({ level: 'info', event: 'event-received', msg: describeEvent(e), eventId: e.id, kind: e.kind });
   if (deps.signal?.aborted) return { ...base, status: 'failed', detail: 'stopped before handling (deadline)', subjects: [] };
   const marker = markerKey(deps, e.id);
