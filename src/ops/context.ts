@@ -48,4 +48,6 @@ export interface OpsDeps {
   avoidPools?: (now: Date) => { instanceType: string; az: string; until: string }[] | undefined;
   /** A role interrupted too often launches on-demand until it calms down (pool memory). */
   forceOnDemand?: (role: string, now: Date) => boolean;
+  /** Loads pool memory on first need (a launch), so a run that launches nothing never reads it. */
+  preparePools?: () => Promise<void>;
 }

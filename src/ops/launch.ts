@@ -156,6 +156,7 @@ const zonesOf = new WeakMap<OpsDeps, Promise<Map<string, string>>>();
  * upgrade's --market) is not overridden.
  */
 async function rememberedOrder(deps: OpsDeps, role: RoleSpec, name: FleetName, shapes: LaunchShape[], override?: ShapeOverride): Promise<LaunchShape[]> {
+  await deps.preparePools?.();
   const now = deps.clock.now();
   const avoid = deps.avoidPools?.(now) ?? [];
   const force = override?.market === undefined && role.market === 'spot' && (deps.forceOnDemand?.(role.name, now) ?? false);

@@ -64,8 +64,24 @@ export async function loadPoolMemory(store: Records, spec: FleetSpec, now: Date,
   };
 }
 
+/**
+ * Make every launch of this run consult the memory, read on the first launch (a run that
+ * launches nothing, such as an apply of a converged fleet, never reads it).
+ */
+export function usePoolMemoryLazily(deps: OpsDeps, load: () => Promise<PoolMemory>): void {
+  let memory: PoolMemory | undefined;
+  let loading: Promise<void> | undefined;
+  deps.preparePools = () =>
+    (loading ??= load().then((m) => {
+      memory = m;
+    }));
+  deps.avoidPools = (now) => memory?.avoidPools(now);
+  deps.forceOnDemand = (role, now) => memory?.forceOnDemand(role, now) ?? false;
+}
+
 /** Make every launch of this run consult the memory. */
 export function usePoolMemory(deps: OpsDeps, memory: PoolMemory): void {
+  delete deps.preparePools;
   deps.avoidPools = (now) => memory.avoidPools(now);
   deps.forceOnDemand = (role, now) => memory.forceOnDemand(role, now);
 }
