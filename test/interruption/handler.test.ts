@@ -220,6 +220,30 @@ describe('fleet handle-event against the local cloud', () => {
     assertFleetInvariants(control, info);
   });
 
+  test('a warning that arrives while an operator upgrades the name waits for the lock, then finds it replaced', async () => {
+    const f = 'spot7';
+    const { cfg, info } = await setup(f, { web: 1 });
+    const old = servedBy(f, 'web-01');
+    const before = new Set(control.ec2.instances().map((i) => i.instanceId));
+    control.resetCalls();
+    const upgrade = run(['upgrade', 'web-01', '--type', 't3a.medium', '--yes', '--config', cfg, ...FAST]);
+    // The upgrade holds web-01's lock once its launch shows.
+    const end = Date.now() + 60_000;
+    while (!control.ec2.instances().some((i) => !before.has(i.instanceId) && i.tags['fleet:name'] === 'web-01')) {
+      if (Date.now() > end) throw new Error('the upgrade never launched');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const warning = control.interruptSpot(old);
+    const [up, h] = await Promise.all([upgrade, handle(cfg, warning)]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(h.code, 0, h.stderr);
+    assert.equal(h.outcomes[0]!.status, 'ignored', JSON.stringify(h.outcomes));
+    assert.match(h.outcomes[0]!.detail, /already served by/);
+    assert.equal(control.calls()['ec2:RunInstances'], 1, 'only the upgrade launched');
+    assert.equal(control.ec2.instance(servedBy(f, 'web-01'))!.instanceType, 't3a.medium');
+    assertFleetInvariants(control, info);
+  });
+
   test('pool memory: after an interruption in (t3.medium, us-east-1a) the next launches of any role avoid it, also from a fresh process', async () => {
     const f = 'spot5';
     const { cfg } = await setup(f, { web: 1 });
