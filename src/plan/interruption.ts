@@ -124,6 +124,9 @@ export function classify(input: ClassifyInput): InterruptionAction {
         }
         return ignore(`standby ${standby.id} is ${standby === ready ? 'ready' : 'converging'}; waiting for the warning`);
       }
+      // A volume attaches to one instance at a time: a standby could not take it over without the
+      // same unserved move the warning's replacement makes anyway.
+      if (spec.roles.some((r) => r.name === role && r.volume)) return ignore(`role ${role} has a volume; no standby (the warning replaces the name)`);
       const age = now.getTime() - Date.parse(event.time);
       if (age >= settings.standbyWindowMs) return ignore(`recommendation of ${event.time} is older than the standby window; ${id} outlived it`);
       return { kind: 'prewarm-standby', ...base, generation: nextGeneration, recommendedAt: event.time, reason: `rebalance recommendation for ${id} (${subject!.type} ${subject!.az})` };

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { startLocalCloud, type LocalCloud, type LocalCloudControl } from '../../src/sim/index.js';
 import type { CloudEvent } from '../../src/sim/types.js';
 import type { EventOutcome } from '../../src/ops/interruption.js';
-import { fleet, fleetProcess, tempDir, writeConfig } from '../cli/helpers.js';
+import { spawn } from 'node:child_process';
+import { BIN, fleet, fleetProcess, tempDir, writeConfig } from '../cli/helpers.js';
 import { assertFleetInvariants, sampleWhile, type FleetInfo } from '../cli/invariants.js';
 
 const SPEED = 20;
@@ -91,6 +92,20 @@ describe('fleet handle-event against the local cloud', () => {
     const inst = control.ec2.instances().find((i) => i.privateIpAddress === rec.values[0] && (i.state === 'running' || i.state === 'pending'));
     assert.ok(inst, `${name}'s record ${rec.values[0]} points at a live instance`);
     return inst.instanceId;
+  }
+
+  /** The real bin as a child process with `input` on its standard input (the local cloud keeps answering: no spawnSync). */
+  function pipe(args: string[], input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env['PATH'] ?? '', AWS_ENDPOINT_URL: cloud.endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+      child.stdin.end(input);
+    });
   }
 
   function eventFile(e: CloudEvent | CloudEvent[] | string): string {
@@ -289,6 +304,13 @@ describe('fleet handle-event against the local cloud', () => {
     assert.equal(control.calls()['ec2:RunInstances'], undefined);
     assert.equal(control.calls()['s3:PutObject'], undefined);
     assert.deepEqual(assertFleetInvariants(control, info).served, before.served);
+    // From standard input, through the real bin.
+    const piped = await pipe(['--json', 'handle-event', '--config', cfg], JSON.stringify(foreign));
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.deepEqual((JSON.parse(piped.stdout) as { outcomes: EventOutcome[] }).outcomes.map((o) => [o.eventId, o.status]), [['x-1', 'duplicate']]);
+    const pipedBad = await pipe(['handle-event', '--config', cfg], '[{"id": 1,');
+    assert.equal(pipedBad.status, 2);
+    assert.match(pipedBad.stderr, /^fleet: standard input: not JSON: /);
     // Malformed JSON: exit 2, one message naming the file.
     const file = eventFile('{"source": ');
     const bad = await run(['handle-event', file, '--config', cfg]);

@@ -67,6 +67,16 @@ for (const c of cases) {
   });
 }
 
+test('classify: no standby for a role with a volume', () => {
+  const vs = spec('  queue: {count: 1, type: m5.large, market: spot, volume: {size: 10, device: /dev/sdf, mount: /var/lib/queue}}');
+  const q = inst('queue-01', { market: 'spot' });
+  const a = classify({ spec: vs, event: ev('rebalance', q.id), subject: q, name: { record: rec('queue-01', q.privateIp!), instances: [q] }, now: NOW, settings: DEFAULT_INTERRUPTION });
+  assert.equal(a.kind, 'ignore');
+  assert.match((a as { reason: string }).reason, /has a volume; no standby/);
+  const w = classify({ spec: vs, event: ev('spot-warning', q.id), subject: q, name: { record: rec('queue-01', q.privateIp!), instances: [q] }, now: NOW, settings: DEFAULT_INTERRUPTION });
+  assert.equal(w.kind, 'replace-now');
+});
+
 // ---- reconcile knows standbys (src/plan/reconcile.ts)
 
 import { planReconcile } from '../../src/plan/reconcile.js';
