@@ -167,6 +167,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description('run the spot-interruption handler on an EventBridge event (a JSON object, or an array of them) from FILE or standard input')
     .argument('[file]', 'the event as JSON; standard input without it')
     .option('--dry-run', 'classify and show what would be done, change nothing', false)
+    .option('--listen <port>', 'serve: handle every event POSTed to 127.0.0.1:PORT (fleet sim --event-sink), until Ctrl-C')
     .option('--verbose', 'log every step', false)
     .addOption(new Option('--time-scale <n>', 'for a local cloud run with --speed N: every wait, timeout and rate runs N times faster'))
     .addOption(new Option('--poll-ms <ms>', 'poll interval while waiting on AWS (default 5000)'))

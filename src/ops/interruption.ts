@@ -15,7 +15,7 @@ import { FleetError } from '../errors.js';
 import type { Instance } from '../model.js';
 import { conventionOf, parseName } from '../naming.js';
 import type { Records } from '../ports.js';
-import { classify, describeInterruptionAction, fleetNameOf, type InterruptionAction, type SubjectEvent } from '../plan/interruption.js';
+import { classify, describeInterruptionAction, fleetNameOf, GONE_STATES, type InterruptionAction, type SubjectEvent } from '../plan/interruption.js';
 import { interruptionSettings } from '../plan/pools.js';
 import { planReconcile } from '../plan/reconcile.js';
 import { roleOf } from '../plan/shape.js';
@@ -79,6 +79,11 @@ export async function handleEvent(deps: InterruptionDeps, e: ParsedEvent, opts: 
     return { ...(e.id ? { eventId: e.id } : {}), kind: e.kind, status: 'ignored', detail: e.reason, subjects: [] };
   }
   const base = { eventId: e.id, kind: e.kind, receivedMs: deps.clock.now().getTime() - Date.parse(e.time) };
+  if (e.kind === 'state-change' && !GONE_STATES.has(e.state)) {
+    // pending, running: nothing can follow from them; no call is worth making.
+    deps.log({ level: 'debug', event: 'event-ignored', msg: `${describeEvent(e)}: nothing to do`, eventId: e.id });
+    return { ...base, status: 'ignored', detail: `${e.instanceId} is ${e.state}; nothing to do`, subjects: [] };
+  }
   deps.log({ level: 'info', event: 'event-received', msg: describeEvent(e), eventId: e.id, kind: e.kind });
   if (deps.signal?.aborted) return { ...base, status: 'failed', detail: 'stopped before handling (deadline)', subjects: [] };
   const marker = markerKey(deps, e.id);

@@ -51,7 +51,8 @@ export interface ClassifyInput {
   settings: InterruptionSettings;
 }
 
-const GONE_STATES = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
+/** States of a state-change notification that can leave a name unserved. */
+export const GONE_STATES: ReadonlySet<string> = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
 
 /** The warning precedes the action by two minutes; older than this, it is history. */
 export const WARNING_STALE_MS = 10 * 60_000;
@@ -95,9 +96,15 @@ export function classify(input: ClassifyInput): InterruptionAction {
   const ready = standbys.filter((i) => i.state === 'running' && i.converged).sort((a, b) => (b.generation ?? 0) - (a.generation ?? 0))[0];
   const nextGeneration = Math.max(0, ...view.instances.map((i) => i.generation ?? 0)) + 1;
   const elsewhere = servedBy ? `already served by ${servedBy.id}` : servedIp ? `its record points at ${servedIp}, not at ${id}` : 'it has no record';
+  // A record pointing at an address no live instance has: the name is down, whoever the event
+  // is about (a terminated instance no longer shows its address, so "is it the one serving?"
+  // cannot always be answered; "is anyone serving?" can).
+  const down = servedIp !== undefined && !servedBy;
+  const rebuild = (why: string): InterruptionAction => ({ kind: 'reconcile-name', ...base, reason: `${why}; ${name}'s record points at ${servedIp}, which no live instance has` });
 
   switch (event.kind) {
     case 'spot-warning': {
+      if (!serving && down && !live(subject!)) return rebuild(`${id} is ${subject!.state}`);
       if (!serving) return ignore(`${elsewhere}; nothing to replace`);
       if (!live(subject!)) {
         // The warning came late (or was redelivered): the instance is gone and the name points at it.
@@ -133,6 +140,7 @@ export function classify(input: ClassifyInput): InterruptionAction {
     }
     case 'state-change': {
       if (!GONE_STATES.has(event.state)) return ignore(`${id} is ${event.state}; nothing to do`);
+      if (!serving && down) return rebuild(`${id} is ${event.state}`);
       if (!serving) {
         if (isStandby(subject!)) return ignore(`standby ${id} is ${event.state}; a later rebalance recommendation launches another`);
         return ignore(`${id} is ${event.state} but does not serve the name (${elsewhere})`);

@@ -11,7 +11,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLocalCloud, type LocalCloud, type LocalCloudControl } from '../../src/sim/index.js';
+import { startLocalCloud, urlSink, type LocalCloud, type LocalCloudControl } from '../../src/sim/index.js';
+import { runCli } from '../../src/cli/run.js';
 import type { CloudEvent } from '../../src/sim/types.js';
 import type { EventOutcome } from '../../src/ops/interruption.js';
 import { spawn } from 'node:child_process';
@@ -284,6 +285,65 @@ describe('fleet handle-event against the local cloud', () => {
     control.clock.advance(31 * 60_000);
     const pools = await run(['--json', 'pools', '--config', cfg2, '--time-scale', String(SPEED)]);
     assert.deepEqual((JSON.parse(pools.stdout) as { avoided: unknown[] }).avoided, []);
+  });
+
+  test('--listen: the local cloud posts its events to the handler (fleet sim --event-sink); an interruption and a kill heal by themselves', async () => {
+    const f = 'spot8';
+    const { cfg, info } = await setup(f, { web: 2 });
+    let out = '';
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const listening = runCli(['handle-event', '--listen', '0', '--verbose', '--config', cfg, ...FAST], {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: () => true },
+      env: { PATH: process.env['PATH'], AWS_ENDPOINT_URL: cloud.endpoint },
+      isTTY: false,
+      cwd: process.cwd(),
+      stdinIsTTY: false,
+      stopSignal: stopped,
+      ask: async () => '',
+    });
+    const until = async (cond: () => boolean, what: string) => {
+      const end = Date.now() + 60_000;
+      while (!cond()) {
+        if (Date.now() > end) throw new Error(`${what} did not happen; handler said:\n${out}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    await until(() => /http:\/\/127\.0\.0\.1:\d+\//.test(out), 'listening');
+    const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)![1]!;
+    // A malformed body is refused with 400; anything but POST with 405.
+    assert.equal((await fetch(url, { method: 'POST', body: '{' })).status, 400);
+    assert.equal((await fetch(url)).status, 405);
+    control.setEventSink(urlSink(url));
+    try {
+      const old1 = servedBy(f, 'web-01');
+      control.interruptSpot(old1);
+      await until(() => {
+        try {
+          return servedBy(f, 'web-01') !== old1;
+        } catch {
+          return false;
+        }
+      }, 'web-01 replaced');
+      // A kill from outside: the state change reconciles web-02.
+      const old2 = servedBy(f, 'web-02');
+      control.ec2.terminate(old2);
+      await until(() => {
+        try {
+          return servedBy(f, 'web-02') !== old2 && Boolean(control.ec2.instance(servedBy(f, 'web-02'))!.tags['fleet:converged']);
+        } catch {
+          return false;
+        }
+      }, 'web-02 rebuilt');
+    } finally {
+      control.setEventSink(undefined);
+      stop();
+    }
+    assert.equal(await listening, 0, out);
+    assert.match(out, /replace-now: web-01 -> /);
+    assert.match(out, /reconcile-name: web-02 -> /);
+    assertFleetInvariants(control, info);
   });
 
   test('events outside the fleet, malformed ones and a dry run change nothing', async () => {

@@ -4,6 +4,8 @@
  * from FILE or standard input. `fleet pools`: what pool memory avoids now, and until when.
  */
 import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import PQueue from 'p-queue';
 import { createS3Records } from '../../aws/records.js';
 import { InputError } from '../../errors.js';
 import type { FleetSpec } from '../../model.js';
@@ -16,6 +18,8 @@ import type { Deps } from '../wiring.js';
 
 export interface HandleEventOptions extends OpsCliOptions {
   dryRun?: boolean;
+  /** Serve events POSTed to this port on 127.0.0.1 (a local EventBridge for `fleet sim --event-sink`). */
+  listen?: string;
 }
 
 /** The default wait for a name someone else holds: an operator's upgrade finishes, then the event is re-checked. */
@@ -31,7 +35,20 @@ export function readEventInput(text: string, where: string): unknown {
   }
 }
 
+async function handlerDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: HandleEventOptions): Promise<InterruptionDeps> {
+  const ops = await makeOpsDeps(spec, deps, io, json, { ...o, wait: o.wait ?? HANDLER_LOCK_WAIT });
+  const records = createS3Records(deps.clients.s3, spec.journal.bucket, spec.journal.prefix);
+  // The handler writes to the memory too: one instance for its launches and its records.
+  const pools = await loadPoolMemory(records, spec, ops.clock.now(), ops.log);
+  usePoolMemory(ops, pools);
+  return Object.assign(ops, { records, pools });
+}
+
 export async function handleEventCommand(spec: FleetSpec, file: string | undefined, deps: Deps, io: CliIo, json: boolean, o: HandleEventOptions): Promise<number> {
+  if (o.listen !== undefined) {
+    if (file !== undefined) throw new InputError('give FILE or --listen, not both');
+    return listen(spec, deps, io, json, o);
+  }
   let text: string;
   const where = file ?? 'standard input';
   if (file !== undefined) {
@@ -45,16 +62,83 @@ export async function handleEventCommand(spec: FleetSpec, file: string | undefin
     text = await io.readStdin();
   }
   const raw = readEventInput(text, where);
-  const ops = await makeOpsDeps(spec, deps, io, json, { ...o, wait: o.wait ?? HANDLER_LOCK_WAIT });
-  const records = createS3Records(deps.clients.s3, spec.journal.bucket, spec.journal.prefix);
-  // makeOpsDeps loaded the memory for launches; the handler also writes to it: one instance for both.
-  const pools = await loadPoolMemory(records, spec, ops.clock.now(), ops.log);
-  usePoolMemory(ops, pools);
-  const hdeps: InterruptionDeps = Object.assign(ops, { records, pools });
+  const hdeps = await handlerDeps(spec, deps, io, json, o);
   const outcomes = await handleEvents(hdeps, raw, { dryRun: Boolean(o.dryRun) });
   if (json) io.stdout.write(JSON.stringify({ dryRun: Boolean(o.dryRun), outcomes }, null, 2) + '\n');
   else for (const x of outcomes) io.stdout.write(renderOutcome(x));
   return outcomes.some((x) => x.status === 'failed') ? 1 : 0;
+}
+
+const MAX_EVENT_BYTES = 1024 * 1024;
+
+function body(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_EVENT_BYTES) {
+        reject(new Error(`larger than ${MAX_EVENT_BYTES} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * `--listen PORT`: a local EventBridge target. Events POSTed as JSON (`fleet sim --event-sink
+ * http://127.0.0.1:PORT/`) are answered 202 at once and handled in arrival order, a few at a
+ * time (the name locks keep two events of one name apart); malformed JSON is answered 400.
+ * Prints the URL first; stops on Ctrl-C / SIGTERM once the events in hand are handled.
+ */
+async function listen(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: HandleEventOptions): Promise<number> {
+  const port = Number(o.listen);
+  if (!/^\d+$/.test(o.listen ?? '') || port > 65535) throw new InputError(`--listen ${JSON.stringify(o.listen)}: expected a port number (0 picks a free one)`);
+  const hdeps = await handlerDeps(spec, deps, io, json, o);
+  const queue = new PQueue({ concurrency: 4 });
+  let failed = 0;
+  const server = createServer((req, res) => {
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST' }).end();
+      return;
+    }
+    body(req).then(
+      (text) => {
+        let raw: unknown;
+        try {
+          raw = readEventInput(text, 'the request body');
+        } catch (err) {
+          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: err instanceof Error ? err.message : String(err) }) + '\n');
+          return;
+        }
+        res.writeHead(202, { 'content-type': 'application/json' }).end('{"accepted":true}\n');
+        void queue.add(async () => {
+          const outcomes = await handleEvents(hdeps, raw, { dryRun: Boolean(o.dryRun) });
+          for (const x of outcomes) {
+            if (x.status === 'failed') failed++;
+            if (json) io.stdout.write(JSON.stringify(x) + '\n');
+            else if (x.status !== 'ignored' || o.verbose) io.stdout.write(renderOutcome(x));
+          }
+        });
+      },
+      (err: unknown) => res.writeHead(413).end(`${err instanceof Error ? err.message : String(err)}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new InputError(`--listen ${port}: ${err.message}`)));
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/`;
+  io.stdout.write(json ? JSON.stringify({ listening: url }) + '\n' : `handling events POSTed to ${url} (fleet sim --event-sink ${url}); Ctrl-C stops\n`);
+  await (io.stopSignal ?? new Promise<void>(() => {}));
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
+  await queue.onIdle();
+  return failed > 0 ? 1 : 0;
 }
 
 function renderOutcome(x: EventOutcome): string {
