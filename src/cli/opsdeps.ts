@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { createCoordinator } from '../coord/index.js';
 import { parseDurationSeconds } from '../config/index.js';
 import { createS3Journal, createS3State } from '../aws/s3.js';
-import { createS3Records } from '../aws/records.js';
 import { loadPoolMemory, usePoolMemoryLazily } from '../ops/pools.js';
 import { createEbsDirect } from '../aws/ebs.js';
 import { FleetError, InputError } from '../errors.js';
@@ -123,7 +122,7 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
   };
   // Pool memory (spot interruptions of the last hour, from S3, read on the first launch): every
   // launch of this run avoids the pools interrupted lately and runs a role interrupted too often on-demand.
-  usePoolMemoryLazily(opsDeps, () => loadPoolMemory(createS3Records(deps.clients.s3, spec.journal.bucket, spec.journal.prefix), spec, clock.now(), log));
+  usePoolMemoryLazily(opsDeps, () => loadPoolMemory(deps.records(spec.journal.bucket, spec.journal.prefix), spec, clock.now(), log));
   // Crash injection for the crash-safety tests: FLEET_TEST_CRASH_AT=<step>[:<name>] kills this
   // process with SIGKILL when a replacement reaches that step.
   const crash = io.env['FLEET_TEST_CRASH_AT'];

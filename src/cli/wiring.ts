@@ -7,9 +7,10 @@ import { createClients, type AwsClients } from '../aws/clients.js';
 import { createEc2Compute } from '../aws/ec2.js';
 import { createRoute53Dns } from '../aws/route53.js';
 import { createS3Blobs } from '../aws/s3.js';
+import { createS3Records } from '../aws/records.js';
 import { InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
-import type { Blobs, Compute, Dns } from '../ports.js';
+import type { Blobs, Compute, Dns, Records } from '../ports.js';
 import type { CliIo } from './io.js';
 
 export interface GlobalOptions {
@@ -25,6 +26,8 @@ export interface Deps {
   dns: Dns;
   compute: Compute;
   blobs: Blobs;
+  /** Create-only JSON records under a bucket's prefix (pool memory, event markers). */
+  records(bucket: string, prefix: string): Records;
   clients: AwsClients;
   /** Closed when the command ends (coordination sessions). */
   cleanup: (() => Promise<void>)[];
@@ -74,6 +77,7 @@ export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: C
     dns: createRoute53Dns(clients.route53),
     compute: createEc2Compute(clients.ec2),
     blobs: createS3Blobs(clients.s3),
+    records: (bucket, prefix) => createS3Records(clients.s3, bucket, prefix),
     clients,
     cleanup: [],
   };

@@ -19,13 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { Route53Client } from '@aws-sdk/client-route-53';
-import { S3Client } from '@aws-sdk/client-s3';
-import { createEc2Compute } from '../aws/ec2.js';
-import { createRoute53Dns } from '../aws/route53.js';
-import { createS3Journal } from '../aws/s3.js';
-import { createS3Records } from '../aws/records.js';
+import { createCoreAdapters } from '../aws/core-adapters.js';
 import { createCoordinator, type Coordinator } from '../coord/index.js';
 import { InputError, FleetError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
@@ -93,15 +87,11 @@ export async function wireContainer(env: Env, log: Log): Promise<Container> {
   const spec = specFromEnv(env);
   const endpoint = env['AWS_ENDPOINT_URL'] || undefined;
   const region = spec.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
-  const common = { ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}), maxAttempts: 5, retryMode: 'standard' as const };
-  const ec2 = new EC2Client(common);
-  const route53 = new Route53Client(common);
-  const s3 = new S3Client({ ...common, ...(endpoint ? { forcePathStyle: true } : {}) });
+  const aws = createCoreAdapters({ ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) });
   const scale = positive(env, 'FLEET_TIME_SCALE', 1);
   const clock = scaledClock(scale, Date.now, scale !== 1 && endpoint ? await localCloudTime(endpoint) : undefined);
   const pollMs = positive(env, 'FLEET_POLL_MS', 5000);
-  const compute = createEc2Compute(ec2);
-  const dns = createRoute53Dns(route53);
+  const { compute, dns } = aws;
   const zone = await dns.findZone(spec.dns.zone);
   if (!zone) throw new FleetError(`hosted zone ${spec.dns.zone} does not exist`);
   const coord = createCoordinator({
@@ -110,8 +100,8 @@ export async function wireContainer(env: Env, log: Log): Promise<Container> {
     localDir: env['FLEET_LOCK_DIR'] ?? join(tmpdir(), 'fleet-locks', spec.fleet),
     log,
   });
-  const records = createS3Records(s3, spec.journal.bucket, spec.journal.prefix);
-  const journal = createS3Journal(s3, spec.journal.bucket, spec.journal.prefix);
+  const records = aws.records(spec.journal.bucket, spec.journal.prefix);
+  const journal = aws.journal(spec.journal.bucket, spec.journal.prefix);
   let memory: { pools: PoolMemory; at: number } | undefined;
   return {
     spec,

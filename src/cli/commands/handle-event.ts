@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import PQueue from 'p-queue';
-import { createS3Records } from '../../aws/records.js';
 import { InputError } from '../../errors.js';
 import type { FleetSpec } from '../../model.js';
 import { handleEvents, type EventOutcome, type InterruptionDeps } from '../../ops/interruption.js';
@@ -37,7 +36,7 @@ export function readEventInput(text: string, where: string): unknown {
 
 async function handlerDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: HandleEventOptions): Promise<InterruptionDeps> {
   const ops = await makeOpsDeps(spec, deps, io, json, { ...o, wait: o.wait ?? HANDLER_LOCK_WAIT });
-  const records = createS3Records(deps.clients.s3, spec.journal.bucket, spec.journal.prefix);
+  const records = deps.records(spec.journal.bucket, spec.journal.prefix);
   // The handler writes to the memory too: one instance for its launches and its records.
   const pools = await loadPoolMemory(records, spec, ops.clock.now(), ops.log);
   usePoolMemory(ops, pools);
@@ -150,7 +149,7 @@ function renderOutcome(x: EventOutcome): string {
 export async function poolsCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<number> {
   const clock = await opsClock(deps, o);
   const now = clock.now();
-  const memory = await loadPoolMemory(createS3Records(deps.clients.s3, spec.journal.bucket, spec.journal.prefix), spec, now);
+  const memory = await loadPoolMemory(deps.records(spec.journal.bucket, spec.journal.prefix), spec, now);
   const avoided = memory.avoidPools(now);
   const onDemand = memory.onDemandRoles(now);
   const s = interruptionSettings(spec);
