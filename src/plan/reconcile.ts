@@ -93,6 +93,30 @@ export function planReconcile(
     const target = rec?.values.length === 1 ? byIp.get(rec.values[0]!) : undefined;
     const healthy = target && LIVE_STATES.has(target.state) && target.converged && (target.name === undefined || target.name === n.name);
     if (rec && healthy) {
+      // A converged standby whose rebalance recommendation is older than standby-max-age: the
+      // instance serving the name is at risk for that long already; swap now (adopt the standby,
+      // compare-and-swap the record from the serving instance, which is then terminated).
+      const settings = interruptionSettings(spec);
+      const due = volumeRoles.has(n.role)
+        ? undefined
+        : (byName.get(n.name) ?? [])
+            .filter((i) => i.id !== target.id && i.state === 'running' && i.converged && i.privateIp && !kept.has(i.id) && i.tags[TAG.standby] !== undefined)
+            .filter((i) => now.getTime() - Date.parse(i.tags[TAG.standby]!) >= settings.standbyMaxAgeMs && now.getTime() - Date.parse(i.tags[TAG.standby]!) < settings.standbyWindowMs)
+            .sort((a, b) => (b.generation ?? 0) - (a.generation ?? 0))[0];
+      if (due) {
+        kept.add(due.id);
+        const age = Math.round((now.getTime() - Date.parse(due.tags[TAG.standby]!)) / 60_000);
+        actions.push({
+          kind: 'adopt',
+          name: n.name,
+          role: n.role,
+          instanceId: due.id,
+          ip: due.privateIp!,
+          replaces: { ip: rec.values[0]!, ttl: rec.ttl, instanceId: target.id },
+          reason: `standby ${due.id}'s rebalance recommendation is ${age} min old (standby-max-age ${Math.round(settings.standbyMaxAgeMs / 60_000)} min); ${target.id} is at risk`,
+        });
+        continue;
+      }
       if (volumeRoles.has(n.role) && observed.volumes !== undefined) {
         // Its volume must be on the instance serving it (a crash between detach and attach, a hand-made detach).
         const vols = volumesByName.get(n.name) ?? [];

@@ -97,14 +97,14 @@ import { healthy } from './fixtures.js';
 
 test('reconcile: a standby waiting out of DNS is no orphan while its window lasts, collected after it', () => {
   const o = healthy(['hub-01', 'web-01', 'web-02', 'web-03']);
-  const young = standby('web-02', minutesAgo(30), { ageMs: 30 * 60_000 });
+  const young = standby('web-02', minutesAgo(10), { ageMs: 10 * 60_000 });
   const old = standby('web-03', minutesAgo(61), { ageMs: 61 * 60_000 });
   const plan = planReconcile(S, { records: o.records, instances: [...o.instances, young, old] }, NOW, { orphanGraceMs: 15 * 60_000 });
   assert.deepEqual(plan.actions.map((a) => [a.kind, 'instanceId' in a ? a.instanceId : undefined]), [['collect', old.id]]);
   assert.match(plan.actions[0]!.kind === 'collect' ? plan.actions[0]!.reason : '', /standby whose window ended/);
-  assert.ok(plan.notes.some((n) => n.includes(young.id) && /standby for web-02, kept out of DNS until 2026-11-25T03:30:00.000Z/.test(n)), plan.notes.join('\n'));
+  assert.ok(plan.notes.some((n) => n.includes(young.id) && /standby for web-02, kept out of DNS until 2026-11-25T03:50:00.000Z/.test(n)), plan.notes.join('\n'));
   // The window comes from fleet.yaml.
-  const wide = spec('interruption: {standby-window: 2h}');
+  const wide = spec('interruption: {standby-window: 2h, standby-max-age: 2h}');
   assert.deepEqual(planReconcile(wide, { records: o.records, instances: [...o.instances, young, old] }, NOW, { orphanGraceMs: 15 * 60_000 }).actions, []);
 });
 
@@ -114,4 +114,21 @@ test('reconcile: a name whose instance died adopts its converged standby rather 
   const sb = standby('web-02', minutesAgo(5));
   const plan = planReconcile(S, { records: o.records, instances: [...o.instances, sb] }, NOW, { orphanGraceMs: 15 * 60_000 });
   assert.deepEqual(plan.actions.map((a) => [a.kind, 'name' in a ? a.name : '', a.kind === 'adopt' ? a.instanceId : '']), [['adopt', 'web-02', sb.id]]);
+});
+
+test('reconcile: a converged standby past standby-max-age is adopted (swap), the serving instance replaced', () => {
+  const o = healthy(['hub-01', 'web-01', 'web-02', 'web-03']);
+  const serving = o.instances[2]!;
+  const due = standby('web-02', minutesAgo(25), { ageMs: 25 * 60_000 });
+  const young = standby('web-03', minutesAgo(5), { ageMs: 5 * 60_000 });
+  const plan = planReconcile(S, { records: o.records, instances: [...o.instances, due, young] }, NOW, { orphanGraceMs: 15 * 60_000 });
+  assert.equal(plan.actions.length, 1, JSON.stringify(plan.actions));
+  const a = plan.actions[0]!;
+  assert.equal(a.kind, 'adopt');
+  if (a.kind !== 'adopt') return;
+  assert.equal(a.instanceId, due.id);
+  assert.deepEqual(a.replaces, { ip: serving.privateIp, ttl: 60, instanceId: serving.id });
+  assert.match(a.reason, /25 min old \(standby-max-age 20 min\)/);
+  // Not yet due: nothing but a note.
+  assert.deepEqual(planReconcile(S, { records: o.records, instances: [...o.instances, young] }, NOW, { orphanGraceMs: 15 * 60_000 }).actions, []);
 });
