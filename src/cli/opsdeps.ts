@@ -4,9 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCoordinator } from '../coord/index.js';
 import { parseDurationSeconds } from '../config/index.js';
-import { createS3Journal, createS3State } from '../aws/s3.js';
 import { loadPoolMemory, usePoolMemoryLazily } from '../ops/pools.js';
-import { createEbsDirect } from '../aws/ebs.js';
 import { FleetError, InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import type { HostedZone, Log, LogEvent } from '../ports.js';
@@ -98,6 +96,7 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
     ...(spec.coordination.zookeeper ? { zookeeper: spec.coordination.zookeeper } : {}),
     localDir: localLockDir(io, spec.fleet, deps.endpoint ?? deps.region ?? 'aws'),
     log,
+    clock,
   });
   deps.cleanup.push(() => coord.close());
   const opsDeps: OpsDeps & { zone: HostedZone } = {
@@ -106,19 +105,23 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
     lockWaitMs: waitMs(o.wait),
     spec,
     zoneId: zone.id,
-    compute: deps.compute,
+    instances: deps.instances,
+    volumes: deps.volumes,
+    catalog: deps.catalog,
     dns: deps.dns,
-    journal: createS3Journal(deps.clients.s3, spec.journal.bucket, spec.journal.prefix),
+    journal: deps.journal(spec.journal.bucket, spec.journal.prefix),
     clock,
     log,
     limiter,
-    watcher: new InstanceWatcher(deps.compute, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
+    watcher: new InstanceWatcher(deps.instances, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
     dnsWriter: new DnsWriter(deps.dns, zone.id, clock, limiter, log, { batchWindowMs: Math.min(1000, pollMs), pollMs }),
     operationId: randomUUID().slice(0, 8),
     images: new Map(),
-    ebs: createEbsDirect(deps.clients.ebs),
-    state: createS3State(deps.clients.s3),
+    ebs: deps.ebs,
+    objects: deps.objects,
     pollMs,
+    // Ctrl-C / SIGTERM: no new side effect after it; waits end; a launch not swapped is rolled back.
+    ...(io.stop ? { signal: io.stop.signal } : {}),
   };
   // Pool memory (spot interruptions of the last hour, from S3, read on the first launch): every
   // launch of this run avoids the pools interrupted lately and runs a role interrupted too often on-demand.

@@ -4,13 +4,14 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { createClients, type AwsClients } from '../aws/clients.js';
-import { createEc2Compute } from '../aws/ec2.js';
+import { createEc2 } from '../aws/ec2.js';
 import { createRoute53Dns } from '../aws/route53.js';
-import { createS3Blobs } from '../aws/s3.js';
+import { createS3Blobs, createS3Journal, createS3Objects } from '../aws/s3.js';
 import { createS3Records } from '../aws/records.js';
+import { createEbsDirect } from '../aws/ebs.js';
 import { InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
-import type { Blobs, Compute, Dns, Records } from '../ports.js';
+import type { Blobs, Catalog, Dns, Instances, Volumes, EbsDirect, Journal, ObjectStore, Records } from '../ports.js';
 import type { CliIo } from './io.js';
 
 export interface GlobalOptions {
@@ -24,8 +25,16 @@ export interface Deps {
   region: string | undefined;
   endpoint: string | undefined;
   dns: Dns;
-  compute: Compute;
+  instances: Instances;
+  volumes: Volumes;
+  catalog: Catalog;
   blobs: Blobs;
+  /** S3 objects under a prefix: the policy: location, the names' state.s3 prefixes. */
+  objects: ObjectStore;
+  /** The EBS direct API (verifying snapshots before a volume moves across AZs). */
+  ebs: EbsDirect;
+  /** The journal under `s3://bucket/prefix`. */
+  journal(bucket: string, prefix: string): Journal;
   /** Create-only JSON records under a bucket's prefix (pool memory, event markers). */
   records(bucket: string, prefix: string): Records;
   clients: AwsClients;
@@ -75,8 +84,11 @@ export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: C
     region: region ?? (endpoint && isLoopback(endpoint) ? 'us-east-1' : undefined),
     endpoint,
     dns: createRoute53Dns(clients.route53),
-    compute: createEc2Compute(clients.ec2),
+    ...createEc2(clients.ec2),
     blobs: createS3Blobs(clients.s3),
+    objects: createS3Objects(clients.s3),
+    ebs: createEbsDirect(clients.ebs),
+    journal: (bucket, prefix) => createS3Journal(clients.s3, bucket, prefix),
     records: (bucket, prefix) => createS3Records(clients.s3, bucket, prefix),
     clients,
     cleanup: [],

@@ -91,7 +91,7 @@ export async function wireContainer(env: Env, log: Log): Promise<Container> {
   const scale = positive(env, 'FLEET_TIME_SCALE', 1);
   const clock = scaledClock(scale, Date.now, scale !== 1 && endpoint ? await localCloudTime(endpoint) : undefined);
   const pollMs = positive(env, 'FLEET_POLL_MS', 5000);
-  const { compute, dns } = aws;
+  const { instances, volumes, catalog, dns } = aws;
   const zone = await dns.findZone(spec.dns.zone);
   if (!zone) throw new FleetError(`hosted zone ${spec.dns.zone} does not exist`);
   const coord = createCoordinator({
@@ -115,7 +115,9 @@ export async function wireContainer(env: Env, log: Log): Promise<Container> {
       const deps: InterruptionDeps = {
         spec,
         zoneId: zone.id,
-        compute,
+        instances,
+        volumes,
+        catalog,
         dns,
         journal,
         records,
@@ -123,7 +125,7 @@ export async function wireContainer(env: Env, log: Log): Promise<Container> {
         clock,
         log: log2,
         limiter,
-        watcher: new InstanceWatcher(compute, clock, limiter, log2, { pollMs, visibilityGraceMs: 5 * 60_000 }),
+        watcher: new InstanceWatcher(instances, clock, limiter, log2, { pollMs, visibilityGraceMs: 5 * 60_000 }),
         dnsWriter: new DnsWriter(dns, zone.id, clock, limiter, log2, { batchWindowMs: Math.min(1000, pollMs), pollMs }),
         operationId: opts.operationId || randomUUID().slice(0, 8),
         images: new Map(),

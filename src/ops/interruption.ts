@@ -23,7 +23,8 @@ import { describeEvent, instancesOf, parseEvents, type InstanceEvent, type Parse
 import type { OpsDeps } from './context.js';
 import { guardOf, observeName, withNameLock } from './locked.js';
 import type { PoolMemory } from './pools.js';
-import { journal, replaceName, type ReplaceResult } from './replace.js';
+import { journal } from './journal.js';
+import { replaceName, type ReplaceResult } from './replace.js';
 import { prewarmStandby, retireStandby, type StandbyResult } from './standby.js';
 
 export interface InterruptionDeps extends OpsDeps {
@@ -98,7 +99,7 @@ export async function handleEvent(deps: InterruptionDeps, e: ParsedEvent, opts: 
   // The subjects, as EC2 knows them now (one call for a scheduled change about several).
   const ids = instancesOf(e);
   await deps.limiter.take('ec2:describe');
-  const seen = await deps.compute.describe(ids);
+  const seen = await deps.instances.describe(ids);
   if (e.kind === 'spot-warning' && !opts.dryRun) await rememberPool(deps, e, seen.get(e.instanceId));
   const subjects = await Promise.all(ids.map((id) => handleSubject(deps, subjectEvent(e, id), seen.get(id), opts)));
   const failed = subjects.filter((s) => s.status === 'failed');
