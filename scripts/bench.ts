@@ -24,6 +24,8 @@
  * FLEET_BENCH_CONCURRENCY (reconcile.concurrency, default 250), FLEET_BENCH_SURGE
  * (--max-surge, default 250), FLEET_BENCH_POLL_MS (default 2000), FLEET_BENCH_TTL (default 60),
  * FLEET_BENCH_DNS_SYNC_MS (the local cloud's PENDING -> INSYNC time, default 1000).
+ * Spot handler (scripts/bench-interruption.ts; FLEET_BENCH_SPOT=0 skips it): the Lambda bundle's
+ * size, its cold init, and warning -> DNS in simulated seconds with and without a standby.
  * A scenario that does not end with every name done exits 1 after printing its numbers.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -34,6 +36,7 @@ import { benchApply, benchUpgrade, lifecycleOptions } from './bench-lifecycle.js
 import { benchCoord } from './bench-coord.js';
 import { benchValidate } from './bench-validate.js';
 import { printStartup } from './bench-startup.js';
+import { benchInterruption } from './bench-interruption.js';
 
 function fleetYaml(n: number): string {
   return `fleet: bench
@@ -181,6 +184,12 @@ async function main(): Promise<void> {
     if (!r.ok) failed.push('upgrade');
   }
   await benchCoord();
+  if (envInt('FLEET_BENCH_SPOT', 1) > 0) {
+    console.log('\nspot handler — the Lambda bundle, its cold start, warning -> DNS (simulated seconds, 120 s budget)');
+    const r = await benchInterruption();
+    printTable(r.rows, ['measure', 'value', 'against']);
+    if (!r.ok) failed.push('spot handler');
+  }
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
   if (failed.length > 0) {
     console.log(`\nFAILED: ${failed.join(', ')} (see above)`);

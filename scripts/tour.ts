@@ -3,6 +3,8 @@
  * Starts the local cloud, then runs the real `fleet` CLI against it step by step.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -89,6 +91,23 @@ async function main(): Promise<void> {
     step('apply rebuilds web-02 (generation 2) and swaps its record');
     fleet(env, 'apply', '--yes', ...fast);
     fleet(env, 'ls', '--role', 'web');
+
+    step('EC2 takes spot instance web-01 back (two minutes notice): the local cloud emits the warning in AWS\'s exact shape');
+    const inv = JSON.parse(spawnSync(process.execPath, [cli, '--json', 'ls', '--role', 'web'], { cwd: root, env, encoding: 'utf8' }).stdout) as { rows: { name: string; instance?: { id: string } }[] };
+    const victim = inv.rows.find((r) => r.name === 'web-01')!.instance!.id;
+    const res = await fetch(`${endpoint}/_sim/spot-interrupt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instanceId: victim }) });
+    const warning = await res.text();
+    const eventFile = join(mkdtempSync(join(tmpdir(), 'fleet-tour-')), 'warning.json');
+    writeFileSync(eventFile, warning);
+    process.stdout.write(`POST /_sim/spot-interrupt -> ${warning}\n`);
+
+    step('the spot handler (the Lambda, here from the CLI) replaces web-01 into another pool before the two minutes are up');
+    fleet(env, 'handle-event', eventFile, ...fast);
+    fleet(env, 'handle-event', eventFile, ...fast);
+    fleet(env, 'ls', '--role', 'web');
+
+    step('pool memory: every launch avoids the interrupted pool for a while (kept in S3, shared with the Lambda)');
+    fleet(env, 'pools', '--time-scale', String(speed));
 
     step('for scripts: --json (here only the summary)');
     process.stdout.write(`${bold('$ fleet --json ls')}\n`);

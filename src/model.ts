@@ -115,6 +115,20 @@ export interface FleetSpec {
   };
   reconcile: ReconcileSettings;
   chaos: ChaosPolicy;
+  /** fleet.yaml `interruption:` (the spot handler, pool memory); absent: the defaults (plan/pools.ts). */
+  interruption?: InterruptionSettings;
+}
+
+/** How the spot-interruption handler and pool memory behave (fleet.yaml `interruption:`). */
+export interface InterruptionSettings {
+  /** A pool (instance type, AZ) interrupted within this long is avoided by every launch. */
+  avoidPoolMs: number;
+  /** A role interrupted this many times within an hour launches on-demand until it calms down; 0: never. */
+  onDemandAfter: number;
+  /** Swap to a converged standby once the rebalance recommendation is older than this (without waiting for the warning). */
+  standbyMaxAgeMs: number;
+  /** A standby whose instance outlives this (since the recommendation) is retired. */
+  standbyWindowMs: number;
 }
 
 /** How `fleet apply` and the controller converge. */

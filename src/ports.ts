@@ -242,3 +242,17 @@ export interface CatalogImage {
   state: string;
   name?: string;
 }
+
+/**
+ * Small create-only JSON records under the journal bucket (pool memory, event markers): written
+ * once with IfNoneMatch '*', listed by prefix in key order, read back. Keys are relative to the
+ * journal prefix.
+ */
+export interface Records {
+  /** Write `body` at `key` only if absent; false if it exists. */
+  create(key: string, body: unknown): Promise<boolean>;
+  /** The body at `key`, or undefined when absent. */
+  read(key: string): Promise<unknown | undefined>;
+  /** Records whose key starts with `prefix` and sorts after `startAfter` (ListObjectsV2 StartAfter), in key order, with their bodies. */
+  list(prefix: string, startAfter?: string): Promise<{ key: string; body: unknown }[]>;
+}

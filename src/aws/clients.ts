@@ -130,8 +130,9 @@ export interface AwsClients {
   destroy(): void;
 }
 
-export function createClients(opts: AwsOptions): AwsClients {
-  const common = {
+/** The SDK options every client shares: region, endpoint, retries, and bounded attempts. */
+function commonOptions(opts: AwsOptions) {
+  return {
     ...(opts.region ? { region: opts.region } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
@@ -146,6 +147,14 @@ export function createClients(opts: AwsOptions): AwsClients {
       throwOnRequestTimeout: true,
     },
   };
+}
+
+/**
+ * EC2, Route 53 and S3 only, bounded as createClients bounds them: what the spot handler's
+ * Lambda needs (its bundle then carries no EBS client).
+ */
+export function createCoreClients(opts: AwsOptions): Omit<AwsClients, 'ebs'> {
+  const common = commonOptions(opts);
   const deadlineMs = opts.deadlineMs ?? AWS_TIMEOUTS.deadlineMs;
   const at = (service: string) => opts.endpoint ?? `the AWS ${service} endpoint${opts.region ? ` in ${opts.region}` : ''}`;
   const ec2 = new EC2Client(common);
@@ -155,17 +164,27 @@ export function createClients(opts: AwsOptions): AwsClients {
   // Path-style only for an explicit endpoint (local cloud, other emulators); AWS itself is virtual-hosted.
   const s3 = new S3Client({ ...common, ...(opts.endpoint ? { forcePathStyle: true } : {}) });
   bound(s3, 'S3', at('S3'), deadlineMs);
-  const ebs = new EBSClient(common);
-  bound(ebs, 'EBS', at('EBS'), deadlineMs);
   return {
     ec2,
     route53,
     s3,
-    ebs,
     destroy() {
       ec2.destroy();
       route53.destroy();
       s3.destroy();
+    },
+  };
+}
+
+export function createClients(opts: AwsOptions): AwsClients {
+  const core = createCoreClients(opts);
+  const ebs = new EBSClient(commonOptions(opts));
+  bound(ebs, 'EBS', opts.endpoint ?? `the AWS EBS endpoint${opts.region ? ` in ${opts.region}` : ''}`, opts.deadlineMs ?? AWS_TIMEOUTS.deadlineMs);
+  return {
+    ...core,
+    ebs,
+    destroy() {
+      core.destroy();
       ebs.destroy();
     },
   };

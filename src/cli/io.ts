@@ -38,6 +38,8 @@ export interface CliIo {
   stdinIsTTY: boolean;
   /** Ask a question on the terminal and return the answer line. */
   ask(question: string): Promise<string>;
+  /** All of standard input as text (`fleet handle-event` without FILE); absent: there is none. */
+  readStdin?(): Promise<string>;
 }
 
 /** Ask for a yes; anything else is no. */
@@ -85,6 +87,11 @@ export function processIo(): CliIo {
       stop.signal.addEventListener('abort', () => resolve(), { once: true });
     }),
     stdinIsTTY: Boolean(process.stdin.isTTY),
+    async readStdin() {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+      return Buffer.concat(chunks).toString('utf8');
+    },
     async ask(question) {
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       try {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCoordinator } from '../coord/index.js';
 import { parseDurationSeconds } from '../config/index.js';
+import { loadPoolMemory, usePoolMemoryLazily } from '../ops/pools.js';
 import { FleetError, InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import type { HostedZone, Log, LogEvent } from '../ports.js';
@@ -127,6 +128,9 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
     // Ctrl-C / SIGTERM: no new side effect after it; waits end; a launch not swapped is rolled back.
     ...(io.stop ? { signal: io.stop.signal } : {}),
   };
+  // Pool memory (spot interruptions of the last hour, from S3, read on the first launch): every
+  // launch of this run avoids the pools interrupted lately and runs a role interrupted too often on-demand.
+  usePoolMemoryLazily(opsDeps, () => loadPoolMemory(deps.records(spec.journal.bucket, spec.journal.prefix), spec, clock.now(), log));
   // Crash injection for the crash-safety tests: FLEET_TEST_CRASH_AT=<step>[:<name>] kills this
   // process with SIGKILL when a replacement reaches that step.
   const crash = io.env['FLEET_TEST_CRASH_AT'];

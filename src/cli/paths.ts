@@ -19,3 +19,6 @@ export const DEFAULT_POLICY_DIR = 'infra/cfengine';
 export function configPath(opts: GlobalOptions, io: CliIo): string {
   return isAbsolute(opts.config) ? opts.config : resolve(io.cwd, opts.config);
 }
+
+/** How long the spot handler waits for a name someone else is working on (an operator's upgrade). */
+export const HANDLER_LOCK_WAIT = '10m';

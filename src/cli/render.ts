@@ -54,6 +54,15 @@ export function renderInventory(inv: Inventory): string {
       ),
     );
   }
+  if (inv.standbys && inv.standbys.length > 0) {
+    out.push(`\n${inv.standbys.length} standby instance${inv.standbys.length === 1 ? '' : 's'} (pre-warmed on a rebalance recommendation, kept out of DNS until the interruption warning):\n`);
+    out.push(
+      table(
+        ['INSTANCE', 'FOR', 'TYPE', 'MARKET', 'AZ', 'STATE', 'CONVERGED', 'RECOMMENDED AT'],
+        inv.standbys.map((x) => [x.instance.id, x.name ?? '-', x.instance.type, x.instance.market, x.instance.az, x.instance.state, x.instance.converged ? 'yes' : 'no', x.since]),
+      ),
+    );
+  }
   const s = inv.summary;
   const issues = Object.entries(s.problems)
     .filter(([, n]) => n > 0)

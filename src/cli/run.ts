@@ -12,13 +12,14 @@ import { checkEndpoint, checkRegion } from './flags.js';
 import { makeProgress, stopExitCode, type CliIo } from './io.js';
 import { StopError } from '../errors.js';
 import { writeJson } from './json-out.js';
-import { configPath, DEFAULT_POLICY_DIR, type GlobalOptions } from './paths.js';
+import { configPath, DEFAULT_POLICY_DIR, HANDLER_LOCK_WAIT, type GlobalOptions } from './paths.js';
 import type { Deps } from './wiring.js';
 import type { SimCliOptions } from './commands/sim.js';
 import type { MutateOptions, UpgradeOptions } from './commands/mutate.js';
 import type { ControllerOptions } from './commands/coord.js';
 import type { RetireOptions } from './commands/retire.js';
 import type { PolicyPushOptions } from './commands/policy.js';
+import type { HandleEventOptions } from './commands/handle-event.js';
 
 /**
  * Each command's module (and through it the AWS SDK, the local cloud, p-queue, the ZooKeeper
@@ -199,6 +200,35 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const { retireCommand } = await import('./commands/retire.js');
     exitCode = await retireCommand(s, name, await wire(cmd, s), io, g.json, o);
   });
+
+  program
+    .command('handle-event')
+    .description('run the spot-interruption handler on an EventBridge event (a JSON object, or an array of them) from FILE or standard input')
+    .argument('[file]', 'the event as JSON; standard input without it')
+    .option('--dry-run', 'classify and show what would be done, change nothing', false)
+    .option('--listen <port>', 'serve: handle every event POSTed to 127.0.0.1:PORT (fleet sim --event-sink), until Ctrl-C')
+    .option('--verbose', 'log every step', false)
+    .addOption(new Option('--time-scale <n>', 'for a local cloud run with --speed N: every wait, timeout and rate runs N times faster'))
+    .addOption(new Option('--poll-ms <ms>', 'poll interval while waiting on AWS (default 5000)'))
+    .option('--wait <duration>', `wait this long for a name someone else is working on (default ${HANDLER_LOCK_WAIT})`)
+    .action(async (file: string | undefined, o: HandleEventOptions, cmd: Command) => {
+      stopsSafely();
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      const { handleEventCommand } = await import('./commands/handle-event.js');
+      exitCode = await handleEventCommand(s, file, await wire(cmd, s), io, g.json, o);
+    });
+
+  program
+    .command('pools')
+    .description('pool memory: the (instance type, AZ) pools every launch avoids after a spot interruption, and roles running on-demand, until when')
+    .addOption(new Option('--time-scale <n>', 'for a local cloud run with --speed N: judge ages on its clock'))
+    .action(async (o: MutateOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      const { poolsCommand } = await import('./commands/handle-event.js');
+      exitCode = await poolsCommand(s, await wire(cmd, s), io, g.json, o);
+    });
 
   const policy = program.command('policy').description("the CFEngine masterfiles at fleet.yaml's policy: location (the hub fetches them at bootstrap)");
   policy

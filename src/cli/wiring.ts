@@ -6,10 +6,11 @@ import { createClients, type AwsClients } from '../aws/clients.js';
 import { createEc2 } from '../aws/ec2.js';
 import { createRoute53Dns } from '../aws/route53.js';
 import { createS3Blobs, createS3Journal, createS3Objects } from '../aws/s3.js';
+import { createS3Records } from '../aws/records.js';
 import { createEbsDirect } from '../aws/ebs.js';
 import { InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
-import type { Blobs, Catalog, Dns, Instances, Volumes, EbsDirect, Journal, ObjectStore } from '../ports.js';
+import type { Blobs, Catalog, Dns, Instances, Volumes, EbsDirect, Journal, ObjectStore, Records } from '../ports.js';
 import { checkEndpoint, checkRegion } from './flags.js';
 import type { CliIo } from './io.js';
 import type { GlobalOptions } from './paths.js';
@@ -30,6 +31,8 @@ export interface Deps {
   ebs: EbsDirect;
   /** The journal under `s3://bucket/prefix`. */
   journal(bucket: string, prefix: string): Journal;
+  /** Create-only JSON records under a bucket's prefix (pool memory, event markers). */
+  records(bucket: string, prefix: string): Records;
   clients: AwsClients;
   /** Closed when the command ends (coordination sessions). */
   cleanup: (() => Promise<void>)[];
@@ -81,6 +84,7 @@ export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: C
     objects: createS3Objects(clients.s3),
     ebs: createEbsDirect(clients.ebs),
     journal: (bucket, prefix) => createS3Journal(clients.s3, bucket, prefix),
+    records: (bucket, prefix) => createS3Records(clients.s3, bucket, prefix),
     clients,
     cleanup: [],
   };

@@ -133,6 +133,12 @@ function toSpec(y: FleetYaml): FleetSpec {
       minSecondsBetweenKills: y.chaos['min-time-between-kills'],
       leashed: y.chaos.leashed,
     },
+    interruption: {
+      avoidPoolMs: y.interruption['avoid-pool-minutes'] * 60_000,
+      onDemandAfter: y.interruption['on-demand-after'],
+      standbyMaxAgeMs: y.interruption['standby-max-age'],
+      standbyWindowMs: y.interruption['standby-window'],
+    },
   };
   if (y.region !== undefined) spec.region = y.region;
   if (y.policy !== undefined) spec.policyS3 = { ...y.policy };

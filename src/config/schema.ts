@@ -264,6 +264,18 @@ const reconcile = mapping(
   'a mapping with orphan-grace, converge-timeout, concurrency and interval',
 );
 
+export const INTERRUPTION_DEFAULTS = { 'avoid-pool-minutes': 30, 'on-demand-after': 3, 'standby-max-age': 20 * 60_000, 'standby-window': 60 * 60_000 };
+
+const interruption = mapping(
+  {
+    'avoid-pool-minutes': int(0, 7 * 1440, 'a number of minutes, a whole number 0..10080').default(INTERRUPTION_DEFAULTS['avoid-pool-minutes']),
+    'on-demand-after': int(0, 1000, 'a number of interruptions per hour, a whole number 0..1000 (0: never)').default(INTERRUPTION_DEFAULTS['on-demand-after']),
+    'standby-max-age': duration(0, 7 * 86400, 1000).default(INTERRUPTION_DEFAULTS['standby-max-age']),
+    'standby-window': duration(60, 7 * 86400, 1000).default(INTERRUPTION_DEFAULTS['standby-window']),
+  },
+  'a mapping with avoid-pool-minutes, on-demand-after, standby-max-age and standby-window',
+);
+
 export const fleetSchema = mapping(
   {
     fleet: str('a fleet name such as demo', fleetNameProblem),
@@ -300,6 +312,7 @@ export const fleetSchema = mapping(
     coordination: block(coordination, {}),
     reconcile: block(reconcile, RECONCILE_DEFAULTS),
     chaos: block(chaos, CHAOS_DEFAULTS),
+    interruption: block(interruption, INTERRUPTION_DEFAULTS),
   },
   'a mapping with fleet, dns, hub, journal, defaults and roles',
 );

@@ -47,4 +47,10 @@ export interface OpsDeps {
   objects?: ObjectStore;
   /** Poll interval (clock ms) while waiting on volumes and snapshots; default 5000. */
   pollMs?: number;
+  /** Pools (type, AZ) every launch avoids now: recently interrupted (pool memory, src/ops/pools.ts). */
+  avoidPools?: (now: Date) => { instanceType: string; az: string; until: string }[] | undefined;
+  /** A role interrupted too often launches on-demand until it calms down (pool memory). */
+  forceOnDemand?: (role: string, now: Date) => boolean;
+  /** Loads pool memory on first need (a launch), so a run that launches nothing never reads it. */
+  preparePools?: () => Promise<void>;
 }

@@ -8,6 +8,7 @@ import type { FleetName, ImageRef, Instance, RoleSpec } from '../model.js';
 import { TAG } from '../tags.js';
 import { userDataBase64 } from '../bootstrap/userdata.js';
 import { clientToken, imageOf, launchCandidates, type LaunchShape, type ShapeOverride } from '../plan/shape.js';
+import { orderByMemory } from '../plan/pools.js';
 import type { OpsDeps } from './context.js';
 
 export interface LaunchResult {
@@ -42,9 +43,9 @@ export async function launchGeneration(
   name: FleetName,
   role: RoleSpec,
   generation: number,
-  opts: { override?: ShapeOverride; strictType?: boolean; fencingToken?: string; guard?: () => void } = {},
+  opts: { override?: ShapeOverride; strictType?: boolean; fencingToken?: string; guard?: () => void; extraTags?: Record<string, string> } = {},
 ): Promise<LaunchResult> {
-  const shapes = launchCandidates(deps.spec, role, name, opts.override, opts.strictType);
+  const shapes = await rememberedOrder(deps, role, name, launchCandidates(deps.spec, role, name, opts.override, opts.strictType), opts.override);
   const imageId = await resolveImage(deps, imageOf(deps.spec, role, opts.override));
   const attempts: LaunchResult['attempts'] = [];
   let gen = generation;
@@ -66,6 +67,9 @@ export async function launchGeneration(
       [TAG.Name]: name.fqdn,
     };
     if (opts.fencingToken) tags[TAG.fence] = opts.fencingToken;
+    // Tags that mark the launch's purpose (fleet:standby) are part of the request: a standby and
+    // a plain launch of one generation never share a ClientToken's parameters by accident.
+    Object.assign(tags, opts.extraTags ?? {});
     // Everything the call needs is computed before its tokens are taken: the request should
     // leave right after, or our bucket and EC2's drift apart by the work in between.
     const userData = userDataBase64({ spec: deps.spec, name, generation: gen });
@@ -145,6 +149,44 @@ export async function launchGeneration(
   throw new FleetError(`no capacity for ${name.name}: tried ${attempts.map((a) => `${describeShape(a.shape)} (${a.error})`).join('; ')}`, {
     data: { name: name.name, attempts },
   });
+}
+
+/** Subnet -> AZ, per run (one DescribeSubnets for the fleet's subnets). */
+const zonesOf = new WeakMap<OpsDeps, Promise<Map<string, string>>>();
+
+/**
+ * Pool memory (DESIGN.md section 4, Spot interruption): shapes in a pool interrupted lately go
+ * last, and a role interrupted too often tries on-demand first. Without memory in deps, or with
+ * nothing to avoid, the order is the role's own. A market the caller chose explicitly (an
+ * upgrade's --market) is not overridden.
+ */
+async function rememberedOrder(deps: OpsDeps, role: RoleSpec, name: FleetName, shapes: LaunchShape[], override?: ShapeOverride): Promise<LaunchShape[]> {
+  await deps.preparePools?.();
+  const now = deps.clock.now();
+  const avoid = deps.avoidPools?.(now) ?? [];
+  const force = override?.market === undefined && role.market === 'spot' && (deps.forceOnDemand?.(role.name, now) ?? false);
+  if (avoid.length === 0 && !force) return shapes;
+  let zones = new Map<string, string>();
+  if (avoid.length > 0) {
+    let p = zonesOf.get(deps);
+    if (!p) {
+      const ids = [...new Set([...deps.spec.defaults.subnets, ...deps.spec.roles.flatMap((r) => r.subnets ?? [])])];
+      p = deps.limiter.take('ec2:describe').then(() => deps.catalog.subnetZones(ids));
+      zonesOf.set(deps, p);
+      p.catch(() => zonesOf.delete(deps));
+    }
+    try {
+      zones = await p;
+    } catch (err) {
+      deps.log({ level: 'warn', event: 'pool-memory-skipped', msg: `${name.name}: cannot map subnets to AZs (${err instanceof Error ? err.message : String(err)}); launching without pool memory`, name: name.name });
+    }
+  }
+  const r = orderByMemory(shapes, (s) => zones.get(s), avoid, force);
+  if (r.avoided.length > 0) {
+    deps.log({ level: 'info', event: 'pools-avoided', msg: `${name.name}: trying ${r.avoided.map((s) => `${s.instanceType} in ${zones.get(s.subnetId)}`).join(', ')} last (interrupted lately)`, name: name.name });
+  }
+  if (force) deps.log({ level: 'info', event: 'on-demand-forced', msg: `${name.name}: role ${role.name} was interrupted often lately; launching on-demand first`, name: name.name });
+  return r.shapes;
 }
 
 /**

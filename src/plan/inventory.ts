@@ -4,6 +4,7 @@
  */
 import type { DnsRecord, FleetSpec, Instance, InstanceState } from '../model.js';
 import { conventionOf, desiredNames, nameError, tryParseName } from '../naming.js';
+import { TAG } from '../tags.js';
 
 export type ProblemKind =
   /** A desired name has no record. */
@@ -58,6 +59,11 @@ export interface Inventory {
   orphans: OrphanRow[];
   /** Records in the zone that are not fleet names (other than the apex SOA/NS). */
   ignored: IgnoredRecord[];
+  /**
+   * Live standbys (tagged fleet:standby, pre-warmed on a rebalance recommendation and kept out
+   * of DNS until the warning): not orphans. Present only when there is one.
+   */
+  standbys?: { instance: Instance; name?: string; since: string }[];
   summary: {
     names: number;
     desired: number;
@@ -140,9 +146,15 @@ export function buildInventory(spec: FleetSpec, observed: { records: readonly Dn
   }
 
   const orphans: OrphanRow[] = [];
+  const standbys: NonNullable<Inventory['standbys']> = [];
   for (const inst of observed.instances) {
     if (!LIVE_STATES.has(inst.state)) continue;
     if (inst.privateIp && pointedAt.has(inst.privateIp)) continue;
+    const since = inst.tags[TAG.standby];
+    if (since !== undefined) {
+      if (opts.role === undefined || inst.role === opts.role) standbys.push({ instance: inst, ...(inst.name ? { name: inst.name } : {}), since });
+      continue;
+    }
     orphans.push({
       instance: inst,
       problems: [{ kind: 'orphan', message: `${inst.id}${inst.name ? ` (tagged ${inst.name})` : ''} is ${inst.state}, but no record points at it` }],
@@ -179,6 +191,7 @@ export function buildInventory(spec: FleetSpec, observed: { records: readonly Dn
     rows: list,
     orphans: orphanList,
     ignored: opts.role === undefined ? ignored : [],
+    ...(standbys.length > 0 ? { standbys } : {}),
     summary: {
       names: list.length,
       desired: list.filter((r) => r.desired).length,

@@ -15,6 +15,7 @@ import { conventionOf, desiredNames, tryParseName } from '../naming.js';
 import { TAG } from '../tags.js';
 import { LIVE_STATES } from './inventory.js';
 import { byAge, currentVolume, usableVolume } from './volume.js';
+import { interruptionSettings } from './pools.js';
 
 export interface ReconcileOptions {
   /** Tagged instances with no record younger than this are left alone (launches in flight). */
@@ -92,6 +93,30 @@ export function planReconcile(
     const target = rec?.values.length === 1 ? byIp.get(rec.values[0]!) : undefined;
     const healthy = target && LIVE_STATES.has(target.state) && target.converged && (target.name === undefined || target.name === n.name);
     if (rec && healthy) {
+      // A converged standby whose rebalance recommendation is older than standby-max-age: the
+      // instance serving the name is at risk for that long already; swap now (adopt the standby,
+      // compare-and-swap the record from the serving instance, which is then terminated).
+      const settings = interruptionSettings(spec);
+      const due = volumeRoles.has(n.role)
+        ? undefined
+        : (byName.get(n.name) ?? [])
+            .filter((i) => i.id !== target.id && i.state === 'running' && i.converged && i.privateIp && !kept.has(i.id) && i.tags[TAG.standby] !== undefined)
+            .filter((i) => now.getTime() - Date.parse(i.tags[TAG.standby]!) >= settings.standbyMaxAgeMs && now.getTime() - Date.parse(i.tags[TAG.standby]!) < settings.standbyWindowMs)
+            .sort((a, b) => (b.generation ?? 0) - (a.generation ?? 0))[0];
+      if (due) {
+        kept.add(due.id);
+        const age = Math.round((now.getTime() - Date.parse(due.tags[TAG.standby]!)) / 60_000);
+        actions.push({
+          kind: 'adopt',
+          name: n.name,
+          role: n.role,
+          instanceId: due.id,
+          ip: due.privateIp!,
+          replaces: { ip: rec.values[0]!, ttl: rec.ttl, instanceId: target.id },
+          reason: `standby ${due.id}'s rebalance recommendation is ${age} min old (standby-max-age ${Math.round(settings.standbyMaxAgeMs / 60_000)} min); ${target.id} is at risk`,
+        });
+        continue;
+      }
       if (volumeRoles.has(n.role) && observed.volumes !== undefined) {
         // Its volume must be on the instance serving it (a crash between detach and attach, a hand-made detach).
         const vols = volumesByName.get(n.name) ?? [];
@@ -179,6 +204,19 @@ export function planReconcile(
     if ((!LIVE_STATES.has(i.state) && !stoppedOrphan(i)) || kept.has(i.id)) continue;
     const age = now.getTime() - Date.parse(i.launchTime);
     const label = `${i.id}${i.name ? ` (tagged ${i.name}, generation ${i.generation ?? '?'})` : ''}`;
+    // A standby (src/ops/standby.ts) waits out of DNS for its name's interruption warning: not an
+    // orphan while its window lasts (from the rebalance recommendation), collected after it.
+    const standby = LIVE_STATES.has(i.state) ? i.tags[TAG.standby] : undefined;
+    if (standby !== undefined) {
+      const since = Date.parse(standby);
+      const until = (Number.isFinite(since) ? since : Date.parse(i.launchTime)) + interruptionSettings(spec).standbyWindowMs;
+      if (Number.isFinite(until) && now.getTime() < until) {
+        notes.push(`${label}: standby for ${i.name ?? '?'}, kept out of DNS until ${new Date(until).toISOString()} (standby window)`);
+        continue;
+      }
+      actions.push({ kind: 'collect', instanceId: i.id, ...(i.name ? { name: i.name } : {}), reason: `${label} is a standby whose window ended (recommendation at ${standby}); no record points at it` });
+      continue;
+    }
     if (Number.isFinite(age) && age < opts.orphanGraceMs) {
       notes.push(`${label}: no record points at it, but it is ${Math.round(age / 1000)} s old (grace ${Math.round(opts.orphanGraceMs / 1000)} s); left alone`);
       continue;

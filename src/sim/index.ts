@@ -226,6 +226,7 @@ function str(body: Record<string, unknown>, key: string, opts: { optional?: bool
  *   POST /_sim/volume-blocks  {volumeId, blocks: {index: token}}  the instance writes data
  *   POST /_sim/ec2/convergence {rules?: [...]}   instances that never (or slowly) converge
  *   POST /_sim/ec2/rebalance  {instanceId}       emit a rebalance recommendation
+ *   POST /_sim/ec2/health-event {instanceIds, eventTypeCode?, startInMs?}  an AWS Health scheduled change
  *   POST /_sim/ec2/terminate  {instanceId}       the service terminates it (hardware failure)
  *   GET  /_sim/ec2/instances                     plain views of every instance
  *   GET  /_sim/ec2/stats                         counts by state, market, converged, invisible
@@ -372,6 +373,14 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
       }
       case 'POST /ec2/rebalance':
         return control.ec2.rebalanceRecommendation(str(body, 'instanceId')!);
+      case 'POST /ec2/health-event': {
+        const ids = body['instanceIds'];
+        if (!Array.isArray(ids) || ids.length === 0 || !ids.every((x) => typeof x === 'string')) throw new ControlError('"instanceIds" must be a non-empty list of instance ids');
+        return control.ec2.healthEvent(ids as string[], {
+          ...(str(body, 'eventTypeCode', { optional: true }) !== undefined ? { eventTypeCode: str(body, 'eventTypeCode')! } : {}),
+          ...(num(body, 'startInMs', { optional: true }) !== undefined ? { startInMs: num(body, 'startInMs')! } : {}),
+        });
+      }
       case 'POST /ec2/terminate':
         control.ec2.terminate(str(body, 'instanceId')!);
         return { ok: true };

@@ -70,12 +70,12 @@ export interface ServiceModule {
   serverError(status: number): AwsError;
 }
 
-/** An EventBridge event as EC2 emits it. */
+/** An EventBridge event as EC2 (or AWS Health, for EC2 scheduled changes) emits it. */
 export interface CloudEvent {
   version: '0';
   id: string;
   'detail-type': string;
-  source: 'aws.ec2';
+  source: 'aws.ec2' | 'aws.health';
   account: string;
   time: string;
   region: string;

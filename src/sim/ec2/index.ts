@@ -60,6 +60,13 @@ export interface Ec2Control extends VolumeControl {
   interruptSpot(instanceId: string): CloudEvent;
   /** Emits "EC2 Instance Rebalance Recommendation" for a running spot instance. */
   rebalanceRecommendation(instanceId: string): CloudEvent;
+  /**
+   * AWS Health scheduled change for running instances (any market): emits one "AWS Health Event"
+   * (source aws.health, service EC2, eventTypeCategory scheduledChange, affectedEntities, startTime)
+   * and, for a retirement or a stop, stops the instances that still run at the start time
+   * (a retirement stops an EBS-backed instance), as AWS does.
+   */
+  healthEvent(instanceIds: string[], opts?: { eventTypeCode?: string; startInMs?: number }): CloudEvent;
   /** Bulk-load instances bypassing the API (no events, no throttling, no consistency window). */
   seedInstances(specs: SeedInstance[]): string[];
   /** Terminate as the service would (hardware failure, chaos from outside): state-change events follow. */
@@ -173,6 +180,45 @@ export function createEc2(ctx: SimContext): Ec2Service {
       const r = runningSpot(instanceId, 'rebalanceRecommendation');
       const event = store.event('EC2 Instance Rebalance Recommendation', [`arn:aws:ec2:${r.subnet.az}:instance/${r.id}`], { 'instance-id': r.id });
       ctx.emit(event);
+      return event;
+    },
+    healthEvent(instanceIds, opts = {}) {
+      if (instanceIds.length === 0) throw new AwsError('InvalidParameterValue', 'healthEvent: no instance');
+      const code = opts.eventTypeCode ?? 'AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED';
+      if (!/^AWS_EC2_[A-Z0-9_]+$/.test(code)) throw new AwsError('InvalidParameterValue', `healthEvent: eventTypeCode ${code} is not an AWS_EC2_... code`);
+      const now = store.now();
+      const recs = instanceIds.map((id) => {
+        const r = store.byId.get(id);
+        if (!r || !store.refresh(r, now)) throw new AwsError('InvalidInstanceID.NotFound', `healthEvent: the instance ID '${id}' does not exist`);
+        const state = store.stateOf(r, now);
+        if (state !== 'running') throw new AwsError('IncorrectInstanceState', `healthEvent: ${id} is ${state}; only a running instance gets a scheduled change`);
+        return r;
+      });
+      const startAt = now + (opts.startInMs ?? 14 * 24 * 3600_000);
+      const base = store.event('AWS Health Event', recs.map((r) => r.id), {});
+      const event: CloudEvent = {
+        ...base,
+        source: 'aws.health',
+        detail: {
+          eventArn: `arn:aws:health:${ctx.region}::event/EC2/${code}/${code}_${base.id}`,
+          service: 'EC2',
+          eventTypeCode: code,
+          eventTypeCategory: 'scheduledChange',
+          startTime: new Date(startAt).toUTCString(),
+          endTime: new Date(startAt + 7 * 24 * 3600_000).toUTCString(),
+          eventDescription: [{ language: 'en_US', latestDescription: `EC2 has scheduled ${code} for the affected instances.` }],
+          affectedEntities: recs.map((r) => ({ entityValue: r.id })),
+        },
+      };
+      ctx.emit(event);
+      if (/RETIREMENT|STOP/.test(code)) {
+        ctx.clock.at(startAt, () => {
+          for (const r of recs) {
+            if (r.removed || store.stateOf(r, Math.floor(ctx.clock.now())) !== 'running') continue;
+            store.terminate(r, 'service');
+          }
+        });
+      }
       return event;
     },
     seedInstances: (specs) => store.seed(specs),
