@@ -145,6 +145,10 @@ export interface ObjectStore {
 export interface Journal {
   /** Write `body` at `key` (under the journal prefix) only if absent; false if it exists. */
   create(key: string, body: unknown): Promise<boolean>;
+  /** Entries (with their `.outcome` sibling when written), oldest first; `since` and `kind` filter by the key. */
+  list(opts?: { since?: Date; kind?: string }): Promise<{ key: string; body: unknown; outcome?: unknown }[]>;
+  /** One entry's body, or undefined when absent. */
+  read(key: string): Promise<unknown | undefined>;
 }
 
 export interface Blobs {

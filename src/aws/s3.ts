@@ -1,5 +1,5 @@
 /** S3 adapter: the journal bucket, state.s3 prefixes, and the policy: location (the masterfiles). */
-import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, type BucketLocationConstraint, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, type BucketLocationConstraint, type S3Client } from '@aws-sdk/client-s3';
 import type { Blobs, Journal, ObjectStore, StateStore, StoredObject } from '../ports.js';
 import { CloudError } from '../errors.js';
 import { awsCode, cloudError, httpStatus } from './errors.js';
@@ -51,6 +51,46 @@ export function createS3Journal(client: S3Client, bucket: string, prefix: string
         if (status === 412 || awsCode(err) === 'PreconditionFailed') return false;
         throw cloudError(`writing journal s3://${bucket}/${full}`, err);
       }
+    },
+    async read(key: string): Promise<unknown | undefined> {
+      const full = prefix ? `${prefix}/${key}` : key;
+      try {
+        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: full }));
+        return JSON.parse((await res.Body?.transformToString()) ?? 'null') as unknown;
+      } catch (err) {
+        if (httpStatus(err) === 404 || awsCode(err) === 'NoSuchKey') return undefined;
+        throw cloudError(`reading journal s3://${bucket}/${full}`, err);
+      }
+    },
+    async list(opts: { since?: Date; kind?: string } = {}) {
+      const base = prefix ? `${prefix}/` : '';
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        let res;
+        try {
+          res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: base, ...(token ? { ContinuationToken: token } : {}) }));
+        } catch (err) {
+          throw cloudError(`listing journal s3://${bucket}/${base}`, err);
+        }
+        for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key.slice(base.length));
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token);
+      const present = new Set(keys);
+      // Keys: <fleet>/<date>/<ISO time>-<kind>-<name>-<operation>.json
+      const entries = keys
+        .filter((k) => k.endsWith('.json'))
+        .map((k) => ({ k, at: /\/([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z)-([a-z]+)-/.exec(k) }))
+        .filter(({ at }) => at !== null)
+        .filter(({ at }) => (opts.since === undefined || Date.parse(at![1]!) >= opts.since.getTime()) && (opts.kind === undefined || at![2] === opts.kind))
+        .sort((a, b) => a.at![1]!.localeCompare(b.at![1]!) || a.k.localeCompare(b.k));
+      const out: { key: string; body: unknown; outcome?: unknown }[] = [];
+      for (const { k } of entries) {
+        const body = await this.read(k);
+        const outcome = present.has(`${k}.outcome`) ? await this.read(`${k}.outcome`) : undefined;
+        out.push({ key: k, body, ...(outcome !== undefined ? { outcome } : {}) });
+      }
+      return out;
     },
   };
 }

@@ -117,7 +117,7 @@ export async function controllerCommand(spec: FleetSpec, deps: Deps, io: CliIo, 
     // What the leader writes carries its term's fencing token (DESIGN.md section 8), beside the
     // name lock's: whoever reads the journal can tell which term acted, and that terms never overlap.
     const leaderOf = { fencingToken: term.fencingToken, host: term.holder.host, pid: term.holder.pid };
-    ops.journal = { create: (key, body) => journal.create(key, body && typeof body === 'object' ? { ...body, leader: leaderOf } : body) };
+    ops.journal = { create: (key, body) => journal.create(key, body && typeof body === 'object' ? { ...body, leader: leaderOf } : body), list: (o) => journal.list(o), read: (k) => journal.read(k) };
     try {
       while (!signal.aborted) {
         try {
