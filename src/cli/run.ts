@@ -19,6 +19,8 @@ import { applyCommand, killCommand, planCommand, upgradeCommand, type MutateOpti
 import { controllerCommand, locksCommand, type ControllerOptions } from './commands/coord.js';
 import { retireCommand, type RetireOptions } from './commands/retire.js';
 import { DEFAULT_POLICY_DIR, policyPushCommand, type PolicyPushOptions } from './commands/policy.js';
+import { chaosCommand, chaosHistoryCommand, type ChaosOptions, type HistoryOptions } from './commands/chaos.js';
+import { rehearseCommand, type RehearseOptions } from './commands/rehearse.js';
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode = 0;
@@ -194,6 +196,46 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const g = globals(cmd);
       const s = await spec(cmd);
       exitCode = await controllerCommand(s, wire(cmd, s), io, g.json, o);
+    });
+
+  // ---- chaos (issue 10)
+  const chaos = program
+    .command('chaos')
+    .description('the chaos monkey: kill at random within fleet.yaml\'s chaos policy, then prove every name rebuilt itself (leashed by default: prints, changes nothing)')
+    .option('--seed <n>', 'the seed of the night (printed and journaled; replays a night exactly); default random')
+    .option('--unleash', 'really kill (needs --yes without a terminal)', false)
+    .option('-y, --yes', 'proceed without asking (required with --unleash without a terminal)', false)
+    .option('--nightly', "as the nightly job: unleashed only when fleet.yaml says chaos.leashed: false; never asks", false)
+    .option('--wait-for-controller', 'let the controller leader rebuild the names killed, instead of reconciling them itself', false)
+    .option('--verbose', 'log every step', false)
+    .addOption(new Option('--time-scale <n>', 'for a local cloud run with --speed N: every wait, timeout and rate runs N times faster'))
+    .addOption(new Option('--poll-ms <ms>', 'poll interval while waiting on AWS (default 5000)'))
+    .option('--wait <duration>', 'wait this long for a name someone else is working on, then re-check it (default 10m)')
+    .action(async (o: ChaosOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      exitCode = await chaosCommand(s, wire(cmd, s), io, g.json, o);
+    });
+  chaos
+    .command('history')
+    .description('the chaos kills in the journal, with their outcome (rebuilt in how long)')
+    .option('--since <when>', 'a date YYYY-MM-DD or a duration such as 7d (default 30d)')
+    .action(async (o: HistoryOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      exitCode = await chaosHistoryCommand(s, wire(cmd, s), io, g.json, o);
+    });
+  chaos
+    .command('rehearse')
+    .description('a month of chaos nights against an in-process local cloud with its clock accelerated; per role: kills, time-to-rebuilt p50/p95/max, unserved minutes, refused nights')
+    .option('--nights <n>', 'how many nights', '30')
+    .option('--seed <n>', 'the seed of the rehearsal (each night gets its own from it)', '1')
+    .option('--report <file.html>', 'write a self-contained HTML report (inline SVG, no network)')
+    .option('--speed <x>', 'the local cloud clock runs this many times faster than real time', '2000')
+    .action(async (o: RehearseOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      exitCode = await rehearseCommand(s, io, g.json, o);
     });
 
   program

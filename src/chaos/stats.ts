@@ -1,0 +1,107 @@
+/** The rehearsal's figures, from its nights (pure): per role kills, time-to-rebuilt p50/p95/max, unserved minutes, refused nights. */
+import type { ChaosKind } from '../model.js';
+
+export interface RehearsedKill {
+  name: string;
+  role: string;
+  kind: ChaosKind;
+  timeToRebuiltMs?: number;
+  unservedMs: number;
+  withinBudget: boolean;
+  state: string;
+}
+
+export interface RehearsedNight {
+  night: number;
+  at: string;
+  seed: number;
+  kills: RehearsedKill[];
+  /** Why the night killed nothing (outage check, blackout), when it did not. */
+  refused: string[];
+  /** A stop condition between kills. */
+  stopped?: string[];
+  /** Spot interruptions of the day before (sprinkled in), each with its unserved time. */
+  interruptions: { name: string; role: string; unservedMs: number; rebuilt: boolean }[];
+  ok: boolean;
+}
+
+export interface RoleFigures {
+  role: string;
+  kills: number;
+  p50Ms?: number;
+  p95Ms?: number;
+  maxMs?: number;
+  /** Kills not rebuilt within the budget. */
+  overBudget: number;
+  /** Name-minutes unserved (chaos kills and spot interruptions). */
+  unservedMinutes: number;
+  interruptions: number;
+}
+
+export interface RehearsalFigures {
+  nights: number;
+  budgetMs: number;
+  roles: RoleFigures[];
+  /** Nights that killed nothing, by reason (the reason's first words). */
+  refused: { reason: string; nights: number }[];
+  failedNights: number;
+  unservedMinutesPerNight: number;
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+/** The reason's kind, so that nights group: "blackout window days sat-sun", "1 name unserved", ... */
+function reasonKind(r: string): string {
+  if (r.startsWith('blackout window ')) return r.replace(/ \(now .*\)$/, '');
+  if (/^\d+ names? unserved/.test(r)) return 'names unserved';
+  if (r.startsWith('role ') && r.includes('under its minimum')) return r.replace(/: \d+ converged.*$/, '');
+  if (r.startsWith('operation in progress')) return 'operation in progress (a lock held)';
+  if (r.startsWith('inventory unreadable')) return 'inventory unreadable';
+  return r;
+}
+
+export function figures(nights: readonly RehearsedNight[], roles: readonly string[], budgetMs: number): RehearsalFigures {
+  const out: RoleFigures[] = roles.map((role) => {
+    const kills = nights.flatMap((n) => n.kills.filter((k) => k.role === role));
+    const ttr = kills.flatMap((k) => (k.timeToRebuiltMs !== undefined ? [k.timeToRebuiltMs] : [])).sort((a, b) => a - b);
+    const ints = nights.flatMap((n) => n.interruptions.filter((i) => i.role === role));
+    const unserved = kills.reduce((s, k) => s + k.unservedMs, 0) + ints.reduce((s, i) => s + i.unservedMs, 0);
+    const f: RoleFigures = { role, kills: kills.length, overBudget: kills.filter((k) => !k.withinBudget).length, unservedMinutes: unserved / 60_000, interruptions: ints.length };
+    const p50 = percentile(ttr, 50);
+    const p95 = percentile(ttr, 95);
+    if (p50 !== undefined) f.p50Ms = p50;
+    if (p95 !== undefined) f.p95Ms = p95;
+    if (ttr.length) f.maxMs = ttr[ttr.length - 1]!;
+    // A kill never rebuilt has no time: it counts as over the budget, and as the worst.
+    if (kills.some((k) => k.timeToRebuiltMs === undefined)) f.maxMs = Infinity;
+    return f;
+  });
+  const refused = new Map<string, number>();
+  for (const n of nights) {
+    if (n.kills.length > 0) continue;
+    const kinds = new Set(n.refused.map(reasonKind));
+    if (kinds.size === 0) kinds.add('no eligible name passed the guards');
+    for (const k of kinds) refused.set(k, (refused.get(k) ?? 0) + 1);
+  }
+  const totalUnserved = out.reduce((s, r) => s + r.unservedMinutes, 0);
+  return {
+    nights: nights.length,
+    budgetMs,
+    roles: out,
+    refused: [...refused.entries()].map(([reason, n]) => ({ reason, nights: n })).sort((a, b) => b.nights - a.nights || a.reason.localeCompare(b.reason)),
+    failedNights: nights.filter((n) => !n.ok).length,
+    unservedMinutesPerNight: nights.length ? totalUnserved / nights.length : 0,
+  };
+}
+
+export interface RehearsalResult {
+  seed: number;
+  spec: { fleet: string; schedule: string; timezone: string; budgetMs: number; roles: { role: string; count: number; market: string }[] };
+  nights: RehearsedNight[];
+  figures: RehearsalFigures;
+}
