@@ -43,6 +43,8 @@ export interface NightOptions {
   progress?: Progress;
   /** Stop starting new kills after this clock time (a Lambda's remaining time). */
   deadline?: Date;
+  /** Called once the night is planned, before its first kill (tests race an operator here). */
+  afterPlan?: (plan: ChaosPlan) => Promise<void> | void;
 }
 
 /** One kill of the night, and what became of the name. */
@@ -221,6 +223,7 @@ export async function runChaosNight(deps: OpsDeps, opts: NightOptions): Promise<
     plan.victims = [];
   }
   const killedTonight: { name: string; role: string }[] = [];
+  await opts.afterPlan?.(plan);
 
   for (const [i, v] of plan.victims.entries()) {
     if (opts.deadline && d.clock.now() >= opts.deadline) {

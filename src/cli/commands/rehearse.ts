@@ -8,6 +8,7 @@
  * Wiring only (the edge): the local cloud, AWS SDK clients to it, an ops clock that IS the
  * local cloud's clock (it jumps with it), a private lock directory.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,39 +74,54 @@ function simOpsClock(clock: SimClock): OpsClock {
   };
 }
 
-/** The rehearsal itself (the CLI and the bench call it). */
-export async function rehearse(specIn: FleetSpec, opts: { nights: number; seed: number; speed: number; onNight?: (n: RehearsedNight) => void }): Promise<RehearsalResult> {
-  // Local locks in a private directory; the local cloud's region.
-  const spec: FleetSpec = { ...structuredClone(specIn), coordination: {}, region: specIn.region ?? 'us-east-1' };
-  const lockDir = mkdtempSync(join(tmpdir(), 'fleet-rehearsal-'));
-  const cloud: LocalCloud = await startLocalCloud({ clockSpeed: opts.speed, startTime: REHEARSAL_START, delays: REHEARSAL_DELAYS, idSalt: opts.seed, region: spec.region! });
+/** Ops deps wired to an in-process local cloud, on its own clock (which jumps with it), with local locks in `lockDir`. */
+export async function localCloudOps(specIn: FleetSpec, cloud: LocalCloud, lockDir: string, log: Log = () => {}): Promise<{ ops: OpsDeps; close: () => Promise<void> }> {
+  const spec: FleetSpec = { ...structuredClone(specIn), coordination: {}, region: specIn.region ?? cloud.control.region };
   const io: CliIo = { stdout: { write() {} }, stderr: { write() {} }, env: {}, isTTY: false, cwd: process.cwd(), stdinIsTTY: false, ask: async () => '' };
   const deps = makeDeps({ config: '', json: true, endpoint: cloud.endpoint, region: spec.region! }, spec, io);
-  const log: Log = () => {};
   const coord = createCoordinator({ fleet: spec.fleet, localDir: lockDir, log });
+  await applyInit(spec, deps, await planInit(spec, deps), makeProgress(io, true));
+  const zone = (await deps.dns.findZone(spec.dns.zone))!;
+  const clock = simOpsClock(cloud.control.clock);
+  const limiter = new RateLimiter(clock);
+  const pollMs = 5000;
+  const ops: OpsDeps = {
+    spec,
+    zoneId: zone.id,
+    compute: deps.compute,
+    dns: deps.dns,
+    journal: createS3Journal(deps.clients.s3, spec.journal.bucket, spec.journal.prefix),
+    clock,
+    log,
+    limiter,
+    watcher: new InstanceWatcher(deps.compute, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
+    dnsWriter: new DnsWriter(deps.dns, zone.id, clock, limiter, log, { batchWindowMs: 1000, pollMs }),
+    operationId: randomUUID().slice(0, 8),
+    images: new Map(),
+    coord,
+    lockWaitMs: 10 * 60_000,
+    pollMs,
+  };
+  return {
+    ops,
+    close: async () => {
+      await coord.close().catch(() => {});
+      deps.clients.destroy();
+    },
+  };
+}
+
+/** The rehearsal itself (the CLI and the bench call it). */
+export async function rehearse(specIn: FleetSpec, opts: { nights: number; seed: number; speed: number; onNight?: (n: RehearsedNight) => void }): Promise<RehearsalResult> {
+  const lockDir = mkdtempSync(join(tmpdir(), 'fleet-rehearsal-'));
+  const cloud: LocalCloud = await startLocalCloud({ clockSpeed: opts.speed, startTime: REHEARSAL_START, delays: REHEARSAL_DELAYS, idSalt: opts.seed, region: specIn.region ?? 'us-east-1' });
+  let close = async () => {};
   try {
-    await applyInit(spec, deps, await planInit(spec, deps), makeProgress(io, true));
-    const zone = (await deps.dns.findZone(spec.dns.zone))!;
-    const clock = simOpsClock(cloud.control.clock);
-    const limiter = new RateLimiter(clock);
-    const pollMs = 5000;
-    const ops: OpsDeps = {
-      spec,
-      zoneId: zone.id,
-      compute: deps.compute,
-      dns: deps.dns,
-      journal: createS3Journal(deps.clients.s3, spec.journal.bucket, spec.journal.prefix),
-      clock,
-      log,
-      limiter,
-      watcher: new InstanceWatcher(deps.compute, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
-      dnsWriter: new DnsWriter(deps.dns, zone.id, clock, limiter, log, { batchWindowMs: 1000, pollMs }),
-      operationId: `rehearsal${opts.seed}`.slice(0, 16),
-      images: new Map(),
-      coord,
-      lockWaitMs: 10 * 60_000,
-      pollMs,
-    };
+    const wired = await localCloudOps(specIn, cloud, lockDir);
+    close = wired.close;
+    const ops = wired.ops;
+    const spec = ops.spec;
+    const clock = ops.clock;
     const sim = cloud.control;
     const rng = mulberry32(opts.seed);
 
@@ -172,8 +188,7 @@ export async function rehearse(specIn: FleetSpec, opts: { nights: number; seed: 
       figures: figures(nights, roles, spec.chaos.rebuildBudgetSeconds * 1000),
     };
   } finally {
-    await coord.close().catch(() => {});
-    deps.clients.destroy();
+    await close();
     await cloud.close();
     rmSync(lockDir, { recursive: true, force: true });
   }
