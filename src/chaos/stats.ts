@@ -62,6 +62,9 @@ function reasonKind(r: string): string {
   if (r.startsWith('role ') && r.includes('under its minimum')) return r.replace(/: \d+ converged.*$/, '');
   if (r.startsWith('operation in progress')) return 'operation in progress (a lock held)';
   if (r.startsWith('inventory unreadable')) return 'inventory unreadable';
+  if (r.startsWith('no eligible name')) return 'no eligible name';
+  const m = /^not killing [a-z0-9]+-[0-9]+: (.*)$/.exec(r);
+  if (m) return m[1]!.replace(/[a-z0-9]+-[0-9]+/g, '<name>');
   return r;
 }
 

@@ -231,11 +231,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option('--nights <n>', 'how many nights', '30')
     .option('--seed <n>', 'the seed of the rehearsal (each night gets its own from it)', '1')
     .option('--report <file.html>', 'write a self-contained HTML report (inline SVG, no network)')
-    .option('--speed <x>', 'the local cloud clock runs this many times faster than real time', '2000')
+    .option('--speed <x>', 'the local cloud clock runs this many times faster than real time (higher is quicker but adds request latency, scaled, to every measured time)', '200')
     .action(async (o: RehearseOptions, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
-      exitCode = await rehearseCommand(s, io, g.json, o);
+      // Commander gives `--seed` to the parent `chaos` (global options must work after subcommands).
+      const parentSeed = (cmd.parent?.opts() as ChaosOptions | undefined)?.seed;
+      exitCode = await rehearseCommand(s, io, g.json, parentSeed !== undefined ? { ...o, seed: parentSeed } : o);
     });
 
   program

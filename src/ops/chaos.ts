@@ -299,14 +299,26 @@ function killVictim(deps: OpsDeps, v: Victim, view: ChaosView, killedTonight: { 
   }).catch((err: unknown) => ({ status: 'refused' as const, name: v.name, reason: `not killing ${v.name}: ${msg(err)}` }));
 }
 
+/** Why a plan has no victim, in a few words per cause: `7 not eligible (4 killed within the minimum time, 3 opted out)`. */
+export function whyNoVictim(plan: ChaosPlan): string[] {
+  if (plan.stop.length > 0) return plan.stop;
+  if (plan.refused.length > 0) return plan.refused.map((r) => r.reason);
+  const causes = new Map<string, number>();
+  for (const x of plan.excluded) {
+    const c = /opted out/.test(x.reason) ? 'opted out' : /fleet:chaos=opt-out/.test(x.reason) ? 'tagged fleet:chaos=opt-out' : /^killed /.test(x.reason) ? 'killed within the minimum time' : /^not served/.test(x.reason) ? 'not served by a converged instance' : x.reason;
+    causes.set(c, (causes.get(c) ?? 0) + 1);
+  }
+  return [`no eligible name (${[...causes.entries()].map(([c, n]) => `${n} ${c}`).join(', ') || 'the fleet has no name'})`];
+}
+
 /** The summary line of a night (silence is the goal: one line when all is well). */
 export function summaryLine(r: NightReport): string {
   const seed = `seed ${r.seed}`;
   if (r.leashed) {
     const would = r.wouldKill.map((w) => (w.status === 'would-kill' ? `${w.name} (${w.instanceId})` : w.name));
-    return `chaos (leashed, ${seed}): ${would.length ? `would kill ${would.join(', ')}` : `no kill: ${[...r.plan.stop, ...r.refusedUnderLock.map((x) => x.reason)].join('; ') || 'no eligible name'}`}; nothing changed`;
+    return `chaos (leashed, ${seed}): ${would.length ? `would kill ${would.join(', ')}` : `no kill: ${[...(r.plan.victims.length ? [] : whyNoVictim(r.plan)), ...r.refusedUnderLock.map((x) => x.reason)].join('; ')}`}; nothing changed`;
   }
-  if (r.kills.length === 0) return `chaos (${seed}): no kill: ${[...r.plan.stop, ...(r.stopped ?? []), ...r.refusedUnderLock.map((x) => x.reason), ...(r.plan.victims.length === 0 && r.plan.stop.length === 0 ? ['no eligible name passed the guards'] : [])].join('; ')}`;
+  if (r.kills.length === 0) return `chaos (${seed}): no kill: ${[...(r.plan.victims.length ? [] : whyNoVictim(r.plan)), ...(r.stopped ?? []), ...r.refusedUnderLock.map((x) => x.reason)].join('; ')}`;
   const worst = Math.max(...r.kills.map((k) => k.timeToRebuiltMs ?? Infinity));
   return `chaos (${seed}): killed ${r.kills.map((k) => `${k.name} (${k.kind})`).join(', ')}; all rebuilt within the budget of ${fmtMs(r.budgetMs)} (slowest ${fmtMs(worst)})`;
 }

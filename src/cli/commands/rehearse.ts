@@ -34,7 +34,7 @@ import type { SimClock } from '../../sim/clock.js';
 import { controlSpotInterrupter } from '../../sim/spot-port.js';
 import { figures, type RehearsalResult, type RehearsedNight } from '../../chaos/stats.js';
 import { rehearsalHtml } from '../../chaos/report.js';
-import { fmtMs } from '../../ops/chaos.js';
+import { fmtMs, whyNoVictim } from '../../ops/chaos.js';
 import { makeProgress, type CliIo } from '../io.js';
 import { makeDeps } from '../wiring.js';
 import { parseSeed, writeReportFile } from './chaos.js';
@@ -169,7 +169,7 @@ export async function rehearse(specIn: FleetSpec, opts: { nights: number; seed: 
         at: report.at,
         seed,
         kills: report.kills.map((k) => ({ name: k.name, role: k.role, kind: k.kind, ...(k.timeToRebuiltMs !== undefined ? { timeToRebuiltMs: k.timeToRebuiltMs } : {}), unservedMs: k.unservedMs, withinBudget: k.withinBudget, state: k.state })),
-        refused: report.kills.length ? [] : [...report.plan.stop, ...report.refusedUnderLock.map((r) => r.reason), ...report.plan.refused.map((r) => r.reason)],
+        refused: report.kills.length ? [] : [...(report.plan.victims.length ? [] : whyNoVictim(report.plan)), ...report.refusedUnderLock.map((r) => r.reason)],
         ...(report.stopped ? { stopped: report.stopped } : {}),
         interruptions,
         ok: report.ok,
