@@ -16,6 +16,9 @@
  * (--max-surge, default 250), FLEET_BENCH_POLL_MS (default 2000), FLEET_BENCH_TTL (default 60),
  * FLEET_BENCH_DNS_SYNC_MS (the local cloud's PENDING -> INSYNC time, default 1000).
  * A scenario that does not end with every name done exits 1 after printing its numbers.
+ *
+ * Chaos (scripts/bench-chaos.ts): a 30-night rehearsal of the example fleet.yaml; per role the
+ * time-to-rebuilt p95 against the budget and unserved name-minutes per night.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +26,7 @@ import { join } from 'node:path';
 import { control, envInt, mb, printTable, runFleet, startSim } from './bench-common.js';
 import { benchApply, benchUpgrade, lifecycleOptions } from './bench-lifecycle.js';
 import { benchCoord } from './bench-coord.js';
+import { benchChaos } from './bench-chaos.js';
 
 function fleetYaml(n: number): string {
   return `fleet: bench
@@ -133,6 +137,7 @@ async function main(): Promise<void> {
     if (!r.ok) failed.push('upgrade');
   }
   await benchCoord();
+  if (!(await benchChaos()).ok) failed.push('chaos rehearsal');
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
   if (failed.length > 0) {
     console.log(`\nFAILED: ${failed.join(', ')} did not end with every name done (see above)`);
