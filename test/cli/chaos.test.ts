@@ -7,6 +7,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLocalCloud, type LocalCloud, type LocalCloudControl } from '../../src/sim/index.js';
 import { fleet, tempDir, writeConfig, type CliResult } from './helpers.js';
+import { spawnFleet, until } from './coord-helpers.js';
 import { assertFleetInvariants, type FleetInfo } from './invariants.js';
 import type { NightReport } from '../../src/ops/chaos.js';
 
@@ -19,6 +20,8 @@ interface Shape {
   web?: number;
   api?: number;
   chaos: string;
+  /** reconcile.interval (the controller's period). */
+  interval?: string;
 }
 
 function config(s: Shape): string {
@@ -48,7 +51,7 @@ roles:
     alternatives: [m5.xlarge]
 reconcile:
   converge-timeout: 10m
-chaos:
+${s.interval ? `  interval: ${s.interval}\n` : ''}chaos:
 ${s.chaos}`;
 }
 
@@ -249,5 +252,32 @@ describe('fleet chaos against the local cloud', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^chaos \(seed 5\): no kill: 1 name unserved: api-02 \(record points at/m);
     assert.deepEqual(journalKeys(cloud.control, s), journal, 'no journal entry');
+  });
+
+  test('--wait-for-controller: the controller leader rebuilds what the night killed; the night measures it', async () => {
+    const s: Shape = { fleet: 'withctl', chaos: '  opt-out: [hub]\n  rebuild-budget: 10m\n', interval: '2s' };
+    const { config: file, info } = await setup(s);
+    const ctl = spawnFleet(['controller', '--config', file, ...FAST], { AWS_ENDPOINT_URL: cloud.endpoint, FLEET_LOCK_DIR: lockDir }, 120_000);
+    try {
+      await until('a controller leads', 30_000, () => /leader of fleet withctl/.test(ctl.out.stderr));
+      const r = await run(['chaos', '--unleash', '--yes', '--wait-for-controller', '--seed', '8', '--config', file, ...FAST]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /^chaos \(seed 8\): killed ([a-z]+-\d+) \(terminate\); all rebuilt within the budget of 10 min 0 s/);
+      const name = /killed ([a-z]+-\d+)/.exec(r.stdout)![1]!;
+      // The heal is the controller's: its replace entry (written once the old address is
+      // drained, after the night saw the name served again) carries the leader's term.
+      const bucket = `${s.fleet}-fleet-journal`;
+      const entries = () =>
+        cloud.control.s3
+          .objects(bucket)
+          .filter((o) => o.key.includes(`-replace-${name}-`))
+          .map((o) => JSON.parse(cloud.control.s3.getObject(bucket, o.key)!.toString('utf8')) as { leader?: { pid: number } });
+      const heal = await until('the controller journaled its heal', 30_000, () => entries().find((e) => e.leader !== undefined));
+      assert.equal(heal.leader?.pid, ctl.pid);
+      assertFleetInvariants(cloud.control, info);
+    } finally {
+      ctl.kill('SIGTERM');
+      await ctl.done;
+    }
   });
 });

@@ -60,7 +60,8 @@ export async function chaosCommand(spec: FleetSpec, deps: Deps, io: CliIo, json:
   // The nightly job follows fleet.yaml's leash; at the command line only --unleash kills.
   const unleash = o.nightly ? !spec.chaos.leashed : Boolean(o.unleash);
   if (unleash && !o.yes && !o.nightly && !io.stdinIsTTY) throw new InputError('refusing to unleash chaos without --yes: there is no terminal to ask (add --yes to a cron line or a script)');
-  const ops = await makeOpsDeps(spec, deps, io, json, { ...o, wait: o.wait ?? DEFAULT_CHAOS_WAIT });
+  // A leashed night does not wait for a name someone works on: it says who holds it.
+  const ops = await makeOpsDeps(spec, deps, io, json, { ...o, wait: o.wait ?? (unleash ? DEFAULT_CHAOS_WAIT : '0') });
   const kinds = unleash ? await terminators(spec, deps) : undefined;
   if (kinds && !spec.chaos.kinds.some((k) => kinds[k])) {
     throw new InputError(`chaos.kinds [${spec.chaos.kinds.join(', ')}]: a spot interruption can only be made on the local cloud (fleet sim); add terminate to kinds`);
