@@ -121,6 +121,15 @@ describe('the nightly chaos job: cron script and Lambda entry', () => {
     assert.ok(events.some((e) => e.event === 'chaos-night' && e.level === 'info'));
     assert.ok(!events.some((e) => e.level === 'error'));
 
+    // Too little time left in the invocation: no kill is started, and that is reported loudly.
+    lines.length = 0;
+    const late = await makeHandler({ ...base, FLEET_SPEC_JSON: JSON.stringify(unleashedSpec) }, (l) => lines.push(l))({ seed: 6 }, { getRemainingTimeInMillis: () => 10_000 });
+    assert.equal(late.ok, false);
+    assert.deepEqual(late.kills, []);
+    const report = lines.map((l) => JSON.parse(l) as { level: string; event: string; stopped?: string[] }).find((e) => e.event === 'chaos-report');
+    assert.equal(report?.level, 'error');
+    assert.match(report?.stopped?.[0] ?? '', /^deadline .* reached before api-0\d$/);
+
     lines.length = 0;
     const broken = await makeHandler({ ...base, FLEET_SPEC_JSON: '{"fleet": 1}' }, (l) => lines.push(l))({}, context);
     assert.equal(broken.ok, false);

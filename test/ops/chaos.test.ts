@@ -135,4 +135,21 @@ describe('the chaos night as an ops flow', () => {
       await close();
     }
   });
+
+  test('the inventory unreadable fails the night closed: no kill, the reason', async () => {
+    const { ops, close } = await wired('blind', '  opt-out: [hub]\n');
+    try {
+      // Route 53 answers 500 to every listing for a while (the SDK's retries included).
+      cloud.control.failNext('route53', 'ListResourceRecordSets', 20, 500);
+      const report = await runChaosNight(ops, { seed: 1, terminators: { terminate: realTerminator }, who: 'chaos test' });
+      assert.deepEqual(report.kills, []);
+      assert.deepEqual(report.plan.victims, []);
+      assert.equal(report.plan.stop.length, 1);
+      assert.match(report.plan.stop[0]!, /^inventory unreadable: /);
+      assert.equal((await ops.journal.list({ kind: 'kill' })).length, 0);
+    } finally {
+      cloud.control.faults.reset();
+      await close();
+    }
+  });
 });

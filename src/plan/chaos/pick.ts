@@ -3,6 +3,7 @@
  * `fleet chaos --seed N` replays a night exactly. mulberry32: a small, well-known 32-bit
  * generator (Tommy Ettinger's), plenty for choosing a few names.
  */
+import { optedOut } from '../../config/chaos-policy.js';
 import type { ChaosKind, FleetSpec } from '../../model.js';
 import { eligibleNames } from './eligible.js';
 import { blackoutCheck, guardKill, minConverged, outageCheck } from './guards.js';
@@ -68,7 +69,7 @@ export function planChaos(spec: FleetSpec, view: ChaosView, seed: number): Chaos
   const plan: ChaosPlan = { seed, at: view.now.toISOString(), victims: [], refused: [], excluded: [], stop: [], notes: [] };
   for (const r of spec.roles) {
     const min = minConverged(spec, r.name);
-    if (r.count > 0 && min >= r.count) plan.notes.push(`role ${r.name} is never killed: its minimum of ${min} converged is not below its count of ${r.count}`);
+    if (r.count > 0 && min >= r.count && optedOut(spec.chaos.optOutRoles, r.name) === undefined) plan.notes.push(`role ${r.name} is never killed: its minimum of ${min} converged is not below its count of ${r.count}`);
   }
   const blackout = blackoutCheck(spec, view.now);
   if (blackout) plan.stop.push(blackout);
