@@ -141,12 +141,19 @@ export interface ObjectStore {
   delete(bucket: string, key: string): Promise<void>;
 }
 
-/** The history: create-only objects, one per operation or chaos kill. */
+export interface JournalEntry {
+  key: string;
+  body: unknown;
+  /** The body of the `<key>.outcome` sibling, when the operation recorded how it ended. */
+  outcome?: unknown;
+}
+
+/** The history: create-only objects, one per operation or chaos kill (key format: src/journal.ts). */
 export interface Journal {
   /** Write `body` at `key` (under the journal prefix) only if absent; false if it exists. */
   create(key: string, body: unknown): Promise<boolean>;
-  /** Entries (with their `.outcome` sibling when written), oldest first; `since` and `kind` filter by the key. */
-  list(opts?: { since?: Date; kind?: string }): Promise<{ key: string; body: unknown; outcome?: unknown }[]>;
+  /** Entries in key order, each with its outcome; `fleet` restricts to one fleet's keys, `since` and `kind` filter by the key. */
+  list(opts?: { fleet?: string; since?: Date; kind?: string }): Promise<JournalEntry[]>;
   /** One entry's body, or undefined when absent. */
   read(key: string): Promise<unknown | undefined>;
 }

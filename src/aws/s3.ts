@@ -1,6 +1,7 @@
 /** S3 adapter: the journal bucket, state.s3 prefixes, and the policy: location (the masterfiles). */
 import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, type BucketLocationConstraint, type S3Client } from '@aws-sdk/client-s3';
-import type { Blobs, Journal, ObjectStore, StateStore, StoredObject } from '../ports.js';
+import type { Blobs, Journal, JournalEntry, ObjectStore, StateStore, StoredObject } from '../ports.js';
+import { journalStartAfter, OUTCOME_SUFFIX, parseJournalKey } from '../journal.js';
 import { CloudError } from '../errors.js';
 import { awsCode, cloudError, httpStatus } from './errors.js';
 
@@ -62,32 +63,34 @@ export function createS3Journal(client: S3Client, bucket: string, prefix: string
         throw cloudError(`reading journal s3://${bucket}/${full}`, err);
       }
     },
-    async list(opts: { since?: Date; kind?: string } = {}) {
+    async list(opts: { fleet?: string; since?: Date; kind?: string } = {}) {
       const base = prefix ? `${prefix}/` : '';
+      const listPrefix = `${base}${opts.fleet ? `${opts.fleet}/` : ''}`;
+      const startAfter = opts.fleet && opts.since ? `${base}${journalStartAfter(opts.fleet, opts.since)}` : undefined;
       const keys: string[] = [];
       let token: string | undefined;
       do {
         let res;
         try {
-          res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: base, ...(token ? { ContinuationToken: token } : {}) }));
+          res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, ...(token ? { ContinuationToken: token } : startAfter ? { StartAfter: startAfter } : {}) }));
         } catch (err) {
-          throw cloudError(`listing journal s3://${bucket}/${base}`, err);
+          throw cloudError(`listing journal s3://${bucket}/${listPrefix}`, err);
         }
-        for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key.slice(base.length));
-        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+        for (const o of res.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key.slice(base.length));
+        token = res.IsTruncated ? res.NextContinuationToken || undefined : undefined;
       } while (token);
       const present = new Set(keys);
-      // Keys: <fleet>/<date>/<ISO time>-<kind>-<name>-<operation>.json
-      const entries = keys
-        .filter((k) => k.endsWith('.json'))
-        .map((k) => ({ k, at: /\/([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z)-([a-z]+)-/.exec(k) }))
-        .filter(({ at }) => at !== null)
-        .filter(({ at }) => (opts.since === undefined || Date.parse(at![1]!) >= opts.since.getTime()) && (opts.kind === undefined || at![2] === opts.kind))
-        .sort((a, b) => a.at![1]!.localeCompare(b.at![1]!) || a.k.localeCompare(b.k));
-      const out: { key: string; body: unknown; outcome?: unknown }[] = [];
-      for (const { k } of entries) {
+      const since = opts.since?.toISOString();
+      const wanted = keys.filter((k) => {
+        const p = parseJournalKey(k);
+        return p !== undefined && !p.outcome && (since === undefined || p.at >= since) && (opts.kind === undefined || p.kind === opts.kind);
+      });
+      wanted.sort();
+      const out: JournalEntry[] = [];
+      for (const k of wanted) {
         const body = await this.read(k);
-        const outcome = present.has(`${k}.outcome`) ? await this.read(`${k}.outcome`) : undefined;
+        if (body === undefined) continue;
+        const outcome = present.has(k + OUTCOME_SUFFIX) ? await this.read(k + OUTCOME_SUFFIX) : undefined;
         out.push({ key: k, body, ...(outcome !== undefined ? { outcome } : {}) });
       }
       return out;

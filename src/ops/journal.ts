@@ -1,23 +1,37 @@
 /**
- * The journal (DESIGN.md section 2): one create-only object per operation or chaos kill, never
- * overwritten; an outcome is a sibling object `${key}.outcome`, also create-only.
+ * The journal (DESIGN.md section 4): one create-only object per operation on a name, and an
+ * outcome object beside it, never an overwrite.
  */
-import { FleetError } from '../errors.js';
+import { journalKey, OUTCOME_SUFFIX } from '../journal.js';
+import type { JournalEntry } from '../ports.js';
 import type { OpsDeps } from './context.js';
 
-/** Write an entry before acting; returns its key. Throws when it cannot be written. */
+/** Write one entry (create-only) and return its key; a journal that cannot be written is a warning. */
 export async function journal(deps: OpsDeps, kind: string, name: string, body: object): Promise<string> {
   const at = deps.clock.now().toISOString();
-  const key = `${deps.spec.fleet}/${at.slice(0, 10)}/${at}-${kind}-${name}-${deps.operationId}.json`;
-  await deps.limiter.take('s3:write');
-  const created = await deps.journal.create(key, { kind, name, at, operation: deps.operationId, ...body });
-  if (!created) throw new FleetError(`journal entry ${key} exists already: entries are never overwritten`, { data: { key } });
+  const key = journalKey(deps.spec.fleet, at, kind, name, deps.operationId);
+  try {
+    await deps.limiter.take('s3:write');
+    const created = await deps.journal.create(key, { kind, name, at, operation: deps.operationId, ...body });
+    if (!created) deps.log({ level: 'warn', event: 'journal-exists', msg: `journal entry ${key} exists already; not overwritten`, name });
+  } catch (err) {
+    deps.log({ level: 'warn', event: 'journal-failed', msg: `journal entry for ${name} not written: ${err instanceof Error ? err.message : String(err)}`, name });
+  }
   return key;
 }
 
-/** Complete an entry with its outcome (create-only sibling `${key}.outcome`). */
+/** Record how the operation of entry `key` ended, create-only at `${key}.outcome`. */
 export async function completeEntry(deps: OpsDeps, key: string, outcome: object): Promise<void> {
-  await deps.limiter.take('s3:write');
-  const created = await deps.journal.create(`${key}.outcome`, { at: deps.clock.now().toISOString(), ...outcome });
-  if (!created) throw new FleetError(`journal outcome ${key}.outcome exists already: entries are never overwritten`, { data: { key } });
+  try {
+    await deps.limiter.take('s3:write');
+    await deps.journal.create(key + OUTCOME_SUFFIX, { at: deps.clock.now().toISOString(), operation: deps.operationId, ...outcome });
+  } catch (err) {
+    deps.log({ level: 'warn', event: 'journal-failed', msg: `outcome of journal entry ${key} not written: ${err instanceof Error ? err.message : String(err)}` });
+  }
+}
+
+/** This fleet's entries (with their outcomes), optionally since a time and of one kind. */
+export async function readJournal(deps: OpsDeps, opts: { since?: Date; kind?: string } = {}): Promise<JournalEntry[]> {
+  await deps.limiter.take('s3:read');
+  return deps.journal.list({ fleet: deps.spec.fleet, ...opts });
 }

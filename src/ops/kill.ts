@@ -7,7 +7,7 @@ import type { DnsRecord, Instance } from '../model.js';
 import { conventionOf, parseName } from '../naming.js';
 import { LIVE_STATES } from '../plan/inventory.js';
 import type { OpsDeps } from './context.js';
-import { journal } from './journal.js';
+import { completeEntry, journal } from './journal.js';
 import { guardOf, observeName, withNameLock } from './locked.js';
 import { terminateConfirmed } from './terminate.js';
 
@@ -46,9 +46,9 @@ export type KillOutcome =
   | { status: 'killed' | 'would-kill'; name: string; instanceId: string; generation?: number; type: string; market: string; az: string; fencingToken?: string; journalKey?: string; at: string }
   | { status: 'refused' | 'nothing'; name: string; reason: string };
 
-export function killName(deps: OpsDeps, req: KillRequest): Promise<KillOutcome> {
+export async function killName(deps: OpsDeps, req: KillRequest): Promise<KillOutcome> {
   const name = parseName(req.name, conventionOf(deps.spec));
-  return withNameLock(deps, name.name, req.who, async (lock) => {
+  const attempt = async (lock: LockHandle | undefined): Promise<KillOutcome> => {
     const now = await observeName(deps, name.fqdn, name.name);
     const rec = now.records[0];
     const serving = rec ? now.instances.find((i) => i.privateIp !== undefined && rec.values.includes(i.privateIp) && LIVE_STATES.has(i.state)) : undefined;
@@ -70,10 +70,19 @@ export function killName(deps: OpsDeps, req: KillRequest): Promise<KillOutcome> 
     };
     if (!req.terminator.acts) return { status: 'would-kill', ...base, at: deps.clock.now().toISOString() };
     // The journal first: the kill is on record before it happens.
+    const journalKey = await journal(deps, 'kill', name.name, { ...base, terminator: req.terminator.kind, who: req.who, ...(req.journal ?? {}) });
+    try {
+      guardOf(deps, lock)();
+      await req.terminator.terminate(deps, serving, `${req.who} ${name.name}`);
+    } catch (err) {
+      await completeEntry(deps, journalKey, { status: 'failed', instanceId: serving.id, error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    }
     const at = deps.clock.now().toISOString();
-    const journalKey = await journal(deps, 'kill', name.name, { ...base, who: req.who, terminator: req.terminator.kind, ...(req.journal ?? {}) });
-    guardOf(deps, lock)();
-    await req.terminator.terminate(deps, serving, `${req.who} ${name.name}`);
+    await completeEntry(deps, journalKey, { status: 'killed', instanceId: serving.id, killedAt: at });
     return { status: 'killed', ...base, journalKey, at };
-  });
+  };
+  // A terminator that changes nothing takes no lock: it must not make anyone wait.
+  if (!req.terminator.acts) return attempt(undefined);
+  return withNameLock(deps, name.name, 'kill', attempt);
 }
