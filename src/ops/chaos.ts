@@ -21,7 +21,7 @@ import type { ChaosPlan, ChaosView, HeldLock, KillRecord, Refusal, Victim } from
 import type { Progress } from '../ports.js';
 import type { OpsDeps } from './context.js';
 import { reconcileOnce } from './controller.js';
-import { completeEntry } from './journal.js';
+import { journal, readJournal } from './journal.js';
 import { killName, leashedTerminator, type KillOutcome, type Terminator } from './kill.js';
 import { observeName } from './locked.js';
 import { readObserved } from './observe.js';
@@ -94,7 +94,7 @@ function msg(err: unknown): string {
 
 /** Past kills from the journal (any `kill` entry: an operator's `fleet kill` counts too). */
 export async function journalKills(deps: OpsDeps, since: Date): Promise<KillRecord[]> {
-  const entries = await deps.journal.list({ since, kind: 'kill' });
+  const entries = await readJournal(deps, { since, kind: 'kill' });
   const out: KillRecord[] = [];
   for (const e of entries) {
     const b = e.body as { name?: unknown; at?: unknown; instanceId?: unknown; who?: unknown } | undefined;
@@ -265,16 +265,23 @@ export async function runChaosNight(deps: OpsDeps, opts: NightOptions): Promise<
   if (report.kills.length > 0) {
     progress.update(`chaos: healing ${report.kills.map((k) => k.name).join(', ')}…`);
     await Promise.all(report.kills.map((k) => healAndMeasure(d, k, opts.heal ?? 'reconcile', budgetMs)));
+    // The proof, journaled beside the kill (its entry's outcome says it was killed): a
+    // `rebuilt` entry per name, create-only like every entry, naming the kill's key.
     for (const k of report.kills) {
-      if (!k.journalKey) continue;
-      await completeEntry(d, k.journalKey, {
+      await journal(d, 'rebuilt', k.name, {
+        chaos: true,
+        ...(k.journalKey ? { kill: k.journalKey } : {}),
+        seed: opts.seed,
+        night: nightId,
+        instanceId: k.instanceId,
         status: k.rebuiltAt ? 'rebuilt' : 'not-rebuilt',
         state: k.state,
+        killedAt: k.killedAt,
         ...(k.rebuiltAt ? { rebuiltAt: k.rebuiltAt, replacement: k.replacement, timeToRebuiltMs: k.timeToRebuiltMs } : {}),
         unservedMs: k.unservedMs,
         budgetMs,
         withinBudget: k.withinBudget,
-      }).catch((err: unknown) => d.log({ level: 'warn', event: 'journal-failed', msg: `${k.name}: the outcome of ${k.journalKey} was not written: ${msg(err)}`, name: k.name }));
+      });
     }
   }
   progress.done();

@@ -176,6 +176,10 @@ describe('fleet chaos against the local cloud', () => {
     const kills = added.filter((k) => /-kill-/.test(k) && k.endsWith('.json'));
     assert.deepEqual(kills.map((k) => /-kill-([a-z]+-\d+)-/.exec(k)![1]).sort(), killed);
     for (const k of kills) assert.ok(added.includes(`${k}.outcome`), `${k} has its outcome`);
+    // The proof of healing: one `rebuilt` entry per kill, written after it.
+    const proofs = added.filter((k) => /-rebuilt-/.test(k) && k.endsWith('.json'));
+    assert.deepEqual(proofs.map((k) => /-rebuilt-([a-z]+-\d+)-/.exec(k)![1]).sort(), killed);
+    assert.deepEqual(added.filter((k) => !kills.includes(k) && !proofs.includes(k) && !k.endsWith('.outcome') && !/-replace-/.test(k)), [], 'nothing else but the heals');
     const h = await run(['--json', 'chaos', 'history', '--config', file]);
     assert.equal(h.code, 0, h.stderr);
     const hist = JSON.parse(h.stdout) as { kills: { name: string; seed: number; outcome?: { status: string; withinBudget: boolean; timeToRebuiltMs: number } }[] };

@@ -130,7 +130,9 @@ describe('the chaos night as an ops flow', () => {
       const entries = await ops.journal.list({ kind: 'kill' });
       assert.equal(entries.length, 1);
       assert.equal((entries[0]!.body as { seed: number }).seed, 4);
-      assert.equal((entries[0]!.outcome as { status: string }).status, 'rebuilt');
+      assert.equal((entries[0]!.outcome as { status: string }).status, 'killed');
+      const proofs = await ops.journal.list({ kind: 'rebuilt' });
+      assert.deepEqual(proofs.map((p) => { const b = p.body as { kill: string; status: string; withinBudget: boolean }; return [b.kill, b.status, b.withinBudget]; }), [[entries[0]!.key, 'rebuilt', true]]);
     } finally {
       await close();
     }

@@ -12,6 +12,7 @@ import { MAX_SEED } from '../../plan/chaos/pick.js';
 import { failureReport, fmtMs, runChaosNight, summaryLine, type NightReport } from '../../ops/chaos.js';
 import { spotInterruptionTerminator } from '../../ops/chaos-terminators.js';
 import { realTerminator, type Terminator } from '../../ops/kill.js';
+import { readJournal } from '../../ops/journal.js';
 import { httpSpotInterrupter, isLocalCloud } from '../../sim/spot-port.js';
 import { makeProgress, confirm, type CliIo } from '../io.js';
 import { makeOpsDeps, type OpsCliOptions } from '../opsdeps.js';
@@ -139,7 +140,13 @@ export interface HistoryRow {
 export async function chaosHistoryCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: HistoryOptions & OpsCliOptions): Promise<number> {
   const since = parseSince(o.since, new Date());
   const ops = await makeOpsDeps(spec, deps, io, json, o);
-  const entries = await ops.journal.list({ since, kind: 'kill' });
+  const [entries, proofs] = await Promise.all([readJournal(ops, { since, kind: 'kill' }), readJournal(ops, { since, kind: 'rebuilt' })]);
+  // Each kill's proof of healing: the `rebuilt` entry that names its key.
+  const proofOf = new Map<string, HistoryRow['outcome']>();
+  for (const p of proofs) {
+    const b = (p.body ?? {}) as Record<string, unknown>;
+    if (typeof b['kill'] === 'string') proofOf.set(b['kill'], b as HistoryRow['outcome']);
+  }
   const rows: HistoryRow[] = [];
   for (const e of entries) {
     const b = (e.body ?? {}) as Record<string, unknown>;
@@ -152,7 +159,7 @@ export async function chaosHistoryCommand(spec: FleetSpec, deps: Deps, io: CliIo
       ...(typeof b['seed'] === 'number' ? { seed: b['seed'] } : {}),
       ...(typeof b['night'] === 'string' ? { night: b['night'] } : {}),
       ...(typeof b['who'] === 'string' ? { who: b['who'] } : {}),
-      ...(e.outcome !== undefined ? { outcome: e.outcome as HistoryRow['outcome'] } : {}),
+      ...(proofOf.has(e.key) ? { outcome: proofOf.get(e.key)! } : {}),
       key: e.key,
     });
   }
@@ -166,7 +173,7 @@ export async function chaosHistoryCommand(spec: FleetSpec, deps: Deps, io: CliIo
   }
   io.stdout.write(`chaos kills of fleet ${spec.fleet} since ${since.toISOString()}:\n`);
   for (const r of rows) {
-    const out = !r.outcome ? 'no outcome recorded (still healing, or the night was cut off)' : r.outcome.status === 'rebuilt' ? `rebuilt in ${fmtMs(r.outcome.timeToRebuiltMs ?? NaN)}${r.outcome.withinBudget === false ? ' (OVER BUDGET)' : ''}` : `NOT REBUILT: ${r.outcome.state ?? ''}`;
+    const out = !r.outcome ? 'no proof of healing recorded (still healing, or the night was cut off)' : r.outcome.status === 'rebuilt' ? `rebuilt in ${fmtMs(r.outcome.timeToRebuiltMs ?? NaN)}${r.outcome.withinBudget === false ? ' (OVER BUDGET)' : ''}` : `NOT REBUILT: ${r.outcome.state ?? ''}`;
     io.stdout.write(`  ${r.at}  ${r.name}  ${r.instanceId ?? '?'}  ${r.kind ?? 'terminate'}  seed ${r.seed ?? '?'}  night ${r.night ?? '?'}  ${out}\n`);
   }
   return 0;
