@@ -16,9 +16,7 @@ import type { LogEvent } from '../ports.js';
 import { failureReport, runChaosNight, summaryLine, type NightReport } from '../ops/chaos.js';
 import { realTerminator } from '../ops/kill.js';
 import { MAX_SEED } from '../plan/chaos/pick.js';
-import type { CliIo } from '../cli/io.js';
-import { makeOpsDeps } from '../cli/opsdeps.js';
-import { makeDeps } from '../cli/wiring.js';
+import { wireNight } from './wiring.js';
 
 export interface LambdaContext {
   getRemainingTimeInMillis(): number;
@@ -60,15 +58,6 @@ export function makeHandler(env: Record<string, string | undefined>, write: (lin
   return async (event: ChaosEvent | undefined, context: LambdaContext): Promise<ChaosResult> => {
     const line = (e: LogEvent) => write(JSON.stringify({ time: new Date().toISOString(), ...e }));
     const seed = typeof event?.seed === 'number' && Number.isInteger(event.seed) && event.seed >= 0 && event.seed <= MAX_SEED ? event.seed : randomInt(0, MAX_SEED);
-    const io: CliIo = {
-      stdout: { write: (s) => write(s.trimEnd()) },
-      stderr: { write: (s) => s.trim() && write(s.trimEnd()) },
-      env,
-      isTTY: false,
-      cwd: '/tmp',
-      stdinIsTTY: false,
-      ask: async () => '',
-    };
     let spec: FleetSpec;
     try {
       spec = specFrom(env);
@@ -76,18 +65,15 @@ export function makeHandler(env: Record<string, string | undefined>, write: (lin
       line({ level: 'error', event: 'chaos-report', msg: `chaos night not run: ${err instanceof Error ? err.message : String(err)}`, seed });
       return { ok: false, seed, summary: `not run: ${err instanceof Error ? err.message : String(err)}`, kills: [] };
     }
-    // AWS_ENDPOINT_URL (a local cloud) and AWS_REGION come from the environment, as for the CLI.
-    const deps = makeDeps({ config: '', json: true }, spec, io);
+    let close = async () => {};
     try {
-      const ops = await makeOpsDeps(spec, deps, io, true, {
-        wait: '5m',
-        ...(env['FLEET_TIME_SCALE'] ? { timeScale: env['FLEET_TIME_SCALE'] } : {}),
-        ...(env['FLEET_POLL_MS'] ? { pollMs: env['FLEET_POLL_MS'] } : {}),
-      });
-      ops.log = line;
+      // AWS_ENDPOINT_URL (a local cloud) and AWS_REGION come from the environment, as for the CLI.
+      const wired = await wireNight(env, spec, line, 5 * 60_000);
+      close = wired.close;
+      const ops = wired.ops;
       // No new kill once the invocation is close to its end; healing stops then too.
       const remaining = context.getRemainingTimeInMillis();
-      const scale = env['FLEET_TIME_SCALE'] ? Number(env['FLEET_TIME_SCALE']) : 1;
+      const scale = wired.timeScale;
       const deadline = new Date(ops.clock.now().getTime() + Math.max(0, remaining - RESERVE_MS) * scale);
       const stop = new AbortController();
       const timer = setTimeout(() => stop.abort(new Error('the Lambda invocation is about to time out')), Math.max(0, remaining - RESERVE_MS / 2));
@@ -113,8 +99,7 @@ export function makeHandler(env: Record<string, string | undefined>, write: (lin
       line({ level: 'error', event: 'chaos-report', msg: `chaos night not run: ${err instanceof Error ? err.message : String(err)}`, seed });
       return { ok: false, seed, summary: `not run: ${err instanceof Error ? err.message : String(err)}`, kills: [] };
     } finally {
-      for (const close of deps.cleanup) await close().catch(() => {});
-      deps.clients.destroy();
+      await close();
     }
   };
 }

@@ -8,12 +8,9 @@
  * Wiring only (the edge): the local cloud, AWS SDK clients to it, an ops clock that IS the
  * local cloud's clock (it jumps with it), a private lock directory.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCoordinator } from '../../coord/index.js';
-import { createS3Journal } from '../../aws/s3.js';
 import { InputError } from '../../errors.js';
 import type { FleetSpec } from '../../model.js';
 import type { Log } from '../../ports.js';
@@ -37,6 +34,7 @@ import { rehearsalHtml } from '../../chaos/report.js';
 import { fmtMs, whyNoVictim } from '../../ops/chaos.js';
 import { makeProgress, type CliIo } from '../io.js';
 import { makeDeps } from '../wiring.js';
+import { makeOpsDeps } from '../opsdeps.js';
 import { parseSeed, writeReportFile } from './chaos.js';
 import { applyInit, planInit } from './init.js';
 
@@ -77,38 +75,33 @@ function simOpsClock(clock: SimClock): OpsClock {
 /** Ops deps wired to an in-process local cloud, on its own clock (which jumps with it), with local locks in `lockDir`. */
 export async function localCloudOps(specIn: FleetSpec, cloud: LocalCloud, lockDir: string, log: Log = () => {}): Promise<{ ops: OpsDeps; close: () => Promise<void> }> {
   const spec: FleetSpec = { ...structuredClone(specIn), coordination: {}, region: specIn.region ?? cloud.control.region };
-  const io: CliIo = { stdout: { write() {} }, stderr: { write() {} }, env: {}, isTTY: false, cwd: process.cwd(), stdinIsTTY: false, ask: async () => '' };
+  const io: CliIo = { stdout: { write() {} }, stderr: { write() {} }, env: { FLEET_LOCK_DIR: lockDir }, isTTY: false, cwd: process.cwd(), stdinIsTTY: false, ask: async () => '' };
   const deps = makeDeps({ config: '', json: true, endpoint: cloud.endpoint, region: spec.region! }, spec, io);
-  const coord = createCoordinator({ fleet: spec.fleet, localDir: lockDir, log });
-  await applyInit(spec, deps, await planInit(spec, deps), makeProgress(io, true));
-  const zone = (await deps.dns.findZone(spec.dns.zone))!;
-  const clock = simOpsClock(cloud.control.clock);
-  const limiter = new RateLimiter(clock);
-  const pollMs = 5000;
-  const ops: OpsDeps = {
-    spec,
-    zoneId: zone.id,
-    compute: deps.compute,
-    dns: deps.dns,
-    journal: createS3Journal(deps.clients.s3, spec.journal.bucket, spec.journal.prefix),
-    clock,
-    log,
-    limiter,
-    watcher: new InstanceWatcher(deps.compute, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
-    dnsWriter: new DnsWriter(deps.dns, zone.id, clock, limiter, log, { batchWindowMs: 1000, pollMs }),
-    operationId: randomUUID().slice(0, 8),
-    images: new Map(),
-    coord,
-    lockWaitMs: 10 * 60_000,
-    pollMs,
+  const close = async () => {
+    for (const c of deps.cleanup) await c().catch(() => {});
+    deps.clients.destroy();
   };
-  return {
-    ops,
-    close: async () => {
-      await coord.close().catch(() => {});
-      deps.clients.destroy();
-    },
-  };
+  try {
+    await applyInit(spec, deps, await planInit(spec, deps), makeProgress(io, true));
+    const base = await makeOpsDeps(spec, deps, io, true, { wait: '10m' });
+    // Everything that waits or paces runs on the local cloud's clock, which jumps between nights.
+    const clock = simOpsClock(cloud.control.clock);
+    const limiter = new RateLimiter(clock);
+    const pollMs = 5000;
+    const ops: OpsDeps = {
+      ...base,
+      clock,
+      log,
+      limiter,
+      watcher: new InstanceWatcher(deps.compute, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
+      dnsWriter: new DnsWriter(deps.dns, base.zoneId, clock, limiter, log, { batchWindowMs: 1000, pollMs }),
+      pollMs,
+    };
+    return { ops, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 /** The rehearsal itself (the CLI and the bench call it). */
