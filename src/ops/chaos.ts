@@ -182,10 +182,11 @@ async function healAndMeasure(deps: OpsDeps, k: NightKill, mode: HealMode, budge
       k.state = seen.state;
       return;
     }
-    if (now >= deadline || deps.signal?.aborted) {
+    const stopped = deps.signal?.aborted ? `; measuring stopped: ${msg(deps.signal.reason)}` : '';
+    if (now >= deadline || stopped) {
       k.unservedMs = goneAt === undefined ? 0 : Math.max(0, now - goneAt);
       k.withinBudget = false;
-      k.state = `${seen.state}${lastError ? `; last reconcile: ${lastError}` : ''}`;
+      k.state = `${seen.state}${lastError ? `; last reconcile: ${lastError}` : ''}${stopped}`;
       return;
     }
     if (mode === 'reconcile' && !seen.killedLive) {
@@ -198,7 +199,8 @@ async function healAndMeasure(deps: OpsDeps, k: NightKill, mode: HealMode, budge
         lastError = msg(err);
       }
     }
-    await deps.clock.sleep(Math.min(poll, Math.max(1, deadline - deps.clock.now().getTime())), deps.signal);
+    // A stop (Ctrl-C, the Lambda's end) ends the wait; the next turn records the state.
+    await deps.clock.sleep(Math.min(poll, Math.max(1, deadline - deps.clock.now().getTime())), deps.signal).catch(() => undefined);
   }
 }
 
