@@ -2,10 +2,10 @@
  * The chaos rehearsal in `npm run bench`: FLEET_BENCH_CHAOS_NIGHTS (default 30; 0 skips it)
  * nights of the example fleet.yaml on the in-process local cloud (clock FLEET_BENCH_CHAOS_SPEED
  * times faster, default 200), through the same night flow as `fleet chaos`. Per role:
- * time-to-rebuilt p95 against the policy's budget, and unserved name-minutes per night (the
- * goal is 0 for every role with more than one name; a terminate kill leaves its own name
- * unserved until it is rebuilt, so the figure measures how long that takes, spot interruptions
- * included). Simulated time, not wall time.
+ * time-to-rebuilt p95 against the policy's budget, unserved name-minutes per night (a terminate
+ * kill leaves its name unserved until it is rebuilt, so this measures how long that takes, spot interruptions
+ * included), and minutes per night in which a whole role was down (the goal: 0 for every role
+ * of more than one name). Simulated time, not wall time.
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,8 @@ export async function benchChaos(): Promise<{ ok: boolean }> {
       'p95 / budget': x.p95Ms === undefined ? '-' : (x.p95Ms / f.budgetMs).toFixed(2),
       'over budget': x.overBudget,
       'unserved name-min / night': (x.unservedMinutes / f.nights).toFixed(2),
+      // The goal: 0 for every role of more than one name (a kill never takes a role's last name).
+      'role down min / night': (x.roleOutageMinutes / f.nights).toFixed(2),
       'spot interruptions': x.interruptions,
     })),
     ['role'],

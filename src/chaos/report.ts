@@ -103,7 +103,7 @@ export function rehearsalHtml(r: RehearsalResult): string {
   const rows = f.roles
     .map(
       (x) =>
-        `<tr><td>${esc(x.role)}</td><td>${x.kills}</td><td>${minutes(x.p50Ms)}</td><td>${minutes(x.p95Ms)}</td><td>${minutes(x.maxMs)}</td><td class="${x.overBudget ? 'bad' : ''}">${x.overBudget}</td><td>${x.unservedMinutes.toFixed(1)}</td><td>${x.interruptions}</td></tr>`,
+        `<tr><td>${esc(x.role)}</td><td>${x.kills}</td><td>${minutes(x.p50Ms)}</td><td>${minutes(x.p95Ms)}</td><td>${minutes(x.maxMs)}</td><td class="${x.overBudget ? 'bad' : ''}">${x.overBudget}</td><td>${x.unservedMinutes.toFixed(1)}</td><td class="${x.roleOutageMinutes > 0 ? 'bad' : ''}">${x.roleOutageMinutes.toFixed(1)}</td><td>${x.interruptions}</td></tr>`,
     )
     .join('');
   const refused = f.refused.length ? `<ul>${f.refused.map((x) => `<li>${x.nights} night${x.nights === 1 ? '' : 's'}: ${esc(x.reason)}</li>`).join('')}</ul>` : '<p>None: every night killed.</p>';
@@ -130,7 +130,7 @@ ${ttrChart(r)}
 <h1>Chaos rehearsal of fleet ${esc(r.spec.fleet)}</h1>
 <p class="sub">${f.nights} nights on the local cloud (schedule "${esc(r.spec.schedule)}" ${esc(r.spec.timezone)}, seed ${r.seed}, replay with <code>fleet chaos rehearse --nights ${f.nights} --seed ${r.seed}</code>); budget ${minutes(f.budgetMs)}; ${f.failedNights} failed night${f.failedNights === 1 ? '' : 's'}; ${f.unservedMinutesPerNight.toFixed(2)} unserved name-minutes per night.</p>
 <p>${legend}</p>
-<table><thead><tr><th>role</th><th>kills</th><th>p50</th><th>p95</th><th>max</th><th>over budget</th><th>unserved name-minutes</th><th>spot interruptions</th></tr></thead><tbody>${rows}</tbody></table>
+<table><thead><tr><th>role</th><th>kills</th><th>p50</th><th>p95</th><th>max</th><th>over budget</th><th>unserved name-minutes</th><th>minutes with the whole role down</th><th>spot interruptions</th></tr></thead><tbody>${rows}</tbody></table>
 ${timeline(r)}
 <h2>Nights refused, and why</h2>
 ${refused}

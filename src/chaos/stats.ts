@@ -7,6 +7,8 @@ export interface RehearsedKill {
   kind: ChaosKind;
   timeToRebuiltMs?: number;
   unservedMs: number;
+  /** ISO time the name became unserved (unserved until then + unservedMs). */
+  unservedFrom?: string;
   withinBudget: boolean;
   state: string;
 }
@@ -21,7 +23,7 @@ export interface RehearsedNight {
   /** A stop condition between kills. */
   stopped?: string[];
   /** Spot interruptions of the day before (sprinkled in), each with its unserved time. */
-  interruptions: { name: string; role: string; unservedMs: number; rebuilt: boolean }[];
+  interruptions: { name: string; role: string; unservedMs: number; unservedFrom?: string; rebuilt: boolean }[];
   ok: boolean;
 }
 
@@ -35,6 +37,8 @@ export interface RoleFigures {
   overBudget: number;
   /** Name-minutes unserved (chaos kills and spot interruptions). */
   unservedMinutes: number;
+  /** Minutes in which no name of the role was served at all (the goal: 0 for a role of more than one name). */
+  roleOutageMinutes: number;
   interruptions: number;
 }
 
@@ -68,13 +72,30 @@ function reasonKind(r: string): string {
   return r;
 }
 
-export function figures(nights: readonly RehearsedNight[], roles: readonly string[], budgetMs: number): RehearsalFigures {
+/** Time during which at least `count` of the intervals overlap (every name of a role down at once). */
+export function allDownMs(intervals: readonly { from: number; to: number }[], count: number): number {
+  if (count <= 0) return 0;
+  const events = intervals.flatMap((i) => (i.to > i.from ? [{ t: i.from, d: 1 }, { t: i.to, d: -1 }] : [])).sort((a, b) => a.t - b.t || a.d - b.d);
+  let down = 0;
+  let since = 0;
+  let total = 0;
+  for (const e of events) {
+    if (down >= count) total += e.t - since;
+    down += e.d;
+    since = e.t;
+  }
+  return total;
+}
+
+export function figures(nights: readonly RehearsedNight[], roles: readonly string[], budgetMs: number, counts: Record<string, number> = {}): RehearsalFigures {
   const out: RoleFigures[] = roles.map((role) => {
     const kills = nights.flatMap((n) => n.kills.filter((k) => k.role === role));
     const ttr = kills.flatMap((k) => (k.timeToRebuiltMs !== undefined ? [k.timeToRebuiltMs] : [])).sort((a, b) => a - b);
     const ints = nights.flatMap((n) => n.interruptions.filter((i) => i.role === role));
     const unserved = kills.reduce((s, k) => s + k.unservedMs, 0) + ints.reduce((s, i) => s + i.unservedMs, 0);
-    const f: RoleFigures = { role, kills: kills.length, overBudget: kills.filter((k) => !k.withinBudget).length, unservedMinutes: unserved / 60_000, interruptions: ints.length };
+    const intervals = [...kills, ...ints].flatMap((x) => (x.unservedFrom ? [{ from: Date.parse(x.unservedFrom), to: Date.parse(x.unservedFrom) + x.unservedMs }] : []));
+    const outage = allDownMs(intervals, counts[role] ?? Infinity);
+    const f: RoleFigures = { role, kills: kills.length, overBudget: kills.filter((k) => !k.withinBudget).length, unservedMinutes: unserved / 60_000, roleOutageMinutes: outage / 60_000, interruptions: ints.length };
     const p50 = percentile(ttr, 50);
     const p95 = percentile(ttr, 95);
     if (p50 !== undefined) f.p50Ms = p50;

@@ -63,6 +63,8 @@ export interface NightKill {
   timeToRebuiltMs?: number;
   /** Clock ms the name had no live instance behind its record (a spot interruption serves two more minutes). */
   unservedMs: number;
+  /** When the name's record started pointing at no live instance (clock time), if it did. */
+  unservedFrom?: string;
   /** What the name looks like at the end: `rebuilt on i-...`, or why not. */
   state: string;
   withinBudget: boolean;
@@ -173,6 +175,7 @@ async function healAndMeasure(deps: OpsDeps, k: NightKill, mode: HealMode, budge
     }
     const now = deps.clock.now().getTime();
     if (goneAt === undefined && !seen.killedLive) goneAt = now;
+    if (goneAt !== undefined) k.unservedFrom = new Date(goneAt).toISOString();
     if (seen.rebuilt) {
       k.rebuiltAt = new Date(now).toISOString();
       k.replacement = seen.rebuilt.id;

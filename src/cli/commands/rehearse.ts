@@ -151,7 +151,7 @@ export async function rehearse(specIn: FleetSpec, opts: { nights: number; seed: 
         sim.clock.advance(Math.floor(rng() * spec.reconcile.intervalMs));
         await converge();
         const rebuilt = sim.ec2.instances().some((x) => x.tags['fleet:name'] === name && x.instanceId !== i.instanceId && LIVE_STATES.has(x.state as never));
-        interruptions.push({ name, role: name.replace(/-[0-9]+$/, ''), unservedMs: Math.max(0, sim.clock.now() - gone), rebuilt });
+        interruptions.push({ name, role: name.replace(/-[0-9]+$/, ''), unservedMs: Math.max(0, sim.clock.now() - gone), unservedFrom: new Date(gone).toISOString(), rebuilt });
       }
       const now = sim.clock.now();
       if (night.getTime() > now) sim.clock.advance(night.getTime() - now);
@@ -161,7 +161,7 @@ export async function rehearse(specIn: FleetSpec, opts: { nights: number; seed: 
         night: n,
         at: report.at,
         seed,
-        kills: report.kills.map((k) => ({ name: k.name, role: k.role, kind: k.kind, ...(k.timeToRebuiltMs !== undefined ? { timeToRebuiltMs: k.timeToRebuiltMs } : {}), unservedMs: k.unservedMs, withinBudget: k.withinBudget, state: k.state })),
+        kills: report.kills.map((k) => ({ name: k.name, role: k.role, kind: k.kind, ...(k.timeToRebuiltMs !== undefined ? { timeToRebuiltMs: k.timeToRebuiltMs } : {}), unservedMs: k.unservedMs, ...(k.unservedFrom ? { unservedFrom: k.unservedFrom } : {}), withinBudget: k.withinBudget, state: k.state })),
         refused: report.kills.length ? [] : [...(report.plan.victims.length ? [] : whyNoVictim(report.plan)), ...report.refusedUnderLock.map((r) => r.reason)],
         ...(report.stopped ? { stopped: report.stopped } : {}),
         interruptions,
@@ -178,7 +178,7 @@ export async function rehearse(specIn: FleetSpec, opts: { nights: number; seed: 
       seed: opts.seed,
       spec: { fleet: spec.fleet, schedule: spec.chaos.schedule, timezone: spec.chaos.timezone, budgetMs: spec.chaos.rebuildBudgetSeconds * 1000, roles: spec.roles.map((r) => ({ role: r.name, count: r.count, market: r.market })) },
       nights,
-      figures: figures(nights, roles, spec.chaos.rebuildBudgetSeconds * 1000),
+      figures: figures(nights, roles, spec.chaos.rebuildBudgetSeconds * 1000, Object.fromEntries(spec.roles.map((r) => [r.name, r.count]))),
     };
   } finally {
     await close();
@@ -195,10 +195,10 @@ function positiveInt(flag: string, v: string, max: number): number {
 export function figuresText(r: RehearsalResult): string {
   const f = r.figures;
   const lines = [`chaos rehearsal of fleet ${r.spec.fleet}: ${f.nights} nights (seed ${r.seed}), budget ${fmtMs(f.budgetMs)}; ${f.failedNights} failed night${f.failedNights === 1 ? '' : 's'}; unserved ${f.unservedMinutesPerNight.toFixed(2)} name-minutes per night`];
-  lines.push('  role        kills  p50         p95         max         over budget  unserved min  spot interruptions');
+  lines.push('  role        kills  p50         p95         max         over budget  unserved name-min  role outage min  spot interruptions');
   for (const x of f.roles) {
     const c = (ms: number | undefined) => (ms === undefined ? '-' : fmtMs(ms)).padEnd(12);
-    lines.push(`  ${x.role.padEnd(12)}${String(x.kills).padEnd(7)}${c(x.p50Ms)}${c(x.p95Ms)}${c(x.maxMs)}${String(x.overBudget).padEnd(13)}${x.unservedMinutes.toFixed(1).padEnd(14)}${x.interruptions}`);
+    lines.push(`  ${x.role.padEnd(12)}${String(x.kills).padEnd(7)}${c(x.p50Ms)}${c(x.p95Ms)}${c(x.maxMs)}${String(x.overBudget).padEnd(13)}${x.unservedMinutes.toFixed(1).padEnd(19)}${x.roleOutageMinutes.toFixed(1).padEnd(17)}${x.interruptions}`);
   }
   for (const x of f.refused) lines.push(`  refused ${x.nights} night${x.nights === 1 ? '' : 's'}: ${x.reason}`);
   return lines.join('\n') + '\n';
