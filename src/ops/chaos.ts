@@ -120,7 +120,7 @@ export async function readChaosView(deps: OpsDeps, killedTonight: { name: string
   const now = deps.clock.now();
   const since = new Date(now.getTime() - deps.spec.chaos.minSecondsBetweenKills * 1000);
   try {
-    const [observed, journal, locks] = await Promise.all([readObserved(deps.spec, deps, progress), journalKills(deps, since), heldLocks(deps)]);
+    const [observed, journal, locks] = await Promise.all([readObserved(deps.spec, deps, progress, { id: deps.zoneId, name: deps.spec.dns.zone }), journalKills(deps, since), heldLocks(deps)]);
     return { observed: { records: observed.records, instances: observed.instances }, locks, journal, killedTonight: [...killedTonight], now };
   } catch (err) {
     return { unreadable: msg(err), locks: [], journal: [], killedTonight: [...killedTonight], now };
