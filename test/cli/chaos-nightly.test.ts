@@ -64,6 +64,14 @@ describe('the nightly chaos job: cron script and Lambda entry', () => {
     await cloud.close();
   });
 
+  test('nightly-chaos with a leashed policy: quiet, nothing killed', async () => {
+    const file = await setup('nightleash', '  leashed: true\n');
+    const before = cloud.control.s3.objects('nightleash-journal').map((o) => o.key);
+    const r = await script(['--config', file, ...FAST], env());
+    assert.deepEqual(r, { code: 0, stdout: '', stderr: '' });
+    assert.deepEqual(cloud.control.s3.objects('nightleash-journal').map((o) => o.key), before);
+  });
+
   test('nightly-chaos: quiet on success; a second run while one holds the lock does not start; non-zero with the report on failure', async () => {
     const file = await setup('nightly', '  leashed: false\n  rebuild-budget: 1m\n');
     const ok = await script(['--config', file, '--seed', '2', ...FAST], env());

@@ -284,4 +284,19 @@ describe('fleet chaos against the local cloud', () => {
       await ctl.done;
     }
   });
+
+  test('kinds [spot-interruption]: the CLI interrupts through the local cloud\'s control endpoint; the name is rebuilt after the two-minute warning', async () => {
+    const s: Shape = { fleet: 'spotcli', chaos: '  opt-out: [hub, api]\n  kinds: [spot-interruption]\n  rebuild-budget: 10m\n' };
+    const { config: file, info } = await setup(s);
+    const r = await run(['--json', 'chaos', '--unleash', '--yes', '--seed', '2', '--config', file, ...FAST]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as NightReport;
+    assert.equal(report.kills.length, 1);
+    const k = report.kills[0]!;
+    assert.equal(k.kind, 'spot-interruption');
+    assert.ok(cloud.control.events.some((e) => e['detail-type'] === 'EC2 Spot Instance Interruption Warning' && (e.detail as { 'instance-id': string })['instance-id'] === k.instanceId));
+    assert.equal(cloud.control.ec2.instance(k.instanceId)?.state, 'terminated');
+    assert.ok(k.timeToRebuiltMs! >= 120_000, 'served through the warning, rebuilt after the termination');
+    assertFleetInvariants(cloud.control, info);
+  });
 });
