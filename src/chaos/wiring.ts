@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClients } from '../aws/clients.js';
-import { createEc2Compute } from '../aws/ec2.js';
+import { createEc2 } from '../aws/ec2.js';
 import { createRoute53Dns } from '../aws/route53.js';
 import { createS3Journal } from '../aws/s3.js';
 import { createCoordinator } from '../coord/index.js';
@@ -60,7 +60,7 @@ export async function wireNight(env: Env, spec: FleetSpec, log: Log, lockWaitMs:
     const scale = positive(env, 'FLEET_TIME_SCALE', 1);
     const clock = scaledClock(scale, Date.now, scale !== 1 && endpoint ? await localCloudTime(endpoint) : undefined);
     const pollMs = positive(env, 'FLEET_POLL_MS', 5000);
-    const compute = createEc2Compute(clients.ec2);
+    const ec2 = createEc2(clients.ec2);
     const dns = createRoute53Dns(clients.route53);
     const zone = await dns.findZone(spec.dns.zone);
     if (!zone) throw new FleetError(`hosted zone ${spec.dns.zone} does not exist; run \`fleet init\``);
@@ -69,19 +69,22 @@ export async function wireNight(env: Env, spec: FleetSpec, log: Log, lockWaitMs:
       ...(spec.coordination?.zookeeper ? { zookeeper: spec.coordination.zookeeper } : {}),
       localDir: env['FLEET_LOCK_DIR'] ?? join(tmpdir(), 'fleet-locks', spec.fleet),
       log,
+      clock,
     });
     coords.push(coord);
     const limiter = new RateLimiter(clock);
     const ops: OpsDeps = {
       spec,
       zoneId: zone.id,
-      compute,
+      instances: ec2.instances,
+      volumes: ec2.volumes,
+      catalog: ec2.catalog,
       dns,
       journal: createS3Journal(clients.s3, spec.journal.bucket, spec.journal.prefix),
       clock,
       log,
       limiter,
-      watcher: new InstanceWatcher(compute, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
+      watcher: new InstanceWatcher(ec2.instances, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
       dnsWriter: new DnsWriter(dns, zone.id, clock, limiter, log, { batchWindowMs: Math.min(1000, pollMs), pollMs }),
       operationId: randomUUID().slice(0, 8),
       images: new Map(),

@@ -231,6 +231,10 @@ export async function runChaosNight(deps: OpsDeps, opts: NightOptions): Promise<
   await opts.afterPlan?.(plan);
 
   for (const [i, v] of plan.victims.entries()) {
+    if (d.signal?.aborted) {
+      report.stopped = [`stopped before ${v.name}: ${msg(d.signal.reason)}`];
+      break;
+    }
     if (opts.deadline && d.clock.now() >= opts.deadline) {
       report.stopped = [`deadline ${opts.deadline.toISOString()} reached before ${v.name}`];
       break;

@@ -33,10 +33,10 @@ import { figures, type RehearsalResult, type RehearsedNight } from '../../chaos/
 import { rehearsalHtml } from '../../chaos/report.js';
 import { fmtMs, whyNoVictim } from '../../ops/chaos.js';
 import { makeProgress, type CliIo } from '../io.js';
-import { makeDeps } from '../wiring.js';
+import { makeDeps, resolvedRegion } from '../wiring.js';
 import { makeOpsDeps } from '../opsdeps.js';
 import { parseSeed, writeReportFile } from './chaos.js';
-import { applyInit, planInit } from './init.js';
+import { executeInit, readInitPlan } from '../../ops/init.js';
 
 export interface RehearseOptions {
   nights: string;
@@ -82,7 +82,7 @@ export async function localCloudOps(specIn: FleetSpec, cloud: LocalCloud, lockDi
     deps.clients.destroy();
   };
   try {
-    await applyInit(spec, deps, await planInit(spec, deps), makeProgress(io, true));
+    await executeInit(deps, await readInitPlan(spec, deps, await resolvedRegion(deps)));
     const base = await makeOpsDeps(spec, deps, io, true, { wait: '10m' });
     // Everything that waits or paces runs on the local cloud's clock, which jumps between nights.
     const clock = simOpsClock(cloud.control.clock);
@@ -93,7 +93,7 @@ export async function localCloudOps(specIn: FleetSpec, cloud: LocalCloud, lockDi
       clock,
       log,
       limiter,
-      watcher: new InstanceWatcher(deps.compute, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
+      watcher: new InstanceWatcher(deps.instances, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
       dnsWriter: new DnsWriter(deps.dns, base.zoneId, clock, limiter, log, { batchWindowMs: 1000, pollMs }),
       pollMs,
     };
