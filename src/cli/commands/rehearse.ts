@@ -26,6 +26,7 @@ import { spotInterruptionTerminator } from '../../ops/chaos-terminators.js';
 import { mulberry32, MAX_SEED } from '../../plan/chaos/pick.js';
 import { nextRun } from '../../plan/chaos/schedule.js';
 import { LIVE_STATES } from '../../plan/inventory.js';
+import { TAG } from '../../tags.js';
 import { startLocalCloud, type LocalCloud } from '../../sim/index.js';
 import type { SimClock } from '../../sim/clock.js';
 import { controlSpotInterrupter } from '../../sim/spot-port.js';
@@ -135,7 +136,7 @@ export async function rehearse(specIn: FleetSpec, opts: { nights: number; seed: 
       const night = nextRun(spec.chaos.schedule, spec.chaos.timezone, at);
       // Spot interruptions sprinkled over the day before the night: the controller heals each.
       const interruptions: RehearsedNight['interruptions'] = [];
-      const spots = sim.ec2.instances().filter((i) => i.market === 'spot' && i.state === 'running' && i.tags['fleet:fleet'] === spec.fleet);
+      const spots = sim.ec2.instances().filter((i) => i.market === 'spot' && i.state === 'running' && i.tags[TAG.fleet] === spec.fleet);
       const times = spots.filter(() => rng() < 0.08).map((i) => ({ i, t: at.getTime() + rng() * Math.max(0, night.getTime() - at.getTime() - 3600_000) }));
       times.sort((a, b) => a.t - b.t);
       for (const { i, t } of times) {
@@ -144,13 +145,13 @@ export async function rehearse(specIn: FleetSpec, opts: { nights: number; seed: 
         const seen = sim.ec2.instance(i.instanceId);
         if (!seen || seen.state !== 'running') continue;
         sim.interruptSpot(i.instanceId);
-        const name = i.tags['fleet:name'] ?? '?';
+        const name = i.tags[TAG.name] ?? '?';
         // The controller notices the termination at its next interval after the two-minute warning.
         sim.clock.advance(120_000 + REHEARSAL_DELAYS.shutdownMs);
         const gone = sim.clock.now();
         sim.clock.advance(Math.floor(rng() * spec.reconcile.intervalMs));
         await converge();
-        const rebuilt = sim.ec2.instances().some((x) => x.tags['fleet:name'] === name && x.instanceId !== i.instanceId && LIVE_STATES.has(x.state as never));
+        const rebuilt = sim.ec2.instances().some((x) => x.tags[TAG.name] === name && x.instanceId !== i.instanceId && LIVE_STATES.has(x.state as never));
         interruptions.push({ name, role: name.replace(/-[0-9]+$/, ''), unservedMs: Math.max(0, sim.clock.now() - gone), unservedFrom: new Date(gone).toISOString(), rebuilt });
       }
       const now = sim.clock.now();
