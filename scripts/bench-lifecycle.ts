@@ -69,6 +69,7 @@ region: us-east-1
 dns:
   zone: ${ZONE}
   ttl: ${o.ttl}
+  record-quota: 1000000
 naming:
   index-digits: 5
 hub: web-00001

@@ -27,12 +27,14 @@ import { control, envInt, mb, printTable, runFleet, startSim } from './bench-com
 import { benchApply, benchUpgrade, lifecycleOptions } from './bench-lifecycle.js';
 import { benchCoord } from './bench-coord.js';
 import { benchChaos } from './bench-chaos.js';
+import { benchValidate } from './bench-validate.js';
 
 function fleetYaml(n: number): string {
   return `fleet: bench
 region: us-east-1
 dns:
   zone: bench.example.com
+  record-quota: 1000000
 naming:
   index-digits: 6
 hub: web-000001
@@ -106,6 +108,10 @@ async function benchInventory(n: number): Promise<Record<string, string | number
 }
 
 async function main(): Promise<void> {
+  if (process.env['FLEET_BENCH_VALIDATE'] !== '0') {
+    await benchValidate();
+    console.log('');
+  }
   const sizes = (process.env['FLEET_BENCH_SIZES'] ?? '1000,10000,100000')
     .split(',')
     .map(Number)

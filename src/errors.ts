@@ -49,7 +49,8 @@ export class ConfigError extends InputError {
 export class NameError extends InputError {
   readonly input: string;
   constructor(input: string, reason: string) {
-    super(`invalid name ${JSON.stringify(input)}: ${reason}`, { data: { input, reason } });
+    // At most a short prefix of the input: a name on the command line can be a megabyte long.
+    super(`invalid name ${JSON.stringify(input.length > 60 ? input.slice(0, 57) + '...' : input)}: ${reason}`, { data: { input, reason } });
     this.input = input;
   }
 }

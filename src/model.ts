@@ -103,6 +103,12 @@ export interface FleetSpec {
     /** Zone name without trailing dot, lowercase: `prod.example.com`. */
     zone: string;
     ttl: number;
+    /**
+     * Record sets the hosted zone may hold (Route 53's quota: 10,000 by default, more when the
+     * account had it raised); the fleet's names must fit in it beside the SOA and NS. Absent
+     * in a spec built by hand: the default.
+     */
+    recordQuota?: number;
   };
   naming: {
     /** Zero-padding width of the index: 2 gives web-01. */

@@ -95,8 +95,8 @@ export interface Volumes {
   snapshotsOfVolume(volumeId: string): Promise<Snapshot[]>;
 }
 
-/** What launches are made from: images and subnets. */
-export interface Catalog {
+/** What launches are made from: images, subnets, instance types and their offerings (the preflight's reads, AccountCatalog, included). */
+export interface Catalog extends AccountCatalog {
   /** Resolve an image reference to an AMI id (the newest matching image for owner + pattern). */
   resolveImage(ref: ImageRef): Promise<string>;
   /** The availability zone of each subnet (DescribeSubnets). */
@@ -210,4 +210,29 @@ export interface Log {
 export interface Progress {
   update(text: string): void;
   done(text?: string): void;
+}
+
+/**
+ * What the account says about the things fleet.yaml names, read before anything is launched
+ * (the preflight). Every read is a Describe*: nothing here changes the cloud. Things that do
+ * not exist are absent from the answers, never errors.
+ */
+export interface AccountCatalog {
+  /** The types among `types` that exist in the region, with the architectures each supports. */
+  instanceTypes(types: readonly string[]): Promise<Map<string, string[]>>;
+  /** For each AZ of `azs`, which of `types` it offers. */
+  offerings(types: readonly string[], azs: readonly string[]): Promise<Map<string, Set<string>>>;
+  /** The image an id or an owner/name pattern names (the newest available match), or undefined. */
+  image(ref: ImageRef): Promise<CatalogImage | undefined>;
+  /** The subnets among `ids` that exist: their AZ and VPC. */
+  subnets(ids: readonly string[]): Promise<Map<string, { az: string; vpcId: string }>>;
+  /** The security groups among `ids` that exist: their VPC. */
+  securityGroups(ids: readonly string[]): Promise<Map<string, { vpcId: string }>>;
+}
+
+export interface CatalogImage {
+  id: string;
+  architecture: string;
+  state: string;
+  name?: string;
 }

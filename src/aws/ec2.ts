@@ -6,6 +6,9 @@ import {
   DeleteVolumeCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeInstanceTypeOfferingsCommand,
+  DescribeInstanceTypesCommand,
+  DescribeSecurityGroupsCommand,
   DescribeSnapshotsCommand,
   DescribeSubnetsCommand,
   DescribeVolumesCommand,
@@ -23,7 +26,7 @@ import {
   type VolumeType as SdkVolumeType,
 } from '@aws-sdk/client-ec2';
 import type { ImageRef, Instance, InstanceState, Snapshot, Volume, VolumeState } from '../model.js';
-import type { Catalog, CreateVolumeRequest, Instances, LaunchRequest, PageProgress, Volumes } from '../ports.js';
+import type { AccountCatalog, Catalog, CatalogImage, CreateVolumeRequest, Instances, LaunchRequest, PageProgress, Volumes } from '../ports.js';
 import { TAG } from '../tags.js';
 import { awsCode, cloudError } from './errors.js';
 import { CapacityError, FleetError, InputError } from '../errors.js';
@@ -459,6 +462,126 @@ export function createEc2(client: EC2Client): Ec2Ports {
     describeSnapshot: ec2.describeSnapshot,
     snapshotsOfVolume: ec2.snapshotsOfVolume,
   };
-  const catalog: Catalog = { resolveImage: ec2.resolveImage, subnetZones: ec2.subnetZones };
+  const catalog: Catalog = { resolveImage: ec2.resolveImage, subnetZones: ec2.subnetZones, ...createEc2Catalog(client) };
   return { instances: inst, volumes, catalog };
+}
+
+/** Filter values per request: EC2 takes up to 200 values in one filter; fleet names far fewer. */
+const FILTER_CHUNK = 100;
+
+function chunks<T>(items: readonly T[], n = FILTER_CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += n) out.push(items.slice(i, i + n));
+  return out;
+}
+
+/**
+ * The preflight's reads (DescribeInstanceTypes, DescribeInstanceTypeOfferings, DescribeImages,
+ * DescribeSubnets, DescribeSecurityGroups), each by filter, so that what does not exist is
+ * simply absent from the answer rather than failing the whole request.
+ */
+export function createEc2Catalog(client: EC2Client): AccountCatalog {
+  /** Every page of a paginated Describe*, mapping each page to items. */
+  async function pages<R extends { NextToken?: string | undefined }>(what: string, call: (token: string | undefined) => Promise<R>, each: (page: R) => void): Promise<void> {
+    let token: string | undefined;
+    let n = 0;
+    do {
+      let res: R;
+      try {
+        res = await call(token);
+      } catch (err) {
+        throw cloudError(what, err);
+      }
+      each(res);
+      token = res.NextToken || undefined;
+      if (++n > 10_000) throw new FleetError(`${what}: the endpoint keeps answering with a next page`, { exitCode: 1 });
+    } while (token);
+  }
+
+  return {
+    async instanceTypes(types) {
+      const out = new Map<string, string[]>();
+      for (const part of chunks([...new Set(types)])) {
+        await pages(
+          `describing instance types ${part.join(', ')}`,
+          (token) => client.send(new DescribeInstanceTypesCommand({ Filters: [{ Name: 'instance-type', Values: part }], MaxResults: 100, ...(token ? { NextToken: token } : {}) })),
+          (res) => {
+            for (const t of res.InstanceTypes ?? []) if (t.InstanceType) out.set(t.InstanceType, [...(t.ProcessorInfo?.SupportedArchitectures ?? [])]);
+          },
+        );
+      }
+      return out;
+    },
+
+    async offerings(types, azs) {
+      const out = new Map<string, Set<string>>(azs.map((az) => [az, new Set<string>()]));
+      if (types.length === 0 || azs.length === 0) return out;
+      for (const part of chunks([...new Set(types)])) {
+        await pages(
+          `describing the offerings of ${part.join(', ')} in ${azs.join(', ')}`,
+          (token) =>
+            client.send(
+              new DescribeInstanceTypeOfferingsCommand({
+                LocationType: 'availability-zone',
+                Filters: [
+                  { Name: 'instance-type', Values: part },
+                  { Name: 'location', Values: [...azs] },
+                ],
+                MaxResults: 1000,
+                ...(token ? { NextToken: token } : {}),
+              }),
+            ),
+          (res) => {
+            for (const o of res.InstanceTypeOfferings ?? []) if (o.Location && o.InstanceType) out.get(o.Location)?.add(o.InstanceType);
+          },
+        );
+      }
+      return out;
+    },
+
+    async image(ref: ImageRef): Promise<CatalogImage | undefined> {
+      let res;
+      try {
+        res =
+          'id' in ref
+            ? await client.send(new DescribeImagesCommand({ ImageIds: [ref.id] }))
+            : await client.send(new DescribeImagesCommand({ Owners: [ref.owner], Filters: [{ Name: 'name', Values: [ref.namePattern] }, { Name: 'state', Values: ['available'] }] }));
+      } catch (err) {
+        const code = awsCode(err);
+        if (code === 'InvalidAMIID.NotFound' || code === 'InvalidAMIID.Malformed' || code === 'InvalidAMIID.Unavailable') return undefined;
+        throw cloudError('id' in ref ? `looking up image ${ref.id}` : `resolving image ${ref.owner}/${ref.namePattern}`, err);
+      }
+      const img = (res.Images ?? []).filter((i) => i.ImageId).sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
+      if (!img?.ImageId) return undefined;
+      return { id: img.ImageId, architecture: img.Architecture ?? 'unknown', state: img.State ?? 'available', ...(img.Name ? { name: img.Name } : {}) };
+    },
+
+    async subnets(ids) {
+      const out = new Map<string, { az: string; vpcId: string }>();
+      for (const part of chunks([...new Set(ids)])) {
+        await pages(
+          `describing subnets ${part.join(', ')}`,
+          (token) => client.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'subnet-id', Values: part }], ...(token ? { NextToken: token } : {}) })),
+          (res) => {
+            for (const s of res.Subnets ?? []) if (s.SubnetId && s.AvailabilityZone && s.VpcId) out.set(s.SubnetId, { az: s.AvailabilityZone, vpcId: s.VpcId });
+          },
+        );
+      }
+      return out;
+    },
+
+    async securityGroups(ids) {
+      const out = new Map<string, { vpcId: string }>();
+      for (const part of chunks([...new Set(ids)])) {
+        await pages(
+          `describing security groups ${part.join(', ')}`,
+          (token) => client.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: part }], ...(token ? { NextToken: token } : {}) })),
+          (res) => {
+            for (const g of res.SecurityGroups ?? []) if (g.GroupId && g.VpcId) out.set(g.GroupId, { vpcId: g.VpcId });
+          },
+        );
+      }
+      return out;
+    },
+  };
 }

@@ -12,6 +12,7 @@ import type { OpsDeps, Step } from '../ops/context.js';
 import { DnsWriter } from '../ops/dns.js';
 import { RateLimiter } from '../ops/limiter.js';
 import { InstanceWatcher } from '../ops/watcher.js';
+import { checkDuration, checkLockDir, checkPositive, MAX_POLL_MS, MAX_TIME_SCALE } from './flags.js';
 import type { CliIo } from './io.js';
 import type { Deps } from './wiring.js';
 
@@ -40,10 +41,7 @@ export function cliLog(io: CliIo, json: boolean, verbose: boolean): Log {
 }
 
 function positive(flag: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InputError(`${flag} ${JSON.stringify(v)}: expected a number > 0`);
-  return n;
+  return checkPositive(flag, v, dflt, flag === '--time-scale' ? MAX_TIME_SCALE : MAX_POLL_MS);
 }
 
 /** A local cloud's simulated time (its control endpoint), to anchor a scaled clock. */
@@ -61,10 +59,7 @@ async function localCloudTime(endpoint: string): Promise<number> {
 
 /** `--wait 30s`: how long to wait for a name someone else is working on. */
 export function waitMs(v: string | undefined): number {
-  if (v === undefined) return 0;
-  const s = /^\d+$/.test(v) ? Number(v) : parseDurationSeconds(v);
-  if (s === undefined || s < 0) throw new InputError(`--wait ${JSON.stringify(v)}: expected a duration such as 30s, 5m or 1h`);
-  return s * 1000;
+  return checkDuration('--wait', v);
 }
 
 /**
@@ -72,9 +67,16 @@ export function waitMs(v: string | undefined): number {
  * two regions, are different fleets as far as locks go), private to this user.
  */
 export function localLockDir(io: CliIo, fleet: string, cloud: string): string {
-  const base = io.env['FLEET_LOCK_DIR'] ?? (io.env['XDG_RUNTIME_DIR'] ? join(io.env['XDG_RUNTIME_DIR'], 'fleet') : join(tmpdir(), `fleet-${process.getuid?.() ?? 'user'}`));
+  const base = io.env['FLEET_LOCK_DIR'] || (io.env['XDG_RUNTIME_DIR'] ? join(io.env['XDG_RUNTIME_DIR'], 'fleet') : join(tmpdir(), `fleet-${process.getuid?.() ?? 'user'}`));
   const tag = createHash('sha256').update(cloud).digest('hex').slice(0, 12);
   return join(base, `${fleet}-${tag}`);
+}
+
+/** The local lock directory, checked usable (exit 2 otherwise); undefined with ZooKeeper, which needs none. */
+export function checkedLockDir(io: CliIo, spec: FleetSpec, cloud: string): string {
+  const dir = localLockDir(io, spec.fleet, cloud);
+  if (!spec.coordination.zookeeper) checkLockDir(dir, io.env['FLEET_LOCK_DIR'] ? 'FLEET_LOCK_DIR' : io.env['XDG_RUNTIME_DIR'] ? 'XDG_RUNTIME_DIR' : 'the temporary directory');
+  return dir;
 }
 
 /** The clock a command runs on: real time, or a local cloud's faster time with --time-scale. */
@@ -84,7 +86,10 @@ export async function opsClock(deps: Deps, o: OpsCliOptions): Promise<OpsClock> 
 }
 
 export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<OpsDeps & { zone: HostedZone }> {
+  // Every flag and the lock directory before the first AWS call.
   const pollMs = positive('--poll-ms', o.pollMs, 5000);
+  const lockWaitMs = waitMs(o.wait);
+  const localDir = checkedLockDir(io, spec, deps.endpoint ?? deps.region ?? 'aws');
   const clock = await opsClock(deps, o);
   const log = cliLog(io, json, Boolean(o.verbose));
   const zone = await deps.dns.findZone(spec.dns.zone);
@@ -93,7 +98,7 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
   const coord = createCoordinator({
     fleet: spec.fleet,
     ...(spec.coordination.zookeeper ? { zookeeper: spec.coordination.zookeeper } : {}),
-    localDir: localLockDir(io, spec.fleet, deps.endpoint ?? deps.region ?? 'aws'),
+    localDir,
     log,
     clock,
   });
@@ -101,7 +106,7 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
   const opsDeps: OpsDeps & { zone: HostedZone } = {
     zone,
     coord,
-    lockWaitMs: waitMs(o.wait),
+    lockWaitMs,
     spec,
     zoneId: zone.id,
     instances: deps.instances,

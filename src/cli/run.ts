@@ -9,6 +9,8 @@ import { FleetError, InputError, ConfigError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import { desiredNames } from '../naming.js';
 import { isValidRole, roleProblem } from '../naming.js';
+import { checkEndpoint, checkRegion } from './flags.js';
+import { preflight } from '../ops/preflight.js';
 import { makeProgress, stopExitCode, type CliIo } from './io.js';
 import { StopError } from '../errors.js';
 import { configPath, makeDeps, resolvedRegion, type Deps, type GlobalOptions } from './wiring.js';
@@ -43,6 +45,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     });
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
+  // Global flags are input like any other: checked before any command runs (exit 2).
+  program.hook('preAction', (_program, action) => {
+    const g = globals(action);
+    if (g.region !== undefined) checkRegion('--region', g.region);
+    checkEndpoint(g.endpoint, io.env['AWS_ENDPOINT_URL']);
+  });
   const spec = async (cmd: Command): Promise<FleetSpec> => loadConfig(configPath(globals(cmd), io));
   const wire = (cmd: Command, s: FleetSpec | undefined): Deps => {
     const d = makeDeps(globals(cmd), s, io);
@@ -56,12 +64,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   program
     .command('validate')
     .description('check fleet.yaml and report every problem at once, each with file:line:column')
-    .action(async (_o, cmd: Command) => {
+    .option('--online', 'also check against the account (read-only): types offered in the subnets\' AZs, image and architecture, subnets and security groups in one VPC', false)
+    .action(async (o: { online: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
       const names = desiredNames(s);
-      if (g.json) emitJson({ ok: true, file: configPath(g, io), fleet: s.fleet, zone: s.dns.zone, roles: s.roles.map((r) => ({ role: r.name, count: r.count })), names: names.length });
-      else io.stdout.write(`${configPath(g, io)}: ok — fleet ${s.fleet}, zone ${s.dns.zone}, ${s.roles.length} role${s.roles.length === 1 ? '' : 's'} (${s.roles.map((r) => `${r.name}×${r.count}`).join(', ')}), ${names.length} names\n`);
+      const online = o.online ? await preflight(wire(cmd, s), s) : undefined;
+      if (g.json) emitJson({ ok: true, file: configPath(g, io), fleet: s.fleet, zone: s.dns.zone, roles: s.roles.map((r) => ({ role: r.name, count: r.count })), names: names.length, ...(online ? { online } : {}) });
+      else {
+        io.stdout.write(`${configPath(g, io)}: ok — fleet ${s.fleet}, zone ${s.dns.zone}, ${s.roles.length} role${s.roles.length === 1 ? '' : 's'} (${s.roles.map((r) => `${r.name}×${r.count}`).join(', ')}), ${names.length} names\n`);
+        if (online) io.stdout.write(`account${online.region ? ` (${online.region})` : ''}: ok — ${online.types.length} instance type${online.types.length === 1 ? '' : 's'} offered in ${online.zones.join(', ')}; image${online.images.length === 1 ? '' : 's'} ${online.images.map((i) => `${i.id} (${i.architecture})`).join(', ')}; ${online.subnets} subnet${online.subnets === 1 ? '' : 's'} and ${online.securityGroups} security group${online.securityGroups === 1 ? '' : 's'}${online.vpc ? ` in ${online.vpc}` : ''}\n`);
+      }
     });
 
   program

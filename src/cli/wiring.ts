@@ -11,6 +11,7 @@ import { createEbsDirect } from '../aws/ebs.js';
 import { InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import type { Blobs, Catalog, Dns, Instances, Volumes, EbsDirect, Journal, ObjectStore } from '../ports.js';
+import { checkEndpoint, checkRegion } from './flags.js';
 import type { CliIo } from './io.js';
 
 export interface GlobalOptions {
@@ -52,23 +53,26 @@ function isLoopback(endpoint: string): boolean {
   }
 }
 
-/** The endpoint override: --endpoint, else AWS_ENDPOINT_URL; validated. */
+/** The endpoint override: --endpoint, else AWS_ENDPOINT_URL; validated (flags.ts). */
 export function endpointOf(opts: GlobalOptions, io: CliIo): string | undefined {
-  const raw = opts.endpoint ?? io.env['AWS_ENDPOINT_URL'];
-  if (raw === undefined || raw === '') return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new InputError(`${opts.endpoint ? '--endpoint' : 'AWS_ENDPOINT_URL'} is not a URL: ${JSON.stringify(raw)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError(`endpoint must be http(s): ${raw}`);
-  return raw.replace(/\/+$/, '');
+  return checkEndpoint(opts.endpoint, io.env['AWS_ENDPOINT_URL']);
+}
+
+/** The region and where it came from, validated: a bad one is bad input, not an UnknownError from the SDK. */
+function regionOf(opts: GlobalOptions, spec: FleetSpec | undefined, io: CliIo): string | undefined {
+  const sources: [string, string | undefined][] = [
+    ['--region', opts.region],
+    ['fleet.yaml region', spec?.region],
+    ['AWS_REGION', io.env['AWS_REGION'] || undefined],
+    ['AWS_DEFAULT_REGION', io.env['AWS_DEFAULT_REGION'] || undefined],
+  ];
+  const found = sources.find(([, v]) => v !== undefined);
+  return found ? checkRegion(found[0], found[1]!) : undefined;
 }
 
 export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: CliIo): Deps {
   const endpoint = endpointOf(opts, io);
-  const region = opts.region ?? spec?.region ?? io.env['AWS_REGION'] ?? io.env['AWS_DEFAULT_REGION'];
+  const region = regionOf(opts, spec, io);
   const hasCreds = Boolean(io.env['AWS_ACCESS_KEY_ID'] || io.env['AWS_PROFILE'] || io.env['AWS_WEB_IDENTITY_TOKEN_FILE'] || io.env['AWS_CONTAINER_CREDENTIALS_FULL_URI'] || io.env['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']);
   // The local cloud accepts any signature: spare the newcomer from inventing credentials.
   const credentials = endpoint && isLoopback(endpoint) && !hasCreds ? { accessKeyId: 'AKIDLOCALCLOUD', secretAccessKey: 'local-cloud' } : undefined;

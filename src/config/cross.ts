@@ -8,6 +8,7 @@ import { NameError } from '../errors.js';
 import type { VolumeType } from '../model.js';
 import { formatName, nameError, parseName, roleProblem, type NamingConvention } from '../naming.js';
 import type { Finding, Path, PathSegment } from './document.js';
+import { DEFAULT_RECORD_QUOTA, MAX_RECORD_QUOTA, quote, thousands, ZONE_OWN_RECORDS } from './limits.js';
 import { didYouMean } from './suggest.js';
 import { matchesRole, rolePatternProblem } from './chaos-policy.js';
 import { cronProblem } from './cron.js';
@@ -20,7 +21,8 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const get = (v: unknown, key: string): unknown => (isObj(v) && Object.hasOwn(v, key) ? v[key] : undefined);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_COUNT;
 const isMarket = (v: unknown): v is 'spot' | 'on-demand' => v === 'spot' || v === 'on-demand';
-const q = (s: string) => JSON.stringify(s);
+/** Values are quoted by their first characters only: a 1 MB value must not make a 1 MB message. */
+const q = quote;
 
 function suggestion(word: string, candidates: string[]): string {
   const s = didYouMean(word, candidates);
@@ -109,6 +111,7 @@ export function crossChecks(data: unknown): Finding[] {
   }
 
   if (roles) stateNesting(out, roles);
+  if (roles) recordQuota(out, data, roles);
 
   // The hub: a name of a declared role, within its count.
   const hub = data['hub'];
@@ -151,6 +154,37 @@ export function crossChecks(data: unknown): Finding[] {
   }
   if (roles) chaosChecks(out, chaos, roles);
   return out;
+}
+
+/**
+ * Every name is one record set of the zone, and a hosted zone holds `dns.record-quota` of
+ * them (Route 53's default 10,000), its SOA and NS among them. Reported once, at the role
+ * whose count crosses the limit; counts are summed, names never built, so 150 roles of
+ * 100,000 cost nothing to refuse.
+ */
+function recordQuota(out: Finding[], data: Obj, roles: Obj): void {
+  const raw = get(get(data, 'dns'), 'record-quota');
+  const given = raw !== undefined;
+  if (given && !(typeof raw === 'number' && Number.isInteger(raw) && raw > ZONE_OWN_RECORDS && raw <= MAX_RECORD_QUOTA)) return; // the schema says why
+  const quota = given ? (raw as number) : DEFAULT_RECORD_QUOTA;
+  const room = quota - ZONE_OWN_RECORDS;
+  let total = 0;
+  let crossed: string | undefined;
+  for (const [name, role] of Object.entries(roles)) {
+    const count = get(role, 'count');
+    if (!isCount(count)) continue;
+    total += count;
+    if (crossed === undefined && total > room) crossed = name;
+  }
+  if (crossed === undefined) return;
+  const why = given
+    ? `dns.record-quota is ${thousands(quota)} record sets`
+    : `a Route 53 hosted zone holds ${thousands(DEFAULT_RECORD_QUOTA)} record sets by default`;
+  out.push({
+    path: ['roles', crossed, 'count'],
+    at: 'value',
+    message: `the roles declare ${thousands(total)} names in all (role ${crossed} brings them past the limit); ${why}, ${ZONE_OWN_RECORDS} of them the zone's SOA and NS, so at most ${thousands(room)} names: lower the counts${given ? ', or raise dns.record-quota once AWS raised the quota' : ', or set dns.record-quota to the quota AWS raised for your account'}`,
+  });
 }
 
 /**

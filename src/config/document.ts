@@ -2,7 +2,9 @@
  * The YAML layer of the config loader: parse with node ranges, collect syntax problems
  * and duplicate keys, and find the line and column of any path in the document.
  */
-import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLError } from 'yaml';
+import { Composer, Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, YAMLParseError, type Node, type Pair, type YAMLError, type YAMLMap } from 'yaml';
+
+import { clip, MAX_DEPTH, quote, tooDeep } from './limits.js';
 
 export type PathSegment = string | number;
 export type Path = readonly PathSegment[];
@@ -33,14 +35,14 @@ export interface ParsedYaml {
 
 /** A key for messages: `'count'`, or JSON-quoted when it holds anything unprintable. */
 export function showKey(key: string): string {
-  return /^[\x20-\x7e]*$/.test(key) ? `'${key}'` : JSON.stringify(key);
+  return /^[\x20-\x7e]*$/.test(key) ? `'${clip(key)}'` : quote(key);
 }
 
 /** Dotted path: `roles.web.count`, list items as `defaults.subnets[1]`. */
 export function formatPath(path: Path): string {
   let out = '';
   for (const seg of path) {
-    const s = typeof seg === 'number' ? `[${seg}]` : /^[\x21-\x7e]+$/.test(seg) ? seg : JSON.stringify(seg);
+    const s = typeof seg === 'number' ? `[${seg}]` : /^[\x21-\x7e]+$/.test(seg) ? clip(seg) : quote(seg);
     out += typeof seg === 'number' || out === '' ? s : `.${s}`;
   }
   return out;
@@ -78,10 +80,32 @@ function syntaxMessage(e: YAMLError): string {
   }
 }
 
-/** Parse YAML text, keeping ranges; syntax errors and warnings become problems. */
+const YAML_OPTIONS = { prettyErrors: false, uniqueKeys: false, strict: true } as const;
+
+/**
+ * Parse YAML text, keeping ranges; syntax errors and warnings become problems. As
+ * `parseDocument` does, in its two steps: the parser (iterative) builds the concrete syntax
+ * tree, whose depth is checked before the composer (recursive) builds the document.
+ */
 export function parseYaml(text: string): ParsedYaml {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, strict: true });
+  const tokens = Array.from(new Parser(lines.addNewLine).parse(text));
+  const deep = tooDeep(tokens);
+  if (deep !== undefined) {
+    const { line, col } = lines.linePos(deep.offset);
+    const doc = parseDocument('', { ...YAML_OPTIONS });
+    return { doc, lines, syntax: [{ line, column: col, path: '', message: `nested more than ${MAX_DEPTH} levels deep; fleet.yaml nests 4 at most (roles.web.volume.size)` }] };
+  }
+  const composer = new Composer({ ...YAML_OPTIONS });
+  let doc: Document.Parsed | undefined;
+  for (const d of composer.compose(tokens, true, text.length)) {
+    if (!doc) doc = d;
+    else {
+      doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents'));
+      break;
+    }
+  }
+  doc ??= parseDocument('', { ...YAML_OPTIONS });
   const syntax: Located[] = unprintable(text, lines);
   // Tabs used for indentation derail the parser; what it reports after them is noise.
   let errors = [...doc.errors, ...doc.warnings];
@@ -150,6 +174,22 @@ export function keyProblems(parsed: ParsedYaml): Located[] {
   return out;
 }
 
+/** Per mapping, its pairs by key (the last one wins, as in toJS): finding a path costs its length, not the mapping's size. */
+const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairOf(map: YAMLMap, key: string): Pair | undefined {
+  let index = pairIndex.get(map);
+  if (index === undefined) {
+    index = new Map();
+    for (const it of map.items) {
+      const k = keyOf(it);
+      if (k !== undefined) index.set(k, it);
+    }
+    pairIndex.set(map, index);
+  }
+  return index.get(key);
+}
+
 /** Where `path` is in the document: the node at the path, its pair, and the deepest existing ancestor. */
 function find(parsed: ParsedYaml, path: Path): { node?: Node; pair?: Pair; parent: Node | undefined } {
   const doc = parsed.doc;
@@ -160,7 +200,7 @@ function find(parsed: ParsedYaml, path: Path): { node?: Node; pair?: Pair; paren
     if (isAlias(cur)) cur = cur.resolve(doc);
     parent = (cur ?? undefined) as Node | undefined;
     if (isMap(cur)) {
-      const p = cur.items.findLast((it) => keyOf(it) === String(seg)); // the last one wins, as in toJS
+      const p = pairOf(cur, String(seg));
       if (!p) return { parent };
       pair = p;
       cur = p.value;
@@ -177,7 +217,8 @@ function find(parsed: ParsedYaml, path: Path): { node?: Node; pair?: Pair; paren
 
 /** Whether `path` names a node of the document (keys compared as plain scalars). */
 export function hasPath(parsed: ParsedYaml, path: Path): boolean {
-  return find(parsed, path).node !== undefined || find(parsed, path).pair !== undefined;
+  const found = find(parsed, path);
+  return found.node !== undefined || found.pair !== undefined;
 }
 
 /** Line and column (1-based) for a finding. */

@@ -1,5 +1,5 @@
 /** fleet.yaml -> FleetSpec: every problem at once, each with its line and column. */
-export { formatProblems, loadConfig, parseConfig } from './parse.js';
+export { configLocation, formatProblems, loadConfig, parseConfig } from './parse.js';
 export { CronError, cronProblem, parseCron, type CronField, type CronSchedule } from './cron.js';
 export { formatDuration, parseDurationSeconds, parseS3Location } from './validators.js';
 export { didYouMean } from './suggest.js';

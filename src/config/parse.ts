@@ -3,7 +3,7 @@
  * ConfigError carrying every problem found, each with file, line, column and path, in
  * file order. `loadConfig` adds the file read.
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 
 import type * as z from 'zod';
 
@@ -13,6 +13,7 @@ import { crossChecks } from './cross.js';
 import { parseDateRange, parseDays, parseHours, toWindow } from './chaos-policy.js';
 import { formatPath, hasPath, keyProblems, locate, showKey, parseYaml, type Finding, type Located, type ParsedYaml, type Path } from './document.js';
 import { EXPECT, fleetSchema, KNOWN, type FleetYaml } from './schema.js';
+import { bytePosition, invalidUtf8At, MAX_CONFIG_BYTES, MAX_PROBLEMS, thousands } from './limits.js';
 import { didYouMean } from './suggest.js';
 import { show } from './validators.js';
 
@@ -61,15 +62,23 @@ function findingsOf(issues: readonly z.core.$ZodIssue[], data: unknown): Finding
   return out.filter((f) => !(f.at === 'parent' && suggested.has(formatPath(f.path))));
 }
 
-function located(parsed: ParsedYaml, f: Finding): Located {
-  return { ...locate(parsed, f), path: formatPath(f.path), message: f.message };
+/** A problem with its position; its path is formatted only if it is listed (a file may hold 250,000). */
+type Pending = Omit<Located, 'path'> & { path: string | Path };
+
+function located(parsed: ParsedYaml, f: Finding): Pending {
+  const at = locate(parsed, f);
+  return { line: at.line, column: at.column, path: f.path, message: f.message };
 }
 
-function toProblems(file: string, located: Located[]): ConfigProblem[] {
-  return located
-    .map((l, i) => ({ l, i }))
-    .sort((a, b) => a.l.line - b.l.line || a.l.column - b.l.column || a.i - b.i)
-    .map(({ l }) => ({ file, line: l.line, column: l.column, path: l.path, message: l.message }));
+/** In file order; beyond MAX_PROBLEMS, one last problem counts the rest (where the first of them is). */
+function toProblems(file: string, located: Pending[]): ConfigProblem[] {
+  const order = located.map((_, i) => i);
+  order.sort((a, b) => located[a]!.line - located[b]!.line || located[a]!.column - located[b]!.column || a - b);
+  const problem = (l: Pending): ConfigProblem => ({ file, line: l.line, column: l.column, path: typeof l.path === 'string' ? l.path : formatPath(l.path), message: l.message });
+  if (order.length <= MAX_PROBLEMS) return order.map((i) => problem(located[i]!));
+  const next = located[order[MAX_PROBLEMS]!]!;
+  const rest = order.length - MAX_PROBLEMS;
+  return [...order.slice(0, MAX_PROBLEMS).map((i) => problem(located[i]!)), { file, line: next.line, column: next.column, path: '', message: `and ${thousands(rest)} more problem${rest === 1 ? '' : 's'} from here on (the first ${MAX_PROBLEMS} are listed)` }];
 }
 
 function toSpec(y: FleetYaml): FleetSpec {
@@ -97,7 +106,7 @@ function toSpec(y: FleetYaml): FleetSpec {
   const hub = y.hub.split('.')[0]!; // validated as a name in the zone: keep the short name
   const spec: FleetSpec = {
     fleet: y.fleet,
-    dns: { zone: y.dns.zone, ttl: y.dns.ttl },
+    dns: { zone: y.dns.zone, ttl: y.dns.ttl, recordQuota: y.dns['record-quota'] },
     naming: { indexDigits: y.naming['index-digits'] },
     hub,
     journal: { bucket: y.journal.bucket, prefix: y.journal.prefix },
@@ -153,10 +162,14 @@ function toSpec(y: FleetYaml): FleetSpec {
  * schema cannot be checked on a tree the parser had to guess.
  */
 export function parseConfig(text: string, file: string): FleetSpec {
-  const parsed = parseYaml(text);
-  const fail = (problems: Located[]): never => {
+  const fail = (problems: Pending[]): never => {
     throw new ConfigError(toProblems(file, problems));
   };
+  if (text.length > MAX_CONFIG_BYTES || Buffer.byteLength(text, 'utf8') > MAX_CONFIG_BYTES) {
+    const at = bytePosition(Buffer.from(text.slice(0, MAX_CONFIG_BYTES + 1), 'utf8'), MAX_CONFIG_BYTES);
+    fail([{ line: at.line, column: at.column, path: '', message: sizeMessage(`${thousands(Buffer.byteLength(text, 'utf8'))} bytes`) }]);
+  }
+  const parsed = parseYaml(text);
   if (parsed.syntax.length > 0) fail(parsed.syntax);
   if (parsed.doc.contents === null || (parsed.doc.contents as { value?: unknown }).value === null) {
     fail([{ line: 1, column: 1, path: '', message: `the file is empty; expected a mapping with ${TOP_KEYS}` }]);
@@ -169,34 +182,87 @@ export function parseConfig(text: string, file: string): FleetSpec {
     fail([{ line: 1, column: 1, path: '', message: `cannot read the YAML: ${e instanceof Error ? e.message : String(e)}` }]);
   }
 
-  const problems: Located[] = keyProblems(parsed);
+  const problems: Pending[] = keyProblems(parsed);
   const result = fleetSchema.safeParse(data);
   // Keys that are lists or mappings are reported by keyProblems already; zod sees them stringified.
   const findings = (result.success ? [] : findingsOf(result.error.issues, data)).filter((f) => f.at !== 'key' || hasPath(parsed, f.path));
-  findings.push(...crossChecks(data));
-  problems.push(...findings.map((f) => located(parsed, f)));
+  // Loops, not push(...spread): a spread passes every item as an argument, and 130,000
+  // findings overflow the call stack.
+  for (const f of crossChecks(data)) findings.push(f);
+  for (const f of findings) problems.push(located(parsed, f));
   if (!result.success && problems.length === 0) problems.push({ line: 1, column: 1, path: '', message: 'the file does not describe a fleet' });
   if (problems.length > 0 || !result.success) fail(problems);
-  return toSpec(result.data!);
+  const spec = toSpec(result.data!);
+  SOURCES.set(spec, { file, parsed });
+  return spec;
 }
 
-/** Read and parse a fleet.yaml; a file that cannot be read is an InputError naming it. */
+/** Where each spec parseConfig returned came from, so later checks (the preflight) can name a line. */
+const SOURCES = new WeakMap<FleetSpec, { file: string; parsed: ParsedYaml }>();
+
+/**
+ * file:line:column of a fleet.yaml path (`['roles', 'web', 'alternatives', 1]`) in the file
+ * `spec` was parsed from; the mapping that should hold it when the key is absent (a default).
+ * Undefined for a spec that did not come from parseConfig (built by hand, or from JSON).
+ */
+export function configLocation(spec: FleetSpec, path: Path): ConfigProblem | undefined {
+  const src = SOURCES.get(spec);
+  if (!src) return undefined;
+  const at = locate(src.parsed, { path, at: 'value', message: '' });
+  return { file: src.file, line: at.line, column: at.column, path: formatPath(path), message: '' };
+}
+
+/** The first MAX_CONFIG_BYTES + 1 bytes of a file: enough to tell that it is too big, never more. */
+async function readBounded(file: string): Promise<{ bytes: Buffer; size: number }> {
+  const fh = await open(file, 'r');
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      if (got === buf.length) break;
+    }
+    return { bytes: buf.subarray(0, got), size: Math.max(st.size, got) };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Read and parse a fleet.yaml; a file that cannot be read is an InputError naming it. A file
+ * larger than MAX_CONFIG_BYTES, or holding a byte that is not UTF-8, is a ConfigError located
+ * where the limit is crossed or where the byte is.
+ */
 export async function loadConfig(file: string): Promise<FleetSpec> {
   let bytes: Buffer;
+  let size: number;
   try {
-    bytes = await readFile(file);
+    ({ bytes, size } = await readBounded(file));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory, not a file' : code === 'EACCES' ? 'permission denied' : `cannot read it (${code ?? String(e)})`;
     throw new InputError(`cannot read ${file}: ${why}`, { cause: e, data: { file } });
   }
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch (e) {
-    throw new InputError(`cannot read ${file}: it is not UTF-8 text`, { cause: e, data: { file } });
+  if (bytes.length > MAX_CONFIG_BYTES) {
+    const cut = invalidUtf8At(bytes.subarray(0, MAX_CONFIG_BYTES));
+    const at = bytePosition(bytes, cut === -1 ? MAX_CONFIG_BYTES : cut);
+    throw new ConfigError([{ file, line: at.line, column: at.column, path: '', message: sizeMessage(size > bytes.length ? `${thousands(size)} bytes` : 'more than that') }]);
   }
-  return parseConfig(text, file);
+  const bad = invalidUtf8At(bytes);
+  if (bad !== -1) {
+    const at = bytePosition(bytes, bad);
+    const b = bytes[bad]!.toString(16).toUpperCase().padStart(2, '0');
+    throw new ConfigError([{ file, line: at.line, column: at.column, path: '', message: `byte 0x${b} is not UTF-8: the file is not UTF-8 text (save it as UTF-8)` }]);
+  }
+  return parseConfig(bytes.toString('utf8'), file);
+}
+
+function sizeMessage(size: string): string {
+  return `the file is ${size}; fleet.yaml may be at most ${thousands(MAX_CONFIG_BYTES)} bytes (a fleet description is small: is this the right file?)`;
 }
 
 /** `file:line:col: path: message`, one per line (the same text ConfigError's message holds). */

@@ -15,6 +15,7 @@ import type { ImageRef, Market, StateS3Spec, VolumeType } from '../model.js';
 import { cronProblem } from './cron.js';
 import { CHAOS_KINDS, parseDateRange, parseDays, parseHours, rolePatternProblem } from './chaos-policy.js';
 import { timezoneProblem } from './eventbridge-cron.js';
+import { DEFAULT_RECORD_QUOTA, MAX_RECORD_QUOTA, ZONE_OWN_RECORDS } from './limits.js';
 import {
   MAX_COUNT,
   amiIdProblem,
@@ -295,8 +296,9 @@ export const fleetSchema = mapping(
       {
         zone: str('a DNS zone such as prod.example.com', zoneProblem, normalizeZone),
         ttl: int(0, 172800, 'a TTL in seconds, a whole number 0..172800').default(60),
+        'record-quota': int(ZONE_OWN_RECORDS + 1, MAX_RECORD_QUOTA, `the hosted zone's quota of record sets, a whole number ${ZONE_OWN_RECORDS + 1}..${MAX_RECORD_QUOTA} (Route 53's default is ${DEFAULT_RECORD_QUOTA})`).default(DEFAULT_RECORD_QUOTA),
       },
-      'a mapping with zone and ttl',
+      'a mapping with zone, ttl and record-quota',
     ),
     naming: block(mapping({ 'index-digits': int(1, 6).default(2) }, 'a mapping with index-digits'), { 'index-digits': 2 }),
     hub: leaf('the name of the policy hub, such as hub-01', (v) => (typeof v === 'string' ? v : gotString('a name such as hub-01', v))),

@@ -1,19 +1,27 @@
 /** "Did you mean" suggestions by edit distance. Pure. */
 
-/** Optimal string alignment distance: Levenshtein plus adjacent transpositions (cuont -> count is 1). */
+/**
+ * Optimal string alignment distance: Levenshtein plus adjacent transpositions (cuont -> count is 1).
+ * Three rolling rows, not a table: a key of every unknown key in a large file costs no garbage.
+ */
 export function editDistance(a: string, b: string): number {
   const m = a.length;
   const n = b.length;
-  const d: number[][] = Array.from({ length: m + 1 }, (_, i) => Array.from({ length: n + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  let prev2 = new Int32Array(n + 1);
+  let prev = new Int32Array(n + 1);
+  let cur = new Int32Array(n + 1);
+  for (let j = 0; j <= n; j++) prev[j] = j;
   for (let i = 1; i <= m; i++) {
+    cur[0] = i;
     for (let j = 1; j <= n; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
+      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
+      let v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a.charCodeAt(i - 1) === b.charCodeAt(j - 2) && a.charCodeAt(i - 2) === b.charCodeAt(j - 1)) v = Math.min(v, prev2[j - 2]! + 1);
+      cur[j] = v;
     }
+    [prev2, prev, cur] = [prev, cur, prev2];
   }
-  return d[m]![n]!;
+  return prev[n]!;
 }
 
 /**
@@ -30,6 +38,9 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   let bestDistance = Infinity;
   for (const c of candidates) {
     if (c === word) continue;
+    // The distance is at least the difference in length: skip the quadratic table when that
+    // alone rules the candidate out (a 1 MB key costs nothing then).
+    if (Math.abs(c.length - word.length) > limit) continue;
     const dist = editDistance(lower, c.toLowerCase());
     if (dist < bestDistance) {
       best = c;

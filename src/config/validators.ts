@@ -4,14 +4,16 @@
  * Pure; no AWS calls: these check shape, not existence.
  */
 import type { StateS3Spec, VolumeType } from '../model.js';
+import { clip, quote } from './limits.js';
 
-const q = (s: string) => JSON.stringify(s);
+/** Values are quoted by their first characters only: a 1 MB value must not make a 1 MB message. */
+const q = quote;
 
 /** A short human rendering of any YAML value for "got ..." in messages. */
 export function show(v: unknown): string {
   if (v === null) return 'nothing (null)';
   if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return v.length > 60 ? q(v.slice(0, 57) + '...') : q(v);
+  if (typeof v === 'string') return JSON.stringify(clip(v));
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   if (Array.isArray(v)) return 'a list';
   if (v instanceof Date) return 'a date';

@@ -5,6 +5,11 @@
  * run a night of simulated time in seconds and report simulated seconds.
  */
 
+/** The last instant a Date can hold (±8.64e15 ms): simulated time never goes past it. */
+export const MAX_SIM_TIME = 8.64e15;
+/** Fastest a clock runs: a million times real time. */
+export const MAX_SPEED = 1_000_000;
+
 interface Timer {
   at: number;
   seq: number;
@@ -29,7 +34,7 @@ export class SimClock {
 
   /** Simulated epoch milliseconds. */
   now(): number {
-    return this.#baseSim + (this.#realNow() - this.#baseReal) * this.#speed;
+    return Math.min(MAX_SIM_TIME, this.#baseSim + (this.#realNow() - this.#baseReal) * this.#speed);
   }
 
   nowIso(): string {
@@ -52,6 +57,8 @@ export class SimClock {
   /** Jump simulated time forward; due timers fire in order. */
   advance(ms: number): void {
     if (!(ms >= 0) || !Number.isFinite(ms)) throw new RangeError(`advance: ms must be a finite number >= 0, got ${ms}`);
+    // Checked before anything moves: a refused jump leaves the clock as it was.
+    if (this.now() + ms > MAX_SIM_TIME) throw new RangeError(`advance: ${ms} ms would take the clock past the last date there is (${new Date(MAX_SIM_TIME).toISOString()})`);
     this.#baseSim += ms;
     this.#fireDue();
     this.#arm();
@@ -119,5 +126,6 @@ export class SimClock {
 
 function checkSpeed(speed: number): number {
   if (!(speed > 0) || !Number.isFinite(speed)) throw new RangeError(`clock speed must be a finite number > 0, got ${speed}`);
+  if (speed > MAX_SPEED) throw new RangeError(`clock speed must be at most ${MAX_SPEED}, got ${speed}`);
   return speed;
 }

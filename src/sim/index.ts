@@ -167,17 +167,43 @@ export function urlSink(url: string, onError: (message: string) => void = (m) =>
   };
 }
 
-function num(body: Record<string, unknown>, key: string, opts: { optional?: boolean } = {}): number | undefined {
+/**
+ * A number knob within its range: every knob has one, so no request can put the local cloud
+ * in a state it cannot leave (a clock at 1e308 times real time, a delay past the end of time).
+ */
+function num(body: Record<string, unknown>, key: string, opts: { optional?: boolean; min?: number; max?: number; integer?: boolean } = {}): number | undefined {
   const v = body[key];
   if (v === undefined && opts.optional) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ControlError(`"${key}" must be a number`);
+  const min = opts.min ?? 0;
+  const max = opts.max ?? MAX_KNOB;
+  const what = `${opts.integer ? 'a whole number' : 'a number'} ${min}..${max}`;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ControlError(`"${key}" must be ${what}, got ${showJson(v)}`);
+  if (opts.integer && !Number.isInteger(v)) throw new ControlError(`"${key}" must be ${what}, got ${v}`);
+  if (v < min || v > max) throw new ControlError(`"${key}" must be ${what}, got ${v}`);
   return v;
+}
+
+/** Largest count a knob takes (injected failures, conflicts, times). */
+const MAX_KNOB = 1_000_000;
+/** Longest simulated delay or window a knob sets: a week. */
+const MAX_DELAY_MS = 7 * 24 * 3600 * 1000;
+/** Fastest clock: a million times real time (a simulated year in 32 s). */
+export const MAX_CLOCK_SPEED = 1_000_000;
+/** Largest single clock jump: ten years. */
+export const MAX_ADVANCE_MS = 10 * 365 * 24 * 3600 * 1000;
+const MAX_STRING = 256;
+const CAPACITY_CODES = ['InsufficientInstanceCapacity', 'UnfulfillableCapacity', 'SpotMaxPriceTooLow', 'MaxSpotInstanceCountExceeded', 'InstanceLimitExceeded'] as const;
+
+function showJson(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
 }
 
 function str(body: Record<string, unknown>, key: string, opts: { optional?: boolean } = {}): string | undefined {
   const v = body[key];
   if (v === undefined && opts.optional) return undefined;
   if (typeof v !== 'string' || v === '') throw new ControlError(`"${key}" must be a non-empty string`);
+  if (v.length > MAX_STRING) throw new ControlError(`"${key}" must be at most ${MAX_STRING} characters, got ${v.length}`);
   return v;
 }
 
@@ -207,6 +233,11 @@ function str(body: Record<string, unknown>, key: string, opts: { optional?: bool
  *   POST /_sim/route53/prior-request-not-complete {zone, n}
  *   POST /_sim/s3/conflict-next {bucket, key, n}  409 ConditionalRequestConflict on the next n conditional writes
  *   POST /_sim/reset        (all knobs back to defaults)
+ *
+ * Every knob is checked by type and range (counts 0..1,000,000, delays and windows up to a
+ * week, clock speed up to 1,000,000, a jump of at most ten years that stays within the last
+ * representable date, strings up to 256 characters): a bad one answers 400 with the reason
+ * and changes nothing, so no request can leave the local cloud in a state it cannot leave.
  */
 function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | undefined) => void) {
   return (method: string, path: string, _query: URLSearchParams, rawBody: unknown): unknown => {
@@ -254,13 +285,20 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
       case 'POST /throttling': {
         if (typeof body['on'] !== 'boolean') throw new ControlError('"on" must be true or false');
         const buckets = body['buckets'];
-        if (buckets !== undefined && (typeof buckets !== 'object' || buckets === null)) throw new ControlError('"buckets" must be an object');
+        if (buckets !== undefined && (typeof buckets !== 'object' || buckets === null || Array.isArray(buckets))) throw new ControlError('"buckets" must be an object {key: {burst, refillPerSec}}');
+        for (const [k, b] of Object.entries((buckets ?? {}) as Record<string, unknown>)) {
+          if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new ControlError(`bucket "${k}" must be {burst, refillPerSec}`);
+          const spec = b as Record<string, unknown>;
+          num(spec, 'burst', { min: 1, max: MAX_KNOB });
+          num(spec, 'refillPerSec', { min: 0.001, max: MAX_KNOB });
+          if (Object.keys(spec).some((x) => x !== 'burst' && x !== 'refillPerSec')) throw new ControlError(`bucket "${k}" takes only burst and refillPerSec`);
+        }
         control.setThrottling(body['on'], (buckets ?? {}) as Record<string, BucketSpec>);
         return { ok: true };
       }
       case 'POST /fail-next':
         try {
-          control.failNext(str(body, 'service')!, str(body, 'action')!, num(body, 'n')!, num(body, 'status', { optional: true }));
+          control.failNext(str(body, 'service')!, str(body, 'action')!, num(body, 'n', { min: 1, integer: true })!, num(body, 'status', { optional: true, min: 500, max: 599, integer: true }));
         } catch (err) {
           if (err instanceof RangeError) throw new ControlError(err.message);
           throw err;
@@ -273,7 +311,8 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
         const it = str(body, 'instanceType', { optional: true });
         const az = str(body, 'az', { optional: true });
         const code = str(body, 'code', { optional: true });
-        const times = num(body, 'times', { optional: true });
+        if (code !== undefined && !(CAPACITY_CODES as readonly string[]).includes(code)) throw new ControlError(`"code" must be one of ${CAPACITY_CODES.join(', ')}`);
+        const times = num(body, 'times', { optional: true, min: 1, integer: true });
         if (it !== undefined) rule.instanceType = it;
         if (az !== undefined) rule.az = az;
         if (market !== undefined) rule.market = market;
@@ -286,15 +325,16 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
         control.clearCapacityRules();
         return { ok: true };
       case 'POST /consistency':
-        control.setConsistencyWindow(num(body, 'ms')!);
+        control.setConsistencyWindow(num(body, 'ms', { max: MAX_DELAY_MS })!);
         return { ok: true };
       case 'POST /spot-interrupt':
         return control.interruptSpot(str(body, 'instanceId')!);
       case 'GET /clock':
         return { now: control.clock.nowIso(), speed: control.clock.speed };
       case 'POST /clock': {
-        const speed = num(body, 'speed', { optional: true });
-        const adv = num(body, 'advanceMs', { optional: true });
+        const speed = num(body, 'speed', { optional: true, min: 1e-6, max: MAX_CLOCK_SPEED });
+        const adv = num(body, 'advanceMs', { optional: true, max: MAX_ADVANCE_MS });
+        if (Object.keys(body).some((k) => k !== 'speed' && k !== 'advanceMs')) throw new ControlError('the clock takes speed and advanceMs only');
         try {
           if (speed !== undefined) control.clock.setSpeed(speed);
           if (adv !== undefined) control.clock.advance(adv);
@@ -304,9 +344,9 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
         return { now: control.clock.nowIso(), speed: control.clock.speed };
       }
       case 'POST /delays': {
-        for (const [k, v] of Object.entries(body)) {
+        for (const k of Object.keys(body)) {
           if (!(k in control.delays)) throw new ControlError(`unknown delay "${k}"; known: ${Object.keys(control.delays).join(', ')}`);
-          if (typeof v !== 'number' || !(v >= 0)) throw new ControlError(`"${k}" must be a number >= 0`);
+          num(body, k, { max: MAX_DELAY_MS });
         }
         Object.assign(control.delays, body);
         return control.delays;
@@ -340,16 +380,15 @@ function controlHandler(control: LocalCloudControl, setSink: (s: EventSink | und
       case 'GET /ec2/stats':
         return control.ec2.stats();
       case 'POST /route53/quota': {
-        const n = num(body, 'recordSets')!;
-        if (!Number.isInteger(n) || n < 1) throw new ControlError('"recordSets" must be a whole number >= 1');
+        const n = num(body, 'recordSets', { min: 1, max: 10_000_000, integer: true })!;
         control.route53.setRecordSetQuota(n);
         return { ok: true };
       }
       case 'POST /route53/prior-request-not-complete':
-        control.route53.setPriorRequestNotComplete(str(body, 'zone')!, num(body, 'n')!);
+        control.route53.setPriorRequestNotComplete(str(body, 'zone')!, num(body, 'n', { integer: true })!);
         return { ok: true };
       case 'POST /s3/conflict-next':
-        control.s3.conflictNext(str(body, 'bucket')!, str(body, 'key')!, num(body, 'n')!);
+        control.s3.conflictNext(str(body, 'bucket')!, str(body, 'key')!, num(body, 'n', { integer: true })!);
         return { ok: true };
       case 'POST /reset':
         control.faults.reset();

@@ -24,6 +24,9 @@ const SUBNETS = ['subnet-0aa00000000000001', 'subnet-0bb00000000000002', 'subnet
 const AZS = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
 const creds = { accessKeyId: 'AKIDLOCALCLOUD', secretAccessKey: 'x' };
 
+/** The preflight's reads, one each, before any mutating command (src/ops/preflight.ts). */
+const PREFLIGHT_READS = { 'ec2:DescribeImages': 1, 'ec2:DescribeInstanceTypeOfferings': 1, 'ec2:DescribeInstanceTypes': 1, 'ec2:DescribeSecurityGroups': 1, 'ec2:DescribeSubnets': 1 };
+
 function mutatingCalls(calls: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(calls).filter(([k]) => !/:(Describe|List|Get|Head)/.test(k)));
 }
@@ -236,7 +239,7 @@ describe('fleet plan / apply / upgrade / kill against the local cloud', () => {
     assert.deepEqual(mutatingCalls(calls), {});
     const { ['route53:ListHostedZonesByName']: zoneLookups, ...reads } = calls;
     // One page of records (7 + SOA + NS), one page of instances.
-    assert.deepEqual(reads, { 'ec2:DescribeInstances': 1, 'route53:ListResourceRecordSets': 1 });
+    assert.deepEqual(reads, { ...PREFLIGHT_READS, 'ec2:DescribeInstances': 1, 'route53:ListResourceRecordSets': 1 });
     assert.ok(zoneLookups! >= 1);
     assert.deepEqual(assertFleetInvariants(cloud.control, { ...info, previous: snapshot! }).served, snapshot!.served, 'same instances serve every name');
 
@@ -275,7 +278,7 @@ describe('fleet plan / apply / upgrade / kill against the local cloud', () => {
     assert.equal(r.stdout, 'fleet pages is converged: nothing to do\n');
     const { ['route53:ListHostedZonesByName']: zoneLookups, ...reads } = cloud.control.calls();
     // 1,200 A records + SOA + NS = 1,202: ceil(1202/300) = 5 pages; 1,200 instances: ceil(1200/1000) = 2 pages.
-    assert.deepEqual(reads, { 'ec2:DescribeInstances': 2, 'route53:ListResourceRecordSets': 5 });
+    assert.deepEqual(reads, { ...PREFLIGHT_READS, 'ec2:DescribeInstances': 2, 'route53:ListResourceRecordSets': 5 });
     assert.ok(zoneLookups! >= 1);
   });
 
@@ -286,7 +289,7 @@ describe('fleet plan / apply / upgrade / kill against the local cloud', () => {
       cloud.control.resetCalls();
       const r = await run(['apply', '--yes', '--config', config, ...FAST]);
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(cloud.control.calls(), { 'ec2:DescribeInstances': 1, 'route53:ListHostedZonesByName': 1, 'route53:ListResourceRecordSets': 1 });
+      assert.deepEqual(cloud.control.calls(), { ...PREFLIGHT_READS, 'ec2:DescribeInstances': 1, 'route53:ListHostedZonesByName': 1, 'route53:ListResourceRecordSets': 1 });
     },
   );
 
@@ -652,7 +655,7 @@ describe('fleet plan / apply / upgrade / kill against the local cloud', () => {
       { args: ['upgrade', 'web-03', '--market', 'cheap'], message: /--market "cheap": expected spot or on-demand/ },
       { args: ['upgrade', 'web-03', '--image', 'ami-xyz'], message: /--image "ami-xyz": expected an AMI id/ },
       { args: ['upgrade', 'web', '--type', 'm5.large', '--max-surge', '0', '--max-unavailable', '0'], message: /--max-surge and --max-unavailable cannot both be 0: nothing could be replaced/ },
-      { args: ['upgrade', 'web', '--type', 'm5.large', '--max-surge', 'two'], message: /--max-surge "two": expected a whole number >= 0/ },
+      { args: ['upgrade', 'web', '--type', 'm5.large', '--max-surge', 'two'], message: /--max-surge "two": expected a whole number 0\.\.1000/ },
       { args: ['kill', 'web-03.other.example.com'], message: /web-03\.other\.example\.com is not in zone bad\.example\.com/ },
       { args: ['kill', 'web-09'], message: /web-09 is not a name of fleet bad/ },
       { args: ['kill', 'db-01'], message: /db-01 is not a name of fleet bad/ },

@@ -137,7 +137,7 @@ const cases: Array<{ name: string; text: string; problems: string[] }> = [
   {
     name: 'unknown key without a suggestion lists the known ones',
     text: edit([['  zone: prod.example.com\n', '  zone: prod.example.com\n  colour: blue\n']]),
-    problems: ["4:3 dns.colour: unknown key 'colour'; expected one of: zone, ttl"],
+    problems: ["4:3 dns.colour: unknown key 'colour'; expected one of: zone, ttl, record-quota"],
   },
   {
     name: 'image by name: missing name',
@@ -169,7 +169,7 @@ const cases: Array<{ name: string; text: string; problems: string[] }> = [
   {
     name: 'wrong type: a string where a mapping goes',
     text: edit([['dns:\n  zone: prod.example.com', 'dns: prod.example.com']]),
-    problems: ['2:6 dns: expected a mapping with zone and ttl, got "prod.example.com"'],
+    problems: ['2:6 dns: expected a mapping with zone, ttl and record-quota, got "prod.example.com"'],
   },
   {
     name: 'wrong type: a word for a number',

@@ -14,7 +14,7 @@ test('the example fleet.yaml loads into the expected spec', async () => {
   const spec = await loadConfig(fileURLToPath(new URL('fleet.yaml', root)));
   assert.equal(spec.fleet, 'demo');
   assert.equal(spec.region, 'us-east-1');
-  assert.deepEqual(spec.dns, { zone: 'prod.example.com', ttl: 60 });
+  assert.deepEqual(spec.dns, { zone: 'prod.example.com', ttl: 60, recordQuota: 10_000 });
   assert.deepEqual(spec.naming, { indexDigits: 2 });
   assert.equal(spec.hub, 'hub-01');
   assert.deepEqual(spec.policyS3, { bucket: 'demo-fleet-policy', prefix: 'masterfiles' });
@@ -73,7 +73,7 @@ test('a minimal file gets the defaults', async () => {
   const spec = await loadConfig(fixture('minimal.yaml'));
   assert.equal(spec.region, undefined);
   assert.equal('region' in spec, false);
-  assert.deepEqual(spec.dns, { zone: 'staging.example.org', ttl: 60 }); // trailing dot dropped
+  assert.deepEqual(spec.dns, { zone: 'staging.example.org', ttl: 60, recordQuota: 10_000 }); // trailing dot dropped
   assert.deepEqual(spec.naming, { indexDigits: 2 });
   assert.equal(spec.hub, 'hub-01'); // given as FQDN, kept as the short name
   assert.deepEqual(spec.journal, { bucket: 'tiny-journal', prefix: 'journal' });
@@ -178,7 +178,12 @@ test('a missing file is an input error naming the file', async () => {
     return true;
   });
   await assert.rejects(loadConfig(fileURLToPath(new URL('test/fixtures/config/', root))), /is a directory, not a file/);
-  await assert.rejects(loadConfig(fixture('latin1.yaml')), (e: unknown) => e instanceof InputError && e.message.endsWith('latin1.yaml: it is not UTF-8 text'));
+  // A byte that is not UTF-8 is located: latin1.yaml is `fleet: d\xe9mo`.
+  await assert.rejects(loadConfig(fixture('latin1.yaml')), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.deepEqual(e.problems.map((p) => `${p.line}:${p.column} ${p.message}`), ['1:9 byte 0xE9 is not UTF-8: the file is not UTF-8 text (save it as UTF-8)']);
+    return true;
+  });
 });
 
 test('ConfigError carries every problem and formats them one per line', async () => {

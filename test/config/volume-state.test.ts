@@ -66,7 +66,7 @@ const bad: Array<[string, string, string[]]> = [
   ['space in the prefix', state('"s3://demo-state/a b"'), ['16:11 roles.hub.state.s3: in "s3://demo-state/a b": prefix "a b" contains " "; use letters, digits and ! - _ . * \' ( )']],
   ['query character', state('s3://demo-state/x?y'), ['16:11 roles.hub.state.s3: in "s3://demo-state/x?y": prefix "x?y" contains "?"; use letters, digits and ! - _ . * \' ( )']],
   ['dot-dot', state('s3://demo-state/../x'), ['16:11 roles.hub.state.s3: in "s3://demo-state/../x": prefix "../x" must not hold "." or ".." segments']],
-  ['prefix too long', state(`s3://demo-state/${'a'.repeat(513)}`), [`16:11 roles.hub.state.s3: in "s3://demo-state/${'a'.repeat(513)}": prefix is 513 characters long; at most 512`]],
+  ['prefix too long', state(`s3://demo-state/${'a'.repeat(513)}`), [`16:11 roles.hub.state.s3: in "s3://demo-state/${'a'.repeat(41)}...": prefix is 513 characters long; at most 512`]],
   ['not a string', state('42'), ['16:11 roles.hub.state.s3: expected an S3 location s3://bucket/prefix, got 42']],
   ['state is not a mapping', BASE + '    state: s3://demo-state/x\n', ['15:12 roles.hub.state: expected a mapping with s3, got "s3://demo-state/x"']],
   ['misspelt key', BASE + '    state:\n      s4: s3://demo-state/x\n', ["16:7 roles.hub.state.s4: unknown key 's4' (did you mean 's3'?)"]],

@@ -8,7 +8,7 @@ import { controllerTerm } from '../../ops/controller.js';
 import type { CliIo } from '../io.js';
 import { table } from '../render.js';
 import type { Deps } from '../wiring.js';
-import { cliLog, localLockDir, makeOpsDeps, type OpsCliOptions } from '../opsdeps.js';
+import { checkedLockDir, cliLog, makeOpsDeps, type OpsCliOptions } from '../opsdeps.js';
 
 function ago(iso: string, now: Date): string {
   const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
@@ -20,7 +20,7 @@ export async function locksCommand(spec: FleetSpec, deps: Deps, io: CliIo, json:
   const coord = createCoordinator({
     fleet: spec.fleet,
     ...(spec.coordination.zookeeper ? { zookeeper: spec.coordination.zookeeper } : {}),
-    localDir: localLockDir(io, spec.fleet, deps.endpoint ?? deps.region ?? 'aws'),
+    localDir: checkedLockDir(io, spec, deps.endpoint ?? deps.region ?? 'aws'),
     log: cliLog(io, json, Boolean(o.verbose)),
   });
   deps.cleanup.push(() => coord.close());

@@ -10,7 +10,9 @@ import { executePlan, type ActionOutcome } from '../../ops/apply.js';
 import type { ReplaceResult } from '../../ops/replace.js';
 import { killName, leashedTerminator, realTerminator } from '../../ops/kill.js';
 import { resolveImage } from '../../ops/launch.js';
+import { preflight } from '../../ops/preflight.js';
 import { confirm, makeProgress, type CliIo } from '../io.js';
+import { checkCount } from '../flags.js';
 import type { Deps } from '../wiring.js';
 import { readObserved } from '../../ops/observe.js';
 import { makeOpsDeps, opsClock, type OpsCliOptions } from '../opsdeps.js';
@@ -43,6 +45,7 @@ function printPlan(io: CliIo, plan: Plan): void {
 
 export async function planCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: OpsCliOptions): Promise<Plan> {
   const clock = await opsClock(deps, o);
+  await preflight(deps, spec); // what AWS would refuse, refused now (exit 2, at its fleet.yaml line)
   const observed = await readObserved(spec, deps, makeProgress(io, json));
   const plan = planReconcile(spec, observed, clock.now(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
   if (json) io.stdout.write(JSON.stringify(plan, null, 2) + '\n');
@@ -52,6 +55,7 @@ export async function planCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: 
 
 export async function applyCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: boolean, o: MutateOptions): Promise<number> {
   const ops = await makeOpsDeps(spec, deps, io, json, o);
+  await preflight(deps, spec); // what AWS would refuse, refused before any launch (exit 2)
   const observed = await readObserved(spec, deps, makeProgress(io, json), ops.zone);
   const plan = planReconcile(spec, observed, ops.clock.now(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
   if (o.dryRun || plan.actions.length === 0) {
@@ -105,10 +109,7 @@ export interface UpgradeOptions extends MutateOptions {
   maxSurge: string;
 }
 
-function count(flag: string, v: string): number {
-  if (!/^\d+$/.test(v)) throw new InputError(`${flag} ${JSON.stringify(v)}: expected a whole number >= 0`);
-  return Number(v);
-}
+const count = (flag: string, v: string): number => checkCount(flag, v);
 
 export async function upgradeCommand(spec: FleetSpec, configFile: string, target: string, deps: Deps, io: CliIo, json: boolean, o: UpgradeOptions): Promise<number> {
   // Bad input first, before any call: exit 2, nothing changed.
@@ -124,6 +125,7 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   checkChange(spec, role, change);
 
   const ops = await makeOpsDeps(spec, deps, io, json, o);
+  await preflight(deps, spec, o.type ? [{ type: o.type, role }] : [], { images: o.image ? [{ id: o.image, role, ...(o.type ? { types: [o.type] } : {}) }] : [] }); // a --type or --image the account lacks, the role's AZs do not offer, or of another architecture: exit 2
   // An image that does not exist is bad input: exit 2 before anything changes.
   if (change.imageId) await resolveImage(ops, { id: change.imageId });
   const plan = await readUpgradePlan(ops, target, change, makeProgress(io, json));

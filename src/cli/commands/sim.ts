@@ -1,4 +1,8 @@
 import { InputError } from '../../errors.js';
+import { MAX_SPEED } from '../../sim/clock.js';
+
+/** Longest simulated delay a flag sets: a week (as the control endpoint's knobs). */
+const MAX_DELAY_MS = 7 * 24 * 3600 * 1000;
 import { startLocalCloud, urlSink, type LocalCloudOptions } from '../../sim/index.js';
 import type { CliIo } from '../io.js';
 
@@ -22,11 +26,11 @@ function number(flag: string, v: string, opts: { min: number; max?: number; inte
 
 export async function runSim(o: SimCliOptions, json: boolean, io: CliIo): Promise<void> {
   const port = number('--port', o.port, { min: 0, max: 65535, integer: true });
-  const speed = number('--speed', o.speed, { min: 0.001 });
+  const speed = number('--speed', o.speed, { min: 0.001, max: MAX_SPEED });
   const delays: LocalCloudOptions['delays'] = {};
-  if (o.bootMs !== undefined) delays.bootMs = number('--boot-ms', o.bootMs, { min: 0 });
-  if (o.convergeMs !== undefined) delays.convergeMs = number('--converge-ms', o.convergeMs, { min: 0 });
-  if (o.dnsSyncMs !== undefined) delays.dnsSyncMs = number('--dns-sync-ms', o.dnsSyncMs, { min: 0 });
+  if (o.bootMs !== undefined) delays.bootMs = number('--boot-ms', o.bootMs, { min: 0, max: MAX_DELAY_MS });
+  if (o.convergeMs !== undefined) delays.convergeMs = number('--converge-ms', o.convergeMs, { min: 0, max: MAX_DELAY_MS });
+  if (o.dnsSyncMs !== undefined) delays.dnsSyncMs = number('--dns-sync-ms', o.dnsSyncMs, { min: 0, max: MAX_DELAY_MS });
   let sinkUrl: string | undefined;
   if (o.eventSink !== undefined) {
     if (!/^https?:\/\//.test(o.eventSink)) throw new InputError(`--event-sink ${JSON.stringify(o.eventSink)}: expected an http(s) URL`);

@@ -6,6 +6,13 @@
  * (VolumeControl.writeVolumeBlocks); its BlockToken is derived from the block index and that
  * content, and GetSnapshotBlock returns 512 KiB of deterministic data derived from it.
  *
+ * The write side (StartSnapshot, PutSnapshotBlock, CompleteSnapshot) builds snapshots from
+ * blocks a client sends: each block is 512 KiB with its SHA256 checksum (base64) and
+ * x-amz-Data-Length; CompleteSnapshot checks ChangedBlocksCount (and the LINEAR aggregate
+ * checksum when given) and completes the snapshot after `delays.snapshotMs`. Such a snapshot
+ * starts from its ParentSnapshotId's blocks, and is then read like any other. Written data is
+ * kept by checksum (identical blocks once), within MAX_STORED_BYTES.
+ *
  * Paging, as on AWS: a page covers a range of block indexes, not a count of results, so a page
  * can hold fewer blocks than maxResults — or none at all — and still carry a NextToken. A
  * client must loop until the token is gone. A page scans at most 10 x maxResults block indexes.
@@ -29,7 +36,9 @@ type Route =
   | { action: 'ListSnapshotBlocks'; snapshotId: string }
   | { action: 'ListChangedBlocks'; snapshotId: string }
   | { action: 'GetSnapshotBlock'; snapshotId: string; blockIndex: string }
-  | { action: 'PutSnapshotBlock' | 'StartSnapshot' | 'CompleteSnapshot' };
+  | { action: 'PutSnapshotBlock'; snapshotId: string; blockIndex: string }
+  | { action: 'StartSnapshot' }
+  | { action: 'CompleteSnapshot'; snapshotId: string };
 
 function validation(reason: string, message: string): AwsError {
   return new AwsError('ValidationException', message, 400, { Reason: reason });
@@ -54,9 +63,9 @@ function route(req: SimRequest): Route {
     if (m === 'GET' && parts.length === 3 && parts[2] === 'blocks') return { action: 'ListSnapshotBlocks', snapshotId: parts[1]! };
     if (m === 'GET' && parts.length === 3 && parts[2] === 'changedblocks') return { action: 'ListChangedBlocks', snapshotId: parts[1]! };
     if (m === 'GET' && parts.length === 4 && parts[2] === 'blocks') return { action: 'GetSnapshotBlock', snapshotId: parts[1]!, blockIndex: parts[3]! };
-    if (m === 'PUT' && parts.length === 4 && parts[2] === 'blocks') return { action: 'PutSnapshotBlock' };
+    if (m === 'PUT' && parts.length === 4 && parts[2] === 'blocks') return { action: 'PutSnapshotBlock', snapshotId: parts[1]!, blockIndex: parts[3]! };
     if (m === 'POST' && parts.length === 1) return { action: 'StartSnapshot' };
-    if (m === 'POST' && parts.length === 3 && parts[1] === 'completion') return { action: 'CompleteSnapshot' };
+    if (m === 'POST' && parts.length === 3 && parts[1] === 'completion') return { action: 'CompleteSnapshot', snapshotId: parts[2]! };
   }
   throw new AwsError('UnknownOperationException', `No EBS direct API operation matches ${m} ${req.path}`, 404);
 }
@@ -126,7 +135,45 @@ export function blockData(token: string): Buffer {
   return buf;
 }
 
-export function createEbs(ctx: SimContext, snapshots: SnapshotStore): ServiceModule {
+/** Most block data the write API keeps (distinct blocks, 512 KiB each): 512 blocks. */
+export const MAX_STORED_BYTES = 256 * 1024 * 1024;
+/** Largest volume a snapshot may describe, in GiB (64 TiB). */
+const MAX_VOLUME_GIB = 65_536;
+const DIRECT = 'direct:';
+
+/** A snapshot being written through the EBS direct API. */
+interface DirectSnapshot {
+  record: SnapshotRecord;
+  /** Blocks written by this snapshot (not inherited from the parent). */
+  written: Set<number>;
+  clientToken?: string;
+  fingerprint: string;
+  description: string;
+  tags: { Key: string; Value: string }[];
+  /** Simulated ms after which a snapshot still pending goes to error (Timeout minutes). */
+  deadline: number;
+  completing: boolean;
+}
+
+export function createEbs(ctx: SimContext, ec2Snapshots: SnapshotStore): ServiceModule {
+  const direct = new Map<string, DirectSnapshot>();
+  const byClientToken = new Map<string, string>();
+  /** Block data by its checksum (base64 SHA256). */
+  const data = new Map<string, Buffer>();
+  let storedBytes = 0;
+
+  /** Snapshots written here first, then EC2's (CreateSnapshot). */
+  const snapshots: SnapshotStore = {
+    getSnapshot(id) {
+      const d = direct.get(id);
+      if (d) {
+        if (d.record.state === 'pending' && !d.completing && ctx.clock.now() > d.deadline) d.record.state = 'error';
+        return d.record;
+      }
+      return ec2Snapshots.getSnapshot(id);
+    },
+  };
+
   /** Sorted written-block indexes per snapshot (snapshot blocks never change once taken). */
   const sortedCache = new WeakMap<Map<number, string>, number[]>();
 
@@ -270,7 +317,7 @@ export function createEbs(ctx: SimContext, snapshots: SnapshotStore): ServiceMod
     if (index >= snap.volumeSizeGiB * BLOCKS_PER_GIB) throw validation('INVALID_BLOCK', `The block index ${index} is outside the snapshot's volume of ${snap.volumeSizeGiB} GiB.`);
     const content = snap.blocks.get(index);
     if (content === undefined || blockToken(index, content) !== token) throw validation('INVALID_BLOCK_TOKEN', 'The block token is not valid for this snapshot and block index.');
-    const data = blockData(token);
+    const data = content.startsWith(DIRECT) ? storedBlock(content) : blockData(token);
     return {
       status: 200,
       headers: {
@@ -281,6 +328,168 @@ export function createEbs(ctx: SimContext, snapshots: SnapshotStore): ServiceMod
       },
       body: data,
     };
+  }
+
+  function storedBlock(content: string): Buffer {
+    const d = data.get(content.slice(DIRECT.length));
+    if (!d) throw new AwsError('InternalServerException', 'An internal error has occurred.', 500);
+    return d;
+  }
+
+  function body(req: SimRequest): Record<string, unknown> {
+    if (req.body.length === 0) return {};
+    let v: unknown;
+    try {
+      v = JSON.parse(req.body.toString('utf8'));
+    } catch {
+      throw validation('INVALID_PARAMETER_VALUE', 'The request body is not valid JSON.');
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw validation('INVALID_PARAMETER_VALUE', 'The request body must be a JSON object.');
+    return v as Record<string, unknown>;
+  }
+
+  function startSnapshot(req: SimRequest): SimResponse {
+    const b = body(req);
+    const size = b['VolumeSize'];
+    if (size === undefined) throw validation('INVALID_PARAMETER_VALUE', "1 validation error detected: Value null at 'volumeSize' failed to satisfy constraint: Member must not be null");
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > MAX_VOLUME_GIB) throw validation('INVALID_VOLUME_SIZE', `The volume size ${JSON.stringify(size)} is not valid: 1..${MAX_VOLUME_GIB} GiB.`);
+    const parentId = b['ParentSnapshotId'];
+    if (parentId !== undefined && typeof parentId !== 'string') throw validation('INVALID_PARAMETER_VALUE', 'ParentSnapshotId must be a string.');
+    if (parentId !== undefined) checkSnapshotId(parentId, 'parentSnapshotId');
+    const description = b['Description'] ?? '';
+    if (typeof description !== 'string' || description.length > 255) throw validation('INVALID_PARAMETER_VALUE', 'Description must be a string of at most 255 characters.');
+    const rawTags = b['Tags'] ?? [];
+    if (!Array.isArray(rawTags) || rawTags.length > 50) throw validation('INVALID_TAG', 'Tags must be a list of at most 50 tags.');
+    const tags = rawTags.map((t: unknown) => {
+      const o = (typeof t === 'object' && t !== null ? t : {}) as Record<string, unknown>;
+      if (typeof o['Key'] !== 'string' || o['Key'] === '' || o['Key'].length > 127 || typeof (o['Value'] ?? '') !== 'string' || String(o['Value'] ?? '').length > 255) throw validation('INVALID_TAG', 'A tag has a Key of 1..127 characters and a Value of at most 255.');
+      return { Key: o['Key'], Value: String(o['Value'] ?? '') };
+    });
+    const timeout = b['Timeout'] ?? 60;
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 10 || timeout > 4320) throw validation('INVALID_PARAMETER_VALUE', `Timeout ${JSON.stringify(timeout)} must be a whole number of minutes, 10..4320.`);
+    if (b['Encrypted'] !== undefined && typeof b['Encrypted'] !== 'boolean') throw validation('INVALID_PARAMETER_VALUE', 'Encrypted must be true or false.');
+    const clientToken = b['ClientToken'];
+    if (clientToken !== undefined && (typeof clientToken !== 'string' || clientToken.length > 255)) throw validation('INVALID_PARAMETER_VALUE', 'ClientToken must be a string of at most 255 characters.');
+    const fingerprint = JSON.stringify([size, parentId ?? null, description, tags, timeout, b['Encrypted'] ?? false]);
+    if (clientToken !== undefined) {
+      const earlier = byClientToken.get(clientToken);
+      if (earlier !== undefined) {
+        const d = direct.get(earlier)!;
+        if (d.fingerprint !== fingerprint) throw new AwsError('ConflictException', 'The request uses the same client token as a previous, but non-identical request.', 409);
+        return startResponse(d);
+      }
+    }
+    let parent: SnapshotRecord | undefined;
+    if (parentId !== undefined) {
+      parent = snapshots.getSnapshot(parentId);
+      if (!parent || parent.state !== 'completed') throw new AwsError('ResourceNotFoundException', `The parent snapshot '${parentId}' does not exist or is not completed.`, 404, { Reason: 'DEPENDENCY_RESOURCE_NOT_FOUND' });
+      if (size < parent.volumeSizeGiB) throw validation('INVALID_VOLUME_SIZE', `The volume size ${size} GiB is smaller than the parent snapshot's ${parent.volumeSizeGiB} GiB.`);
+    }
+    const id = ctx.ids.next('snap');
+    const now = ctx.clock.now();
+    const record: SnapshotRecord = {
+      snapshotId: id,
+      // Not made from a volume: each lineage of direct snapshots is its own.
+      volumeId: parent ? parent.volumeId : `${DIRECT}${id}`,
+      volumeSizeGiB: size,
+      state: 'pending',
+      startTime: now,
+      blocks: new Map(parent ? parent.blocks : []),
+      ...(parent ? { parentSnapshotId: parent.snapshotId } : {}),
+    };
+    const d: DirectSnapshot = { record, written: new Set(), fingerprint, description, tags, deadline: now + timeout * 60_000, completing: false, ...(clientToken !== undefined ? { clientToken } : {}) };
+    direct.set(id, d);
+    if (clientToken !== undefined) byClientToken.set(clientToken, id);
+    return startResponse(d, 201);
+  }
+
+  function startResponse(d: DirectSnapshot, status = 201): SimResponse {
+    const r = d.record;
+    return json(
+      {
+        Description: d.description,
+        SnapshotId: r.snapshotId,
+        OwnerId: ctx.account,
+        Status: r.state,
+        StartTime: Math.floor(r.startTime / 1000),
+        VolumeSize: r.volumeSizeGiB,
+        BlockSize: EBS_BLOCK_SIZE,
+        Tags: d.tags,
+        ...(r.parentSnapshotId !== undefined ? { ParentSnapshotId: r.parentSnapshotId } : {}),
+        SseType: 'none',
+      },
+      status,
+    );
+  }
+
+  /** A snapshot this API is writing, still pending (not completing, not timed out). */
+  function writable(snapshotId: string): DirectSnapshot {
+    checkSnapshotId(snapshotId, 'snapshotId');
+    const d = direct.get(snapshotId);
+    const state = snapshots.getSnapshot(snapshotId)?.state;
+    if (!d) throw notFound(snapshotId);
+    if (state !== 'pending' || d.completing) throw validation('INVALID_DEPENDENCY_REQUEST', `The snapshot '${snapshotId}' is ${state === 'pending' ? 'completing' : state}: blocks can be written only while it is pending.`);
+    return d;
+  }
+
+  function header(req: SimRequest, name: string): string | undefined {
+    return req.headers[name.toLowerCase()];
+  }
+
+  function putSnapshotBlock(req: SimRequest, snapshotId: string, rawIndex: string): SimResponse {
+    const d = writable(snapshotId);
+    if (!/^\d+$/.test(rawIndex) || !Number.isSafeInteger(Number(rawIndex))) throw validation('INVALID_BLOCK', `1 validation error detected: Value '${rawIndex}' at 'blockIndex' failed to satisfy constraint: Member must be a non-negative integer`);
+    const index = Number(rawIndex);
+    if (index >= d.record.volumeSizeGiB * BLOCKS_PER_GIB) throw validation('INVALID_BLOCK', `The block index ${index} is outside the snapshot's volume of ${d.record.volumeSizeGiB} GiB.`);
+    const lengthHeader = header(req, 'x-amz-Data-Length');
+    if (lengthHeader === undefined) throw validation('INVALID_PARAMETER_VALUE', "1 validation error detected: Value null at 'dataLength' failed to satisfy constraint: Member must not be null");
+    if (!/^\d+$/.test(lengthHeader) || Number(lengthHeader) !== EBS_BLOCK_SIZE) throw validation('INVALID_PARAMETER_VALUE', `The data length ${lengthHeader} is not valid: a block is ${EBS_BLOCK_SIZE} bytes.`);
+    if (req.body.length !== EBS_BLOCK_SIZE) throw validation('INVALID_PARAMETER_VALUE', `The block data is ${req.body.length} bytes; x-amz-Data-Length says ${lengthHeader}.`);
+    const algorithm = header(req, 'x-amz-Checksum-Algorithm');
+    if (algorithm !== 'SHA256') throw validation('INVALID_CHECKSUM', `The checksum algorithm ${JSON.stringify(algorithm ?? null)} is not supported: SHA256.`);
+    const checksum = header(req, 'x-amz-Checksum');
+    if (checksum === undefined || checksum === '') throw validation('INVALID_CHECKSUM', "1 validation error detected: Value null at 'checksum' failed to satisfy constraint: Member must not be null");
+    const actual = createHash('sha256').update(req.body).digest('base64');
+    if (checksum !== actual) throw validation('INVALID_CHECKSUM', 'The checksum of the block data does not match x-amz-Checksum.');
+    const progress = header(req, 'x-amz-Progress');
+    if (progress !== undefined && (!/^\d+$/.test(progress) || Number(progress) > 100)) throw validation('INVALID_PARAMETER_VALUE', `Progress ${progress} must be 0..100.`);
+    if (!data.has(actual)) {
+      if (storedBytes + EBS_BLOCK_SIZE > MAX_STORED_BYTES) throw new AwsError('ServiceQuotaExceededException', `The local cloud keeps at most ${MAX_STORED_BYTES} bytes of written blocks.`, 402, { Reason: 'DEPENDENCY_SERVICE_QUOTA_EXCEEDED' });
+      data.set(actual, Buffer.from(req.body));
+      storedBytes += EBS_BLOCK_SIZE;
+    }
+    d.record.blocks.set(index, DIRECT + actual);
+    d.written.add(index);
+    return { status: 201, headers: { 'x-amz-Checksum': actual, 'x-amz-Checksum-Algorithm': 'SHA256' }, body: '' };
+  }
+
+  function completeSnapshot(req: SimRequest, snapshotId: string): SimResponse {
+    checkSnapshotId(snapshotId, 'snapshotId');
+    const d = direct.get(snapshotId);
+    if (!d) throw notFound(snapshotId);
+    const state = snapshots.getSnapshot(snapshotId)!.state;
+    if (state === 'completed' || d.completing) return json({ Status: state }, 202);
+    if (state === 'error') throw validation('INVALID_DEPENDENCY_REQUEST', `The snapshot '${snapshotId}' timed out before it was completed.`);
+    const countHeader = header(req, 'x-amz-ChangedBlocksCount');
+    if (countHeader === undefined) throw validation('INVALID_PARAMETER_VALUE', "1 validation error detected: Value null at 'changedBlocksCount' failed to satisfy constraint: Member must not be null");
+    if (!/^\d+$/.test(countHeader)) throw validation('INVALID_PARAMETER_VALUE', `ChangedBlocksCount ${countHeader} must be a whole number.`);
+    if (Number(countHeader) !== d.written.size) throw validation('INVALID_PARAMETER_VALUE', `ChangedBlocksCount ${countHeader} does not match the ${d.written.size} blocks written to the snapshot.`);
+    const checksum = header(req, 'x-amz-Checksum');
+    if (checksum !== undefined) {
+      const algorithm = header(req, 'x-amz-Checksum-Algorithm');
+      const method = header(req, 'x-amz-Checksum-Aggregation-Method');
+      if (algorithm !== 'SHA256' || method !== 'LINEAR') throw validation('INVALID_CHECKSUM', 'An aggregate checksum needs x-amz-Checksum-Algorithm SHA256 and x-amz-Checksum-Aggregation-Method LINEAR.');
+      // LINEAR: the SHA256 of the written blocks' checksums (binary), in block index order.
+      const h = createHash('sha256');
+      for (const i of [...d.written].sort((a, b) => a - b)) h.update(Buffer.from(d.record.blocks.get(i)!.slice(DIRECT.length), 'base64'));
+      if (h.digest('base64') !== checksum) throw validation('INVALID_CHECKSUM', 'The aggregate checksum does not match the blocks written.');
+    }
+    d.completing = true;
+    ctx.clock.after(ctx.delays.snapshotMs, () => {
+      d.record.state = 'completed';
+      d.completing = false;
+    });
+    return json({ Status: 'pending' }, 202);
   }
 
   function json(body: unknown, status = 200): SimResponse {
@@ -303,8 +512,12 @@ export function createEbs(ctx: SimContext, snapshots: SnapshotStore): ServiceMod
           return listChangedBlocks(req, r.snapshotId);
         case 'GetSnapshotBlock':
           return getSnapshotBlock(req, r.snapshotId, r.blockIndex);
-        default:
-          throw new AwsError('AccessDeniedException', `The local cloud does not implement ${r.action}: snapshots are written through EC2 CreateSnapshot only.`, 403, { Reason: 'UNAUTHORIZED_ACCOUNT' });
+        case 'StartSnapshot':
+          return startSnapshot(req);
+        case 'PutSnapshotBlock':
+          return putSnapshotBlock(req, r.snapshotId, r.blockIndex);
+        case 'CompleteSnapshot':
+          return completeSnapshot(req, r.snapshotId);
       }
     },
     renderError(err) {

@@ -1,13 +1,15 @@
 /**
  * Read-only EC2 catalogue actions of the local cloud: DescribeImages, DescribeSubnets,
- * DescribeAvailabilityZones, DescribeSecurityGroups, DescribeVpcs, DescribeRegions.
+ * DescribeAvailabilityZones, DescribeSecurityGroups, DescribeVpcs, DescribeRegions,
+ * DescribeInstanceTypes and DescribeInstanceTypeOfferings (the catalogue of real types with
+ * their architectures, and which AZ offers which: what a preflight asks before launching).
  */
 import { AwsError } from '../types.js';
 import type { Ec2Params } from './query.js';
 import type { Ec2ActionHandler } from './volumes.js';
 import { compileFilters, matchesAll, type ValueMatcher } from './filters.js';
 import { el, rawResponse } from './render.js';
-import { DEFAULT_SECURITY_GROUP, DEFAULT_VPC_ID, IMAGES, type AzDef, type ImageDef, type Subnet, type Topology } from './topology.js';
+import { DEFAULT_VPC_ID, IMAGES, INSTANCE_TYPES, offeredIn, OTHER_VPC, SECURITY_GROUPS, type AzDef, type ImageDef, type InstanceTypeDef, type Subnet, type Topology } from './topology.js';
 
 const AMI_RE = /^ami-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const SUBNET_RE = /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/;
@@ -186,55 +188,135 @@ export function catalogActions(topology: Topology<unknown>, account: string): Re
     return rawResponse('DescribeAvailabilityZones', req.requestId, `<availabilityZoneInfo>${items.map(azXml).join('')}</availabilityZoneInfo>`);
   };
 
+  type Group = (typeof SECURITY_GROUPS)[number];
   const DescribeSecurityGroups: Ec2ActionHandler = (p, req) => {
     const ids = p.list('GroupId');
     for (const id of ids) {
       if (!/^sg-([0-9a-f]{8}|[0-9a-f]{17})$/.test(id)) throw new AwsError('InvalidGroupId.Malformed', `Invalid id: "${id}" (expecting "sg-...")`);
-      if (id !== DEFAULT_SECURITY_GROUP.id) throw new AwsError('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
+      if (!SECURITY_GROUPS.some((g) => g.id === id)) throw new AwsError('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
     }
     for (const n of p.list('GroupName')) {
-      if (n !== DEFAULT_SECURITY_GROUP.name) throw new AwsError('InvalidGroup.NotFound', `The security group '${n}' does not exist in default VPC '${DEFAULT_VPC_ID}'`);
+      // By name, EC2 looks in the default VPC only.
+      if (!SECURITY_GROUPS.some((g) => g.name === n && g.vpcId === DEFAULT_VPC_ID)) throw new AwsError('InvalidGroup.NotFound', `The security group '${n}' does not exist in default VPC '${DEFAULT_VPC_ID}'`);
     }
-    const table: Record<string, Pred<null>> = {
-      'group-id': (m) => () => m.test(DEFAULT_SECURITY_GROUP.id),
-      'group-name': (m) => () => m.test(DEFAULT_SECURITY_GROUP.name),
-      'vpc-id': (m) => () => m.test(DEFAULT_VPC_ID),
+    const table: Record<string, Pred<Group>> = {
+      'group-id': (m) => (g) => m.test(g.id),
+      'group-name': (m) => (g) => m.test(g.name),
+      'vpc-id': (m) => (g) => m.test(g.vpcId),
       'owner-id': (m) => () => m.test(account),
-      description: (m) => () => m.test('default VPC security group'),
+      description: (m) => (g) => m.test(g.description),
     };
     const preds = compileFilters(p.filters(), table, (name) => (name.startsWith('tag:') ? () => false : undefined));
-    const show = matchesAll(preds, null);
-    const item =
-      `<item>${el('ownerId', account)}${el('groupId', DEFAULT_SECURITY_GROUP.id)}${el('groupName', DEFAULT_SECURITY_GROUP.name)}` +
-      `<groupDescription>default VPC security group</groupDescription>${el('vpcId', DEFAULT_VPC_ID)}` +
+    const names = p.list('GroupName');
+    const items = SECURITY_GROUPS.filter((g) => (ids.length === 0 || ids.includes(g.id)) && (names.length === 0 || (names.includes(g.name) && g.vpcId === DEFAULT_VPC_ID)) && matchesAll(preds, g));
+    const item = (g: Group): string =>
+      `<item>${el('ownerId', account)}${el('groupId', g.id)}${el('groupName', g.name)}` +
+      `${el('groupDescription', g.description)}${el('vpcId', g.vpcId)}` +
       '<ipPermissions/><ipPermissionsEgress><item><ipProtocol>-1</ipProtocol><groups/><ipRanges><item><cidrIp>0.0.0.0/0</cidrIp></item></ipRanges><ipv6Ranges/><prefixListIds/></item></ipPermissionsEgress>' +
-      `${el('securityGroupArn', `arn:aws:ec2:${region}:${account}:security-group/${DEFAULT_SECURITY_GROUP.id}`)}</item>`;
-    return rawResponse('DescribeSecurityGroups', req.requestId, `<securityGroupInfo>${show ? item : ''}</securityGroupInfo>`);
+      `${el('securityGroupArn', `arn:aws:ec2:${region}:${account}:security-group/${g.id}`)}</item>`;
+    return rawResponse('DescribeSecurityGroups', req.requestId, `<securityGroupInfo>${items.map(item).join('')}</securityGroupInfo>`);
   };
 
+  interface Vpc {
+    id: string;
+    cidrs: string[];
+    isDefault: boolean;
+  }
   const DescribeVpcs: Ec2ActionHandler = (p, req) => {
+    const vpcs: Vpc[] = [
+      { id: DEFAULT_VPC_ID, cidrs: topology.vpcCidrs, isDefault: true },
+      { id: OTHER_VPC.id, cidrs: [OTHER_VPC.cidr], isDefault: false },
+    ];
     const ids = p.list('VpcId');
     for (const id of ids) {
       if (!/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/.test(id)) throw new AwsError('InvalidVpcId.Malformed', `Invalid id: "${id}" (expecting "vpc-...")`);
-      if (id !== DEFAULT_VPC_ID) throw new AwsError('InvalidVpcID.NotFound', `The vpc ID '${id}' does not exist`);
+      if (!vpcs.some((v) => v.id === id)) throw new AwsError('InvalidVpcID.NotFound', `The vpc ID '${id}' does not exist`);
     }
-    const table: Record<string, Pred<null>> = {
-      'vpc-id': (m) => () => m.test(DEFAULT_VPC_ID),
-      'is-default': (m) => () => m.test('true'),
-      isDefault: (m) => () => m.test('true'),
-      'cidr-block': (m) => () => topology.vpcCidrs.some((c) => m.test(c)),
-      cidr: (m) => () => topology.vpcCidrs.some((c) => m.test(c)),
+    const table: Record<string, Pred<Vpc>> = {
+      'vpc-id': (m) => (v) => m.test(v.id),
+      'is-default': (m) => (v) => m.test(String(v.isDefault)),
+      isDefault: (m) => (v) => m.test(String(v.isDefault)),
+      'cidr-block': (m) => (v) => v.cidrs.some((c) => m.test(c)),
+      cidr: (m) => (v) => v.cidrs.some((c) => m.test(c)),
       state: (m) => () => m.test('available'),
       'owner-id': (m) => () => m.test(account),
     };
     const preds = compileFilters(p.filters(), table, (name) => (name.startsWith('tag:') ? () => false : undefined));
-    const assoc = topology.vpcCidrs
-      .map((c, i) => `<item><cidrBlock>${c}</cidrBlock><associationId>vpc-cidr-assoc-0f1ee7${String(i).padStart(11, '0')}</associationId><cidrBlockState><state>associated</state></cidrBlockState></item>`)
-      .join('');
-    const item =
-      `<item>${el('vpcId', DEFAULT_VPC_ID)}${el('ownerId', account)}<state>available</state>${el('cidrBlock', topology.vpcCidrs[0])}` +
-      `<cidrBlockAssociationSet>${assoc}</cidrBlockAssociationSet><dhcpOptionsId>dopt-0f1ee70000000000a</dhcpOptionsId><instanceTenancy>default</instanceTenancy><isDefault>true</isDefault></item>`;
-    return rawResponse('DescribeVpcs', req.requestId, `<vpcSet>${matchesAll(preds, null) ? item : ''}</vpcSet>`);
+    const item = (v: Vpc): string => {
+      const assoc = v.cidrs
+        .map((c, i) => `<item><cidrBlock>${c}</cidrBlock><associationId>vpc-cidr-assoc-${v.id.slice(4, 10)}${String(i).padStart(11, '0')}</associationId><cidrBlockState><state>associated</state></cidrBlockState></item>`)
+        .join('');
+      return (
+        `<item>${el('vpcId', v.id)}${el('ownerId', account)}<state>available</state>${el('cidrBlock', v.cidrs[0])}` +
+        `<cidrBlockAssociationSet>${assoc}</cidrBlockAssociationSet><dhcpOptionsId>dopt-0f1ee70000000000a</dhcpOptionsId><instanceTenancy>default</instanceTenancy>${el('isDefault', v.isDefault)}</item>`
+      );
+    };
+    const items = vpcs.filter((v) => (ids.length === 0 || ids.includes(v.id)) && matchesAll(preds, v));
+    return rawResponse('DescribeVpcs', req.requestId, `<vpcSet>${items.map(item).join('')}</vpcSet>`);
+  };
+
+  const typeXml = (t: InstanceTypeDef): string =>
+    '<item>' +
+    el('instanceType', t.name) +
+    el('currentGeneration', t.name !== 'm1.small') +
+    '<freeTierEligible>false</freeTierEligible>' +
+    '<supportedUsageClasses><item>on-demand</item><item>spot</item></supportedUsageClasses>' +
+    '<supportedRootDeviceTypes><item>ebs</item></supportedRootDeviceTypes>' +
+    '<supportedVirtualizationTypes><item>hvm</item></supportedVirtualizationTypes>' +
+    el('bareMetal', t.name.endsWith('.metal')) +
+    el('hypervisor', t.name.endsWith('.metal') ? undefined : 'nitro') +
+    `<processorInfo><supportedArchitectures><item>${t.architecture}</item></supportedArchitectures></processorInfo>` +
+    `<vCpuInfo>${el('defaultVCpus', t.vcpus)}</vCpuInfo>` +
+    el('burstablePerformanceSupported', t.burstable) +
+    '<instanceStorageSupported>false</instanceStorageSupported>' +
+    '<ebsInfo><ebsOptimizedSupport>default</ebsOptimizedSupport><encryptionSupport>supported</encryptionSupport><nvmeSupport>required</nvmeSupport></ebsInfo>' +
+    '</item>';
+
+  const DescribeInstanceTypes: Ec2ActionHandler = (p, req) => {
+    const names = p.list('InstanceType');
+    if (names.length > 100) throw new AwsError('InvalidParameterValue', 'The maximum number of instance types that can be described in one request is 100.');
+    const missing = [...new Set(names)].filter((n) => !INSTANCE_TYPES.has(n));
+    if (missing.length > 0) throw new AwsError('InvalidInstanceType', `The following supplied instance types do not exist: [${missing.join(', ')}]`);
+    const table: Record<string, Pred<InstanceTypeDef>> = {
+      'instance-type': (m) => (t) => m.test(t.name),
+      'processor-info.supported-architecture': (m) => (t) => m.test(t.architecture),
+      'burstable-performance-supported': (m) => (t) => m.test(String(t.burstable)),
+      'current-generation': (m) => (t) => m.test(String(t.name !== 'm1.small')),
+      'vcpu-info.default-vcpus': (m) => (t) => m.test(String(t.vcpus)),
+      'bare-metal': (m) => (t) => m.test(String(t.name.endsWith('.metal'))),
+    };
+    const preds = compileFilters(p.filters(), table);
+    const items = [...INSTANCE_TYPES.values()].filter((t) => (names.length === 0 || names.includes(t.name)) && matchesAll(preds, t));
+    if (names.length > 0 && p.int('MaxResults') !== undefined) throw new AwsError('InvalidParameterCombination', 'The parameter InstanceTypes cannot be used with the parameter MaxResults');
+    const { page, next } = paginate(items, p, [5, 100]);
+    return rawResponse('DescribeInstanceTypes', req.requestId, `<instanceTypeSet>${page.map(typeXml).join('')}</instanceTypeSet>${el('nextToken', next)}`);
+  };
+
+  interface Offering {
+    type: string;
+    locationType: string;
+    location: string;
+  }
+  const DescribeInstanceTypeOfferings: Ec2ActionHandler = (p, req) => {
+    const locationType = p.str('LocationType') ?? 'region';
+    if (!['region', 'availability-zone', 'availability-zone-id', 'outpost'].includes(locationType)) {
+      throw new AwsError('InvalidParameterValue', `Value (${locationType}) for parameter locationType is invalid. Valid values are: region, availability-zone, availability-zone-id, outpost.`);
+    }
+    const offerings: Offering[] = [];
+    for (const t of INSTANCE_TYPES.keys()) {
+      if (locationType === 'region') offerings.push({ type: t, locationType, location: region });
+      else if (locationType === 'outpost') continue;
+      else for (const a of topology.azs) if (offeredIn(t, a.name)) offerings.push({ type: t, locationType, location: locationType === 'availability-zone' ? a.name : a.id });
+    }
+    const table: Record<string, Pred<Offering>> = {
+      'instance-type': (m) => (o) => m.test(o.type),
+      location: (m) => (o) => m.test(o.location),
+    };
+    const preds = compileFilters(p.filters(), table);
+    const items = offerings.filter((o) => matchesAll(preds, o));
+    const { page, next } = paginate(items, p, [5, 1000]);
+    const xml = (o: Offering): string => `<item>${el('instanceType', o.type)}${el('locationType', o.locationType)}${el('location', o.location)}</item>`;
+    return rawResponse('DescribeInstanceTypeOfferings', req.requestId, `<instanceTypeOfferingSet>${page.map(xml).join('')}</instanceTypeOfferingSet>${el('nextToken', next)}`);
   };
 
   const DescribeRegions: Ec2ActionHandler = (_p, req) =>
@@ -244,5 +326,5 @@ export function catalogActions(topology: Topology<unknown>, account: string): Re
       `<regionInfo><item>${el('regionName', region)}${el('regionEndpoint', `ec2.${region}.amazonaws.com`)}<optInStatus>opt-in-not-required</optInStatus></item></regionInfo>`,
     );
 
-  return { DescribeImages, DescribeSubnets, DescribeAvailabilityZones, DescribeSecurityGroups, DescribeVpcs, DescribeRegions };
+  return { DescribeImages, DescribeSubnets, DescribeAvailabilityZones, DescribeSecurityGroups, DescribeVpcs, DescribeRegions, DescribeInstanceTypes, DescribeInstanceTypeOfferings };
 }

@@ -1,7 +1,9 @@
 /**
  * The EC2 service of the local cloud, over the "ec2" query protocol (Version 2016-11-15; any
  * Version is accepted). Instances live in src/sim/ec2/instances.ts, volumes and snapshots in
- * the volume store (src/sim/ec2/volumes.ts), the fixed network and images in topology.ts.
+ * the volume store (src/sim/ec2/volumes.ts), the fixed network and images in topology.ts, the
+ * catalogue reads (images, subnets, VPCs, security groups, instance types and their AZ
+ * offerings) in catalog-api.ts.
  *
  * Throttling buckets (src/sim/faults.ts DEFAULT_BUCKETS, DESIGN.md section 7):
  *   Describe*, Get*, List*                            ec2:describe

@@ -9,7 +9,7 @@ import type { Ec2Params } from './query.js';
 import type { Ec2ActionHandler } from './volumes.js';
 import { isBootstrap, type InstanceRecord, type InstanceStore, type MetadataOptions, type SpotInfo, type StateChange } from './instances.js';
 import { el, rawResponse, reservationXml, runInstancesXml, stateChangesXml, type RenderCtx } from './render.js';
-import { DEFAULT_SECURITY_GROUP, DEFAULT_VPC_ID, IMAGES, INSTANCE_TYPES, ipToInt, type Subnet } from './topology.js';
+import { DEFAULT_SECURITY_GROUP, DEFAULT_VPC_ID, IMAGES, INSTANCE_TYPES, ipToInt, offeredIn, type Subnet } from './topology.js';
 
 /** Decoded user data limit. */
 export const MAX_USER_DATA_BYTES = 16 * 1024;
@@ -208,8 +208,13 @@ export function instanceActions(deps: InstanceApiDeps): Record<string, Ec2Action
     const volumeTags = p.tagSpecifications().find((t) => t.resourceType === 'volume')?.tags ?? [];
     dryRun(p);
 
-    if (!subnet) subnet = store.topology.pickDefaultSubnet(minCount) ?? store.topology.defaultSubnet(store.topology.azs[0]!.name)!;
+    // No subnet and no AZ: EC2 places the launch in an AZ that offers the type.
+    if (!subnet) subnet = store.topology.pickDefaultSubnet(minCount, (az) => offeredIn(type.name, az)) ?? store.topology.defaultSubnet(store.topology.azs[0]!.name)!;
 
+    if (!offeredIn(type.name, subnet.az)) {
+      const offered = store.topology.azs.map((a) => a.name).filter((az) => offeredIn(type.name, az));
+      throw new AwsError('Unsupported', `Your requested instance type (${type.name}) is not supported in your requested Availability Zone (${subnet.az}). Please retry your request by not specifying an Availability Zone or choosing ${offered.join(', ')}.`);
+    }
     const capacity = ctx.faults.capacityError(type.name, subnet.az, market);
     if (capacity) throw capacityError(capacity, type.name, subnet.az, market, minCount, store.topology.azs.map((a) => a.name));
 

@@ -130,6 +130,35 @@ function buildInstanceTypes(): Map<string, InstanceTypeDef> {
   return out;
 }
 
+/**
+ * Instance type offerings by AZ suffix: every type is offered in every AZ of the default
+ * topology except these families, which (as the newest generations are in some real zones,
+ * e.g. use1-az3) are not offered in the third AZ. DescribeInstanceTypeOfferings answers from
+ * this, and RunInstances refuses such a type there with `Unsupported`, as AWS does.
+ */
+export const NOT_OFFERED_IN: Readonly<Record<string, readonly string[]>> = { c: ['c7i', 'r7i', 'i4i'] };
+
+/** Whether `type` is offered in the AZ named `azName` (`us-east-1c`). */
+export function offeredIn(type: string, azName: string): boolean {
+  if (!INSTANCE_TYPES.has(type)) return false;
+  const family = type.split('.')[0]!;
+  const suffix = azName.slice(-1);
+  return !(NOT_OFFERED_IN[suffix] ?? []).includes(family);
+}
+
+/**
+ * A second VPC beside the default one, with one subnet and one security group, so that a
+ * fleet.yaml mixing networks can be refused as AWS would (a launch cannot use a subnet of one
+ * VPC with a security group of another). Never used for placement by the local cloud itself.
+ */
+export const OTHER_VPC = { id: 'vpc-0b0b0b0000000000b', cidr: '172.31.0.0/16', subnetId: 'subnet-0dd00000000000004', subnetCidr: '172.31.0.0/20', securityGroupId: 'sg-0b0b0b0b0b0b0b0b0', securityGroupName: 'other' } as const;
+
+/** Security groups by id: the default VPC's and the other VPC's. */
+export const SECURITY_GROUPS: readonly { id: string; name: string; vpcId: string; description: string }[] = [
+  { id: DEFAULT_SECURITY_GROUP.id, name: DEFAULT_SECURITY_GROUP.name, vpcId: DEFAULT_VPC_ID, description: 'default VPC security group' },
+  { id: OTHER_VPC.securityGroupId, name: OTHER_VPC.securityGroupName, vpcId: OTHER_VPC.id, description: 'a group of another VPC' },
+];
+
 /** IPv4 helpers. */
 export function ipToInt(ip: string): number {
   const parts = ip.split('.');
@@ -265,6 +294,8 @@ export class Topology<T = unknown> {
       const az = this.azs[s.az]!;
       this.subnets.set(s.id, new Subnet<T>(s.id, s.cidr, az.name, az.id, DEFAULT_VPC_ID, true));
     }
+    const a = this.azs[0]!;
+    this.subnets.set(OTHER_VPC.subnetId, new Subnet<T>(OTHER_VPC.subnetId, OTHER_VPC.subnetCidr, a.name, a.id, OTHER_VPC.id, false));
   }
 
   az(name: string): AzDef | undefined {
@@ -277,9 +308,10 @@ export class Topology<T = unknown> {
   }
 
   /** A default subnet with room for `n` addresses, rotating over the AZs as EC2 spreads launches. */
-  pickDefaultSubnet(n: number): Subnet<T> | undefined {
+  pickDefaultSubnet(n: number, azOk: (az: string) => boolean = () => true): Subnet<T> | undefined {
     for (let i = 0; i < this.azs.length; i++) {
       const az = this.azs[(this.#rr + i) % this.azs.length]!;
+      if (!azOk(az.name)) continue;
       const s = this.defaultSubnet(az.name);
       if (s && s.free >= n) {
         this.#rr = (this.#rr + i + 1) % this.azs.length;
@@ -293,7 +325,7 @@ export class Topology<T = unknown> {
   subnetWithRoom(azName: string): Subnet<T> {
     const d = this.defaultSubnet(azName);
     if (d && d.free > 0) return d;
-    for (const s of this.subnets.values()) if (s.az === azName && s.free > 0) return s;
+    for (const s of this.subnets.values()) if (s.az === azName && s.free > 0 && s.vpcId === DEFAULT_VPC_ID) return s;
     return this.#addOverflowSubnet(azName);
   }
 
