@@ -27,6 +27,9 @@
  * Spot handler (scripts/bench-interruption.ts; FLEET_BENCH_SPOT=0 skips it): the Lambda bundle's
  * size, its cold init, and warning -> DNS in simulated seconds with and without a standby.
  * A scenario that does not end with every name done exits 1 after printing its numbers.
+ *
+ * Chaos (scripts/bench-chaos.ts): a 30-night rehearsal of the example fleet.yaml; per role the
+ * time-to-rebuilt p95 against the budget and unserved name-minutes per night.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +37,7 @@ import { join } from 'node:path';
 import { control, envInt, mb, printTable, runFleet, startSim } from './bench-common.js';
 import { benchApply, benchUpgrade, lifecycleOptions } from './bench-lifecycle.js';
 import { benchCoord } from './bench-coord.js';
+import { benchChaos } from './bench-chaos.js';
 import { benchValidate } from './bench-validate.js';
 import { printStartup } from './bench-startup.js';
 import { benchInterruption } from './bench-interruption.js';
@@ -190,6 +194,7 @@ async function main(): Promise<void> {
     printTable(r.rows, ['measure', 'value', 'against']);
     if (!r.ok) failed.push('spot handler');
   }
+  if (!(await benchChaos()).ok) failed.push('chaos rehearsal');
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
   if (failed.length > 0) {
     console.log(`\nFAILED: ${failed.join(', ')} (see above)`);

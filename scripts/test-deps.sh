@@ -12,6 +12,7 @@ NEEDED=(
   "curl:curl"                 # the bootstrap reads the instance metadata service with curl
   "/usr/share/java/zookeeper.jar:zookeeper"        # the coordination tests run a real server (Java is on the machines)
   "/usr/share/java/slf4j-simple.jar:libslf4j-java" # its log binding on the server's class path
+  "chromium:chromium"         # the chaos rehearsal's HTML report is opened in a real headless browser
 )
 
 missing=()

@@ -62,6 +62,30 @@ export interface ChaosPolicy {
   minSecondsBetweenKills: number;
   /** Leashed: plan only, kill nothing. */
   leashed: boolean;
+  // ---- chaos (issue 10): the nightly chaos monkey's policy, beyond the keys above
+  /** IANA time zone the schedule and the blackout windows are read in (default UTC). */
+  timezone: string;
+  /** Windows in which no kill is made (all given conditions of a window must hold). */
+  blackouts: BlackoutWindow[];
+  /** Kill -> DNS points at a converged replacement within this, per name, or the night fails loudly. */
+  rebuildBudgetSeconds: number;
+  /** How a victim is killed; one is chosen per victim by the night's seeded generator. */
+  kinds: ChaosKind[];
+}
+
+/** `terminate`: TerminateInstances; `spot-interruption`: the cloud interrupts a spot instance (local cloud only). */
+export type ChaosKind = 'terminate' | 'spot-interruption';
+
+/** A blackout window, in the policy's time zone. An absent condition matches always. */
+export interface BlackoutWindow {
+  /** Days of the week, 0 = Sunday .. 6 = Saturday. */
+  days?: number[];
+  /** Minutes of the day [from, to); `to` < `from` wraps past midnight. */
+  hours?: { from: number; to: number };
+  /** Calendar dates, inclusive ranges YYYY-MM-DD. */
+  dates?: { from: string; to: string }[];
+  /** As written in fleet.yaml, for refusals ("blackout days sat-sun"). */
+  text: string;
 }
 
 export interface ZooKeeperSpec {

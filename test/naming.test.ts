@@ -245,6 +245,10 @@ function spec(roles: Array<[string, number]>, indexDigits = 2): FleetSpec {
       defaultMinConverged: 1,
       minSecondsBetweenKills: 86400,
       leashed: true,
+      timezone: 'UTC',
+      blackouts: [],
+      rebuildBudgetSeconds: 900,
+      kinds: ['terminate'],
     },
   };
 }

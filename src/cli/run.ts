@@ -20,6 +20,8 @@ import type { ControllerOptions } from './commands/coord.js';
 import type { RetireOptions } from './commands/retire.js';
 import type { PolicyPushOptions } from './commands/policy.js';
 import type { HandleEventOptions } from './commands/handle-event.js';
+import type { ChaosOptions, HistoryOptions } from './commands/chaos.js';
+import type { RehearseOptions } from './commands/rehearse.js';
 
 /**
  * Each command's module (and through it the AWS SDK, the local cloud, p-queue, the ZooKeeper
@@ -268,6 +270,53 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const s = await spec(cmd);
       const { controllerCommand } = await import('./commands/coord.js');
       exitCode = await controllerCommand(s, await wire(cmd, s), io, g.json, o);
+    });
+
+  // ---- chaos (issue 10)
+  const chaos = program
+    .command('chaos')
+    .description('the chaos monkey: kill at random within fleet.yaml\'s chaos policy, then prove every name rebuilt itself (leashed by default: prints, changes nothing)')
+    .option('--seed <n>', 'the seed of the night (printed and journaled; replays a night exactly); default random')
+    .option('--unleash', 'really kill (needs --yes without a terminal)', false)
+    .option('-y, --yes', 'proceed without asking (required with --unleash without a terminal)', false)
+    .option('--nightly', "as the nightly job: unleashed only when fleet.yaml says chaos.leashed: false; never asks", false)
+    .option('--wait-for-controller', 'let the controller leader rebuild the names killed, instead of reconciling them itself', false)
+    .option('--verbose', 'log every step', false)
+    .addOption(new Option('--time-scale <n>', 'for a local cloud run with --speed N: every wait, timeout and rate runs N times faster'))
+    .addOption(new Option('--poll-ms <ms>', 'poll interval while waiting on AWS (default 5000)'))
+    .option('--wait <duration>', 'wait this long for a name someone else is working on, then re-check it (default 10m)')
+    .action(async (o: ChaosOptions, cmd: Command) => {
+      // Ctrl-C: no new kill starts; a kill in flight finishes; the healing wait ends and says so.
+      stopsSafely('no new kill starts; the names killed are measured as they are');
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      const { chaosCommand } = await import('./commands/chaos.js');
+      exitCode = await chaosCommand(s, await wire(cmd, s), io, g.json, o);
+    });
+  chaos
+    .command('history')
+    .description('the chaos kills in the journal, with their outcome (rebuilt in how long)')
+    .option('--since <when>', 'a date YYYY-MM-DD or a duration such as 7d (default 30d)')
+    .action(async (o: HistoryOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      const { chaosHistoryCommand } = await import('./commands/chaos.js');
+      exitCode = await chaosHistoryCommand(s, await wire(cmd, s), io, g.json, o);
+    });
+  chaos
+    .command('rehearse')
+    .description('a month of chaos nights against an in-process local cloud with its clock accelerated; per role: kills, time-to-rebuilt p50/p95/max, unserved minutes, refused nights')
+    .option('--nights <n>', 'how many nights', '30')
+    .option('--seed <n>', 'the seed of the rehearsal (each night gets its own from it)', '1')
+    .option('--report <file.html>', 'write a self-contained HTML report (inline SVG, no network)')
+    .option('--speed <x>', 'the local cloud clock runs this many times faster than real time (higher is quicker but adds request latency, scaled, to every measured time)', '200')
+    .action(async (o: RehearseOptions, cmd: Command) => {
+      const g = globals(cmd);
+      const s = await spec(cmd);
+      // Commander gives `--seed` to the parent `chaos` (global options must work after subcommands).
+      const parentSeed = (cmd.parent?.opts() as ChaosOptions | undefined)?.seed;
+      const { rehearseCommand } = await import('./commands/rehearse.js');
+      exitCode = await rehearseCommand(s, io, g.json, parentSeed !== undefined ? { ...o, seed: parentSeed } : o);
     });
 
   program

@@ -10,6 +10,9 @@ import { formatName, nameError, parseName, roleProblem, type NamingConvention } 
 import type { Finding, Path, PathSegment } from './document.js';
 import { DEFAULT_RECORD_QUOTA, MAX_RECORD_QUOTA, quote, thousands, ZONE_OWN_RECORDS } from './limits.js';
 import { didYouMean } from './suggest.js';
+import { matchesRole, rolePatternProblem } from './chaos-policy.js';
+import { cronProblem } from './cron.js';
+import { eventBridgeProblem, timezoneProblem } from './eventbridge-cron.js';
 import { MAX_COUNT, normalizeZone, parseS3Location, VOLUME_IOPS, VOLUME_SIZE_GIB, VOLUME_TYPES, zoneProblem } from './validators.js';
 
 type Obj = Record<string, unknown>;
@@ -132,7 +135,10 @@ export function crossChecks(data: unknown): Finding[] {
   const optOut = get(chaos, 'opt-out');
   if (roles && Array.isArray(optOut)) {
     optOut.forEach((r, i) => {
-      if (typeof r === 'string' && !Object.hasOwn(roles, r)) {
+      if (typeof r !== 'string' || rolePatternProblem(r) !== undefined) return;
+      if (/[*?]/.test(r)) {
+        if (!roleNames.some((n) => matchesRole(r, n))) out.push({ path: ['chaos', 'opt-out', i], at: 'value', message: `opt-out pattern ${q(r)} matches no declared role; ${declaredList(roleNames)}` });
+      } else if (!Object.hasOwn(roles, r)) {
         out.push({ path: ['chaos', 'opt-out', i], at: 'value', message: `opt-out names ${q(r)}, which is not a declared role${suggestion(r, roleNames)}` });
       }
     });
@@ -146,6 +152,7 @@ export function crossChecks(data: unknown): Finding[] {
       }
     }
   }
+  if (roles) chaosChecks(out, chaos, roles);
   return out;
 }
 
@@ -241,5 +248,43 @@ function volumeChecks(out: Finding[], path: Path, volume: unknown): void {
   const throughput = volume['throughput'];
   if (throughput !== undefined && type !== 'gp3') {
     out.push({ path: [...path, 'throughput'], at: 'value', message: `throughput applies only to gp3 volumes, not ${type}` });
+  }
+}
+
+// ---- chaos (issue 10) ----------------------------------------------------------------
+
+/**
+ * The chaos policy against the roles and the scheduler: a policy that lets chaos kill a role's
+ * last converged name (min-converged 0 on a role it may kill), and a schedule EventBridge
+ * Scheduler cannot run (the Lambda's schedule is made from it), are errors at their line.
+ */
+function chaosChecks(out: Finding[], chaos: unknown, roles: Obj): void {
+  if (chaos !== undefined && chaos !== null && !isObj(chaos)) return;
+  const c: Obj = isObj(chaos) ? chaos : {};
+  const optOut = Array.isArray(c['opt-out']) ? c['opt-out'].filter((p): p is string => typeof p === 'string') : [];
+  const perRun = c['max-kills-per-run'] === undefined ? 1 : c['max-kills-per-run'];
+  const perRole = c['max-kills-per-role'] === undefined ? 1 : c['max-kills-per-role'];
+  const kills = typeof perRun === 'number' && perRun > 0 && typeof perRole === 'number' && perRole > 0;
+  const minMap = isObj(c['min-converged']) ? c['min-converged'] : {};
+  const dflt = c['min-converged-default'] === undefined ? 1 : c['min-converged-default'];
+  if (kills) {
+    for (const [role, spec] of Object.entries(roles)) {
+      const count = get(spec, 'count');
+      if (!isCount(count) || count === 0 || optOut.some((p) => matchesRole(p, role))) continue;
+      const own = Object.hasOwn(minMap, role);
+      const min = own ? minMap[role] : dflt;
+      if (min !== 0) continue;
+      out.push({
+        path: own ? ['chaos', 'min-converged', role] : ['chaos', 'min-converged-default'],
+        at: 'value',
+        message: `min-converged 0${own ? '' : ' (the default)'} lets chaos kill the last converged name of role ${role} (count ${count}): the role could go to zero; set at least 1, or opt ${role} out`,
+      });
+    }
+  }
+  const schedule = c['schedule'] === undefined ? '0 3 * * 1-5' : c['schedule'];
+  const tz = c['timezone'] === undefined ? 'UTC' : c['timezone'];
+  if (typeof schedule === 'string' && cronProblem(schedule) === undefined && typeof tz === 'string' && timezoneProblem(tz) === undefined) {
+    const p = eventBridgeProblem(schedule, tz);
+    if (p !== undefined && c['schedule'] !== undefined) out.push({ path: ['chaos', 'schedule'], at: 'value', message: `the nightly schedule cannot run on EventBridge Scheduler: ${p}` });
   }
 }

@@ -10,6 +10,7 @@ import type * as z from 'zod';
 import { ConfigError, InputError, type ConfigProblem } from '../errors.js';
 import type { FleetSpec, RoleSpec } from '../model.js';
 import { crossChecks } from './cross.js';
+import { parseDateRange, parseDays, parseHours, toWindow } from './chaos-policy.js';
 import { formatPath, hasPath, keyProblems, locate, showKey, parseYaml, type Finding, type Located, type ParsedYaml, type Path } from './document.js';
 import { EXPECT, fleetSchema, KNOWN, type FleetYaml } from './schema.js';
 import { bytePosition, invalidUtf8At, MAX_CONFIG_BYTES, MAX_PROBLEMS, thousands } from './limits.js';
@@ -132,6 +133,20 @@ function toSpec(y: FleetYaml): FleetSpec {
       defaultMinConverged: y.chaos['min-converged-default'],
       minSecondsBetweenKills: y.chaos['min-time-between-kills'],
       leashed: y.chaos.leashed,
+      // ---- chaos (issue 10)
+      timezone: y.chaos.timezone,
+      blackouts: y.chaos.blackout.map((w) =>
+        toWindow(
+          {
+            ...(w.days ? { days: w.days.map((d) => parseDays(d) as number[]) } : {}),
+            ...(w.hours ? { hours: parseHours(w.hours) as { from: number; to: number } } : {}),
+            ...(w.dates ? { dates: w.dates.map((d) => parseDateRange(d) as { from: string; to: string }) } : {}),
+          },
+          w,
+        ),
+      ),
+      rebuildBudgetSeconds: y.chaos['rebuild-budget'],
+      kinds: [...new Set(y.chaos.kinds)],
     },
     interruption: {
       avoidPoolMs: y.interruption['avoid-pool-minutes'] * 60_000,

@@ -13,6 +13,8 @@ import * as z from 'zod';
 
 import type { ImageRef, Market, StateS3Spec, VolumeType } from '../model.js';
 import { cronProblem } from './cron.js';
+import { CHAOS_KINDS, parseDateRange, parseDays, parseHours, rolePatternProblem } from './chaos-policy.js';
+import { timezoneProblem } from './eventbridge-cron.js';
 import { DEFAULT_RECORD_QUOTA, MAX_RECORD_QUOTA, ZONE_OWN_RECORDS } from './limits.js';
 import {
   MAX_COUNT,
@@ -221,18 +223,40 @@ const CHAOS_DEFAULTS = {
   'min-converged-default': 1,
   'min-time-between-kills': 86400,
   leashed: true,
+  // ---- chaos (issue 10)
+  timezone: 'UTC',
+  blackout: [] as { days?: string[]; hours?: string; dates?: string[] }[],
+  'rebuild-budget': 15 * 60,
+  kinds: ['terminate'] as ('terminate' | 'spot-interruption')[],
 };
+
+const problemOf = (r: unknown) => (typeof r === 'string' ? r : undefined);
+
+/** A blackout window: every condition given must hold (days AND hours AND dates). */
+const blackoutWindow = mapping(
+  {
+    days: list(str('a day or range of days such as sat-sun', (s) => problemOf(parseDays(s))), 'a list of days such as [sat, sun] or [mon-fri]', 1).optional(),
+    hours: str('a time range such as "09:00-17:00"', (s) => problemOf(parseHours(s))).optional(),
+    dates: list(str('a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD', (s) => problemOf(parseDateRange(s))), 'a list of dates', 1).optional(),
+  },
+  'a mapping with days, hours and/or dates',
+).refine((w) => w.days !== undefined || w.hours !== undefined || w.dates !== undefined, { message: 'a blackout window needs days, hours or dates' });
 
 const chaos = mapping(
   {
     schedule: str('a 5-field cron expression such as "0 3 * * 1-5"', cronProblem, (s) => s.trim()).default(CHAOS_DEFAULTS.schedule),
-    'opt-out': list(z.string({ error: EXPECT + 'a role name' }), 'a list of role names').default([]),
+    'opt-out': list(str('a role name or a wildcard such as db*', rolePatternProblem), 'a list of role names or wildcards').default([]),
     'max-kills-per-run': int(0, 999).default(CHAOS_DEFAULTS['max-kills-per-run']),
     'max-kills-per-role': int(0, 999).default(CHAOS_DEFAULTS['max-kills-per-role']),
     'min-converged': z.record(z.string(), int(0, MAX_COUNT), { error: EXPECT + 'a mapping of role names to counts' }).default({}),
     'min-converged-default': int(0, MAX_COUNT).default(CHAOS_DEFAULTS['min-converged-default']),
     'min-time-between-kills': duration(0, 365 * 86400).default(CHAOS_DEFAULTS['min-time-between-kills']),
     leashed: bool().default(true),
+    // ---- chaos (issue 10)
+    timezone: str('an IANA time zone such as Europe/Paris or UTC', timezoneProblem).default(CHAOS_DEFAULTS.timezone),
+    blackout: list(blackoutWindow, 'a list of blackout windows').default([]),
+    'rebuild-budget': duration(60, 86400).default(CHAOS_DEFAULTS['rebuild-budget']),
+    kinds: list(oneOf(CHAOS_KINDS), 'a list of kill kinds', 1).default(['terminate']),
   },
   'a mapping of chaos settings',
 );

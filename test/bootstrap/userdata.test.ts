@@ -57,6 +57,10 @@ function fleetSpec(over: Partial<FleetSpec> = {}): FleetSpec {
       defaultMinConverged: 1,
       minSecondsBetweenKills: 86400,
       leashed: true,
+      timezone: 'UTC',
+      blackouts: [],
+      rebuildBudgetSeconds: 900,
+      kinds: ['terminate'],
     },
     ...over,
   };

@@ -47,13 +47,21 @@ test('the example fleet.yaml loads into the expected spec', async () => {
   assert.deepEqual(spec.reconcile, { orphanGraceMs: 900_000, convergeTimeoutMs: 900_000, concurrency: 20, intervalMs: 60_000 });
   assert.deepEqual(spec.chaos, {
     schedule: '0 3 * * 1-5',
-    optOutRoles: ['hub'],
+    optOutRoles: ['hub', 'ci*'],
     maxKillsPerRun: 3,
     maxKillsPerRole: 1,
     minConvergedPerRole: { web: 3 },
     defaultMinConverged: 1,
     minSecondsBetweenKills: 7 * 86400,
     leashed: true,
+    timezone: 'Europe/Paris',
+    blackouts: [
+      { days: [0, 6], text: 'days sat-sun' },
+      { days: [1, 2, 3, 4, 5], hours: { from: 540, to: 1080 }, text: 'days mon-fri hours 09:00-18:00' },
+      { dates: [{ from: '2026-12-24', to: '2027-01-02' }], text: 'dates 2026-12-24..2027-01-02' },
+    ],
+    rebuildBudgetSeconds: 900,
+    kinds: ['terminate'],
   });
   assert.deepEqual(
     desiredNames(spec).map((n) => n.name),
@@ -83,6 +91,10 @@ test('a minimal file gets the defaults', async () => {
     defaultMinConverged: 1,
     minSecondsBetweenKills: 86400,
     leashed: true,
+    timezone: 'UTC',
+    blackouts: [],
+    rebuildBudgetSeconds: 900,
+    kinds: ['terminate'],
   });
 });
 
