@@ -46,6 +46,8 @@ export interface RoleSpec {
   subnets?: string[];
   stateS3?: StateS3Spec;
   volume?: VolumeSpec;
+  /** Overrides defaults.instanceProfile (name or ARN). */
+  instanceProfile?: string;
 }
 
 export interface ChaosPolicy {
@@ -109,6 +111,8 @@ export interface FleetSpec {
   };
   reconcile: ReconcileSettings;
   chaos: ChaosPolicy;
+  /** Who hears the deployed alarms (infra/app's SNS topic); absent: nobody is subscribed. */
+  alerts?: { email?: string };
 }
 
 /** How `fleet apply` and the controller converge. */

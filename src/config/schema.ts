@@ -20,6 +20,7 @@ import {
   amiOwnerProblem,
   bucketProblem,
   deviceProblem,
+  emailProblem,
   fleetNameProblem,
   formatDuration,
   instanceProfileProblem,
@@ -207,6 +208,9 @@ const role = mapping(
       'a mapping with s3',
     ).optional(),
     volume: volume.optional(),
+    // Overrides defaults.instance-profile: a role with its own profile can be granted only
+    // its own state prefix (the CDK app creates one profile per profile name, infra/app).
+    'instance-profile': str('an instance profile name', instanceProfileProblem).optional(),
   },
   'a mapping with count and type',
 );
@@ -298,6 +302,8 @@ export const fleetSchema = mapping(
     coordination: block(coordination, {}),
     reconcile: block(reconcile, RECONCILE_DEFAULTS),
     chaos: block(chaos, CHAOS_DEFAULTS),
+    // Where the deployed alarms write (infra/app): absent, the SNS topic has no subscriber.
+    alerts: block(mapping({ email: str('an email address such as ops@example.com', emailProblem).optional() }, 'a mapping with email'), {}),
   },
   'a mapping with fleet, dns, hub, journal, defaults and roles',
 );
