@@ -54,7 +54,6 @@ export const COMMAND_ACTION = {
   HeadBucket: 's3:ListBucket',
   CreateBucket: 's3:CreateBucket',
   ListObjectsV2: 's3:ListBucket',
-  GetObject: 's3:GetObject',
   PutObject: 's3:PutObject',
   DeleteObject: 's3:DeleteObject',
   DeleteObjects: 's3:DeleteObject',
@@ -136,12 +135,13 @@ function tagOnCreate(s: IamScope, action: 'RunInstances' | 'CreateVolume' | 'Cre
   };
 }
 
-/** The S3 statements of "objects under a prefix": ListBucket limited to the prefix, object actions on its keys. */
-function prefixGrant(partition: string, loc: { bucket: string; prefix: string }, list: boolean, objectCommands: Command[]): Statement[] {
+/** The S3 statements of "objects under a prefix": listing limited to the prefix, object actions on its keys. */
+function prefixGrant(partition: string, loc: { bucket: string; prefix: string }, listAction: string | undefined, objectActions: readonly string[]): Statement[] {
   const p = loc.prefix.replace(/\/+$/, '');
+  const bucket = `arn:${partition}:s3:::${loc.bucket}`;
   const out: Statement[] = [];
-  if (list) out.push(allow(['ListObjectsV2'], [bucketArn({ partition }, loc.bucket)], { StringLike: { 's3:prefix': p ? [`${p}/*`, `${p}/`, p] : ['*'] } }));
-  if (objectCommands.length > 0) out.push(allow(objectCommands, [`${bucketArn({ partition }, loc.bucket)}/${p ? `${p}/*` : '*'}`]));
+  if (listAction) out.push({ actions: [listAction], resources: [bucket], conditions: { StringLike: { 's3:prefix': p ? [`${p}/*`, `${p}/`, p] : ['*'] } } });
+  if (objectActions.length > 0) out.push({ actions: [...objectActions], resources: [`${bucket}/${p ? `${p}/*` : '*'}`] });
   return out;
 }
 
@@ -227,10 +227,8 @@ export const METHODS = {
     ],
   },
   'dns.changeStatus': { sends: ['GetChange'], grant: (s: IamScope) => [allow(['GetChange'], [`arn:${s.partition}:route53:::change/*`])] },
-  // ---- Journal (s3.ts): create-only objects under the journal prefix; read back by the chaos job.
-  'journal.create': { sends: ['PutObject'], grant: (s: IamScope) => prefixGrant(s.partition, s.journal, false, ['PutObject']) },
-  'journal.list': { sends: ['ListObjectsV2', 'GetObject'], grant: (s: IamScope) => prefixGrant(s.partition, s.journal, true, ['GetObject']) },
-  'journal.read': { sends: ['GetObject'], grant: (s: IamScope) => prefixGrant(s.partition, s.journal, false, ['GetObject']) },
+  // ---- Journal (s3.ts): create-only objects under the journal prefix.
+  'journal.create': { sends: ['PutObject'], grant: (s: IamScope) => prefixGrant(s.partition, s.journal, undefined, [COMMAND_ACTION.PutObject]) },
   // ---- Used by the CLI only (fleet init, retire --delete-state, policy push): never deployed.
   'blobs.bucketStatus': { sends: ['HeadBucket'], grant: (s: IamScope) => [allow(['HeadBucket'], [bucketArn(s, s.journal.bucket)])] },
   'blobs.createBucket': { sends: ['CreateBucket'], grant: (s: IamScope) => [allow(['CreateBucket'], [bucketArn(s, s.journal.bucket)])] },
@@ -283,9 +281,9 @@ export type Part = 'interruption' | 'chaos';
 export const PARTS: Readonly<Record<Part, { always: readonly Method[]; volumes: readonly Method[] }>> = {
   // Replace (warning, health), pre-warm a standby (rebalance), reconcile one name (state change).
   interruption: { always: REPLACE, volumes: VOLUMES },
-  // Observe, pick, kill through the kill flow, journal before each kill and read the journal
-  // (minimum time between kills); the rebuild is the interruption handler's (state change).
-  chaos: { always: [...OBSERVE, 'compute.terminate', 'journal.create', 'journal.list', 'journal.read'], volumes: [] },
+  // Observe, pick, kill through the kill flow, journal before each kill; the rebuild is the
+  // interruption handler's (the state change of the killed instance).
+  chaos: { always: [...OBSERVE, 'compute.terminate', 'journal.create'], volumes: [] },
 };
 
 /** Merge statements with identical resources and conditions; sort actions; drop duplicates. */
@@ -355,8 +353,9 @@ export function nodeStatements(s: NodeScope): Statement[] {
     },
     { actions: [NODE_CALLS['ec2 describe-volumes'][0]], resources: ['*'] },
   ];
-  for (const loc of s.state) out.push(...prefixGrant(s.partition, loc, true, ['GetObject', 'PutObject']));
-  if (s.policy) out.push(...prefixGrant(s.partition, s.policy, true, ['GetObject']));
+  const [list, get, put] = NODE_CALLS['s3 sync'];
+  for (const loc of s.state) out.push(...prefixGrant(s.partition, loc, list, [get, put]));
+  if (s.policy) out.push(...prefixGrant(s.partition, s.policy, list, [get]));
   return mergeStatements(out);
 }
 
