@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const infra = join(root, 'infra', 'app');
 
-function run(what, cmd, args, env = process.env) {
+function run(what, cmd, args, env = process.env, cwd = root) {
   // stdout stays clean for the cdk CLI: every step reports on stderr.
-  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 2, 2], env });
+  const r = spawnSync(cmd, args, { cwd, stdio: ['ignore', 2, 2], env });
   if (r.status !== 0) {
     console.error(`synth: ${what} failed (exit ${r.status ?? r.signal})`);
     process.exit(r.status ?? 1);
@@ -22,7 +22,8 @@ function run(what, cmd, args, env = process.env) {
 
 run('npm run bundle', 'npm', ['run', '--silent', 'bundle']);
 run('compiling infra/app', process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(infra, 'tsconfig.json')]);
+// From the caller's directory, so a relative `-c fleetConfig=...` or FLEET_CONFIG means what it says there.
 run('the CDK app', process.execPath, [join(infra, 'dist', 'infra', 'app', 'bin', 'app.js')], {
   ...process.env,
   CDK_OUTDIR: process.env.CDK_OUTDIR ?? join(infra, 'cdk.out'),
-});
+}, process.cwd());
