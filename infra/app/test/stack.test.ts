@@ -200,3 +200,9 @@ test('one instance profile per profile name fleet.yaml launches with', () => {
   assert.deepEqual(profiles, ['fleet-node', 'fleet-node-ci', 'fleet-node-hub']);
   assert.deepEqual(Object.values(resources(minimal.json, 'AWS::IAM::InstanceProfile')).map((p: any) => p.Properties.InstanceProfileName), ['tiny-node']);
 });
+
+test('a fleet.yaml too large for Lambda\'s 4 KB environment fails the synth, saying so', () => {
+  const roles = Array.from({ length: 60 }, (_, i) => `  role${i}:\n    count: 3\n    type: m5.large\n    alternatives: [m5a.large, m6i.large]\n`).join('');
+  const big = spec(MINIMAL + roles);
+  assert.throws(() => buildFleetApp(new App(), big, { hostedZoneId: ZONE_ID }, bundles()), (e: unknown) => e instanceof InputError && /over Lambda's 4096-byte limit/.test(e.message));
+});
