@@ -281,9 +281,10 @@ export type Part = 'interruption' | 'chaos';
 export const PARTS: Readonly<Record<Part, { always: readonly Method[]; volumes: readonly Method[] }>> = {
   // Replace (warning, health), pre-warm a standby (rebalance), reconcile one name (state change).
   interruption: { always: REPLACE, volumes: VOLUMES },
-  // Observe, pick, kill through the kill flow, journal before each kill; the rebuild is the
-  // interruption handler's (the state change of the killed instance).
-  chaos: { always: [...OBSERVE, 'compute.terminate', 'journal.create'], volumes: [] },
+  // Observe, pick, kill through the kill flow (journal entry before each kill), then heal: the
+  // night drives reconcile for the killed names and measures time-to-rebuilt, so it replaces
+  // names as the handler does (a volume role's name included).
+  chaos: { always: REPLACE, volumes: VOLUMES },
 };
 
 /** Merge statements with identical resources and conditions; sort actions; drop duplicates. */

@@ -179,7 +179,8 @@ export class FleetStack extends Stack {
     }
 
     // ---- the nightly schedule into the chaos entry.
-    const cron = toEventBridgeCron(spec.chaos.schedule, props.chaosTimezone ?? 'UTC');
+    // fleet.yaml's chaos.timezone once the chaos policy has one (issue 10); context overrides it.
+    const cron = toEventBridgeCron(spec.chaos.schedule, props.chaosTimezone ?? (spec.chaos as { timezone?: string }).timezone ?? 'UTC');
     const schedulerRole = new iam.Role(this, 'ChaosScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } } }),
       description: `fleet ${spec.fleet}: EventBridge Scheduler starts the chaos night`,

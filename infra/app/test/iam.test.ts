@@ -164,8 +164,10 @@ for (const [name, yaml, volumes, vpc] of [['FULL', FULL, true, true], ['MINIMAL'
     assert.deepEqual(actionsOf(roles.get(sched[0]!)!), [...PLATFORM.schedulerInvoke, ...PLATFORM.schedulerDlq].sort());
     const nodes = rolesByTrust(json, 'ec2.amazonaws.com');
     assert.deepEqual([...roles.keys()].sort(), [interruption, chaos, ...sched, ...nodes].sort(), 'no other role');
-    // The chaos job launches nothing and changes no record.
-    for (const a of ['ec2:RunInstances', 'route53:ChangeResourceRecordSets', 'iam:PassRole']) assert.ok(!actionsOf(roles.get(chaos)!).includes(a), `chaos may not ${a}`);
+    // Neither Lambda may create zones or buckets, or touch the policy and state objects (CLI only).
+    for (const role of [interruption, chaos]) {
+      for (const a of ['route53:CreateHostedZone', 's3:CreateBucket', 's3:DeleteObject']) assert.ok(!actionsOf(roles.get(role)!).includes(a), `${role} may not ${a}`);
+    }
     // Volume actions only for a fleet with volumes.
     assert.equal(actionsOf(roles.get(interruption)!).includes('ec2:AttachVolume'), volumes);
   });
