@@ -182,6 +182,10 @@ for (const [name, yaml, volumes, vpc] of [['FULL', FULL, true, true], ['MINIMAL'
     for (const s of all.filter((s) => s.resources.includes('*'))) {
       for (const a of s.actions) assert.ok(UNSCOPABLE[a] !== undefined || a.startsWith('ec2:Describe') || (PLATFORM.lambdaVpc as readonly string[]).includes(a), `${a} on "*"`);
     }
+    // A type-wide wildcard on instances, volumes or snapshots never stands without a condition.
+    for (const s of all.filter((s) => s.resources.some((r) => /:(instance|volume|snapshot)\/\*$/.test(r)))) {
+      assert.ok(s.conditions !== undefined, `${s.actions.join(', ')} on ${s.resources.join(', ')} without a condition`);
+    }
     // Mutations of instances and volumes: the fleet's only.
     for (const a of ['ec2:TerminateInstances', 'ec2:StopInstances', 'ec2:StartInstances', 'ec2:AttachVolume', 'ec2:DetachVolume', 'ec2:DeleteVolume', 'ebs:ListSnapshotBlocks']) {
       for (const s of withAction(all, a)) assert.deepEqual(s.conditions, { StringEquals: fleetTag }, a);
