@@ -11,6 +11,17 @@ if (!existsSync(dir)) {
   console.error('run-tests: dist/test is missing; the build did not run');
   process.exit(1);
 }
+// The layering (DESIGN.md section 5) is part of the suite: dependency-cruiser with the rules of
+// .dependency-cruiser.cjs. A full run checks it first and prints every violation; the tests
+// still run (one report for both), and the run fails if either failed. A run of chosen test
+// files (arguments given) skips it.
+let layering = 0;
+if (process.argv.length <= 2) {
+  const cli = join(root, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
+  const dc = spawnSync(process.execPath, [cli, 'src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err-long'], { cwd: root, stdio: 'inherit' });
+  layering = dc.status ?? 1;
+  if (layering !== 0) console.error('run-tests: the layering check failed (violations above; rules in .dependency-cruiser.cjs, rerun with `npm run lint:deps`)');
+}
 const args = ['--test', '--test-concurrency=2', '--test-timeout=300000', ...process.argv.slice(2)];
 // The CDK app's tests compile on their own (`npm run build:infra`) into infra/app/dist.
 const infraTests = join(root, 'infra', 'app', 'dist', 'infra', 'app', 'test');
@@ -20,4 +31,4 @@ if (process.argv.length <= 2) {
   else console.error('run-tests: infra/app/dist is missing (npm run build:infra): the CDK app\'s tests are not run');
 }
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...process.env } });
-process.exit(r.status ?? 1);
+process.exit((r.status ?? 1) || layering);

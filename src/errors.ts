@@ -83,3 +83,17 @@ export class DnsConflictError extends FleetError {
     this.messages = messages;
   }
 }
+
+/**
+ * The operation was asked to stop (Ctrl-C, SIGTERM, a Lambda near its deadline): the reason an
+ * ops stop signal carries. Nothing new starts after it; what was in flight reached a safe
+ * point (a launch not yet swapped rolled back, a swap made was completed).
+ */
+export class StopError extends FleetError {
+  /** What asked: 'SIGINT', 'SIGTERM', 'deadline', ... */
+  readonly stop: string;
+  constructor(stop: string) {
+    super(`stopped by ${stop}`, { data: { stop } });
+    this.stop = stop;
+  }
+}

@@ -54,11 +54,10 @@ export interface LaunchRequest {
   tags: Record<string, string>;
 }
 
-export interface Compute {
+/** EC2 instances: the fleet's servers, launched, looked up, stopped and terminated. */
+export interface Instances {
   /** Every instance tagged `fleet:fleet=<fleet>` (all states), filtered and paginated (1000 per page). */
   listFleetInstances(fleet: string, onPage?: PageProgress): Promise<Instance[]>;
-  /** Resolve an image reference to an AMI id (the newest matching image for owner + pattern). */
-  resolveImage(ref: ImageRef): Promise<string>;
   /** RunInstances (tags at launch, IMDSv2 required). Capacity errors throw CapacityError. */
   launch(req: LaunchRequest): Promise<Instance>;
   /** The instances with these ids that are visible now (missing ones are simply absent: eventual consistency). */
@@ -74,10 +73,10 @@ export interface Compute {
   stop(ids: string[]): Promise<void>;
   /** StartInstances (a stopped instance keeps its private address). */
   start(ids: string[]): Promise<void>;
-  /** The availability zone of each subnet (DescribeSubnets). */
-  subnetZones(subnetIds: string[]): Promise<Map<string, string>>;
+}
 
-  // ---- EBS volumes that follow a name (DESIGN.md section 4, stateful exceptions)
+/** EBS volumes and snapshots that follow a name (DESIGN.md section 4, stateful exceptions). */
+export interface Volumes {
   /** Every volume tagged `fleet:fleet=<fleet>` (filtered, paginated). */
   listFleetVolumes(fleet: string): Promise<Volume[]>;
   /** The volumes tagged `fleet:fleet=<fleet>` and `fleet:volume-of=<name>` (filtered DescribeVolumes). */
@@ -94,6 +93,14 @@ export interface Compute {
   describeSnapshot(id: string): Promise<Snapshot | undefined>;
   /** The snapshots of a volume (filter volume-id, owner self), oldest first. */
   snapshotsOfVolume(volumeId: string): Promise<Snapshot[]>;
+}
+
+/** What launches are made from: images and subnets. */
+export interface Catalog {
+  /** Resolve an image reference to an AMI id (the newest matching image for owner + pattern). */
+  resolveImage(ref: ImageRef): Promise<string>;
+  /** The availability zone of each subnet (DescribeSubnets). */
+  subnetZones(subnetIds: string[]): Promise<Map<string, string>>;
 }
 
 export interface CreateVolumeRequest {
@@ -115,14 +122,6 @@ export interface EbsDirect {
   changedBlocks(firstSnapshotId: string, secondSnapshotId: string): Promise<{ changed: number; pages: number }>;
 }
 
-/** The objects of a name's `state.s3` prefix. */
-export interface StateStore {
-  /** Keys under `prefix` (ListObjectsV2, every page). */
-  list(bucket: string, prefix: string): Promise<string[]>;
-  /** Delete these keys (DeleteObjects, 1000 a call); returns how many were deleted. */
-  delete(bucket: string, keys: string[]): Promise<number>;
-}
-
 /** An object under a prefix, as ListObjectsV2 reports it. */
 export interface StoredObject {
   key: string;
@@ -131,7 +130,11 @@ export interface StoredObject {
   size: number;
 }
 
-/** The objects of the `policy:` location (the CFEngine masterfiles), for `fleet policy push`. */
+/**
+ * S3 objects under a prefix: the `policy:` location (the CFEngine masterfiles, `fleet policy
+ * push`) and the names' `state.s3` prefixes (`fleet retire --delete-state`). One port, one
+ * adapter (src/aws/s3.ts), built once in wiring. (The journal is its own port: create-only.)
+ */
 export interface ObjectStore {
   /** Objects whose key starts with `prefix` (ListObjectsV2, every page), in key order. */
   list(bucket: string, prefix: string): Promise<StoredObject[]>;
@@ -139,22 +142,56 @@ export interface ObjectStore {
   put(bucket: string, key: string, body: Uint8Array): Promise<void>;
   /** DeleteObject (idempotent: a missing key is not an error). */
   delete(bucket: string, key: string): Promise<void>;
+  /** DeleteObjects, 1000 keys a call; returns how many were deleted; any key S3 refuses throws. */
+  deleteMany(bucket: string, keys: string[]): Promise<number>;
 }
 
-/** The history: create-only objects, one per operation or chaos kill. */
+/** One journal entry as read back: its key (relative to the journal prefix), its body, and its outcome once written. */
+export interface JournalEntry {
+  key: string;
+  body: unknown;
+  /** The body of the `<key>.outcome` sibling, when the operation recorded how it ended. */
+  outcome?: unknown;
+}
+
+/** The history: create-only objects, one per operation or chaos kill (key format: src/journal.ts). */
 export interface Journal {
   /** Write `body` at `key` (under the journal prefix) only if absent; false if it exists. */
   create(key: string, body: unknown): Promise<boolean>;
+  /**
+   * Entries in key order (ListObjectsV2, every page, then GetObject per entry), each with its
+   * outcome. `fleet` restricts to one fleet's keys (and lets `since` skip earlier days without
+   * listing them); `since` keeps entries written at or after it; `kind` keeps one kind (kill, replace...).
+   */
+  list(opts?: { fleet?: string; since?: Date; kind?: string }): Promise<JournalEntry[]>;
+  /** The body at `key` (under the journal prefix), or undefined when there is none. */
+  read(key: string): Promise<unknown | undefined>;
 }
 
+/**
+ * A bucket as seen from this account and region: ours here ('yes'), absent ('no'), another
+ * account's ('foreign': 403), or in another region (301 with x-amz-bucket-region: clients of
+ * this region cannot use it, whoever owns it).
+ */
+export type BucketStatus = 'yes' | 'no' | 'foreign' | { elsewhere: string };
+
 export interface Blobs {
-  /** 'yes' | 'no' | 'foreign' (exists, owned by another account). */
-  bucketStatus(bucket: string): Promise<'yes' | 'no' | 'foreign'>;
+  bucketStatus(bucket: string): Promise<BucketStatus>;
   createBucket(bucket: string, region: string): Promise<void>;
 }
 
 export interface Clock {
   now(): Date;
+}
+
+/**
+ * Time and timers from one source: real time, a faster local cloud's time, or a manual clock
+ * in tests (src/clock.ts). Every wait of ops and coord sleeps on it, so a test can run lock
+ * deadlines, convergence, INSYNC and TTL waits on simulated time.
+ */
+export interface TimerClock extends Clock {
+  /** Resolve after `ms` (clock time); rejects with the signal's reason when aborted. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 /** A structured log event; the CLI renders it for people, the Lambda writes JSON lines. */

@@ -2,6 +2,7 @@
  * One SDK client per service, shared by every adapter (the SDK's retry quota is per client
  * instance; see DESIGN.md section 7). Built at the edge (CLI, Lambda entry) from plain options.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -16,6 +17,109 @@ export interface AwsOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** SDK attempts per call, standard retry mode (default 5: throttling under load outlasts 3). */
   maxAttempts?: number;
+  /** Per attempt: establishing the TCP (and TLS) connection (default 5 s). */
+  connectionTimeoutMs?: number;
+  /** Per attempt: from sending the request to the whole response (default 10 s). */
+  requestTimeoutMs?: number;
+  /**
+   * Per call, retries and their backoff included (default 20 s): an endpoint that accepts
+   * connections and never answers is a failure naming the endpoint within this, never a hang.
+   */
+  deadlineMs?: number;
+}
+
+/** The defaults: every attempt is bounded, and so is every call with its retries (DESIGN.md section 6). */
+export const AWS_TIMEOUTS = { connectionTimeoutMs: 5_000, requestTimeoutMs: 10_000, deadlineMs: 20_000 } as const;
+
+/**
+ * An AWS call that got no answer in time: the attempt's connection or response timeout, or
+ * the call's deadline. Carries the endpoint it waited on, for the message (src/aws/errors.ts).
+ */
+export class AwsTimeoutError extends Error {
+  readonly endpoint: string;
+  readonly operation: string;
+  constructor(endpoint: string, operation: string, detail: string, cause?: unknown) {
+    super(`${endpoint} did not answer ${operation}: ${detail}`, cause === undefined ? undefined : { cause });
+    this.name = 'AwsTimeoutError';
+    this.endpoint = endpoint;
+    this.operation = operation;
+  }
+}
+
+interface HttpRequestLike {
+  protocol?: string;
+  hostname?: string;
+  port?: number;
+  path?: string;
+}
+
+/** The SDK's timeout errors: the handler's connection and request timeouts (name TimeoutError, or ETIMEDOUT). */
+function isTimeout(err: unknown): boolean {
+  const e = err as { name?: string; code?: string } | undefined;
+  return e?.name === 'TimeoutError' || e?.code === 'ETIMEDOUT';
+}
+
+/** The deadline of the call in progress, seen by the request handler of each of its attempts. */
+const callSignal = new AsyncLocalStorage<AbortSignal>();
+
+interface BoundableClient {
+  middlewareStack: { add: (mw: never, opts: object) => void };
+  config: { requestHandler?: unknown };
+}
+
+/**
+ * Bound every call of `client`: a deadline over the whole call (retries and their backoff
+ * included), and every timeout turned into an AwsTimeoutError naming the endpoint.
+ *
+ * - A middleware at the start of the initialize step owns the deadline: an AbortController
+ *   that fires after `deadlineMs`, made visible to the attempts through AsyncLocalStorage
+ *   (the SDK hands the request handler only the options given to `send`, which our adapters
+ *   do not pass), and a race, so that a retry's backoff does not outlast the deadline either.
+ * - The request handler's `handle` is wrapped to abort each attempt on that signal (and on
+ *   the caller's own abortSignal, when one was given): an aborted call leaves no socket and no
+ *   retry behind.
+ * - A middleware in the finalize step (inside the retry loop, after the endpoint is resolved)
+ *   records where the attempt went, for the message.
+ */
+function bound(client: BoundableClient, service: string, fallbackEndpoint: string, deadlineMs: number): void {
+  const handler = client.config.requestHandler as { handle?: (req: unknown, opts?: { abortSignal?: AbortSignal }) => Promise<unknown> } | undefined;
+  if (!handler || typeof handler.handle !== 'function') throw new Error(`${service} client: no request handler to bound (SDK changed?)`);
+  const handle = handler.handle.bind(handler);
+  handler.handle = (req, opts = {}) => {
+    const deadline = callSignal.getStore();
+    if (!deadline) return handle(req, opts);
+    return handle(req, { ...opts, abortSignal: opts.abortSignal ? AbortSignal.any([opts.abortSignal, deadline]) : deadline });
+  };
+  const where = new WeakMap<object, string>();
+  const finalize = (next: (args: unknown) => Promise<unknown>, context: object) => async (args: { request?: HttpRequestLike }) => {
+    const r = args.request;
+    if (r?.hostname) where.set(context, `${r.protocol ?? 'https:'}//${r.hostname}${r.port ? `:${r.port}` : ''}`);
+    return next(args);
+  };
+  const initialize = (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+    const operation = `${service} ${(context.commandName ?? 'call').replace(/Command$/, '')}`;
+    const endpoint = () => where.get(context) ?? fallbackEndpoint;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new AwsTimeoutError(endpoint(), operation, `no answer within ${Math.round(deadlineMs / 1000)} s (deadline, retries included)`);
+        controller.abort(err);
+        reject(err);
+      }, deadlineMs);
+    });
+    try {
+      return await Promise.race([callSignal.run(controller.signal, () => next(args)), deadline]);
+    } catch (err) {
+      if (controller.signal.aborted) throw controller.signal.reason;
+      if (err instanceof AwsTimeoutError || !isTimeout(err)) throw err;
+      throw new AwsTimeoutError(endpoint(), operation, err instanceof Error ? err.message : String(err), err);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  client.middlewareStack.add(finalize as never, { step: 'finalizeRequest', priority: 'low', name: 'fleetEndpointOfAttempt' });
+  client.middlewareStack.add(initialize as never, { step: 'initialize', priority: 'high', name: 'fleetCallDeadline' });
 }
 
 export interface AwsClients {
@@ -33,12 +137,26 @@ export function createClients(opts: AwsOptions): AwsClients {
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
     maxAttempts: opts.maxAttempts ?? 5,
     retryMode: 'standard' as const,
+    // The SDK's NodeHttpHandler options, given as a plain object (the SDK builds the handler):
+    // without them an attempt waits as long as the peer keeps the connection open.
+    requestHandler: {
+      connectionTimeout: opts.connectionTimeoutMs ?? AWS_TIMEOUTS.connectionTimeoutMs,
+      requestTimeout: opts.requestTimeoutMs ?? AWS_TIMEOUTS.requestTimeoutMs,
+      // Without this the handler only logs a warning when requestTimeout passes.
+      throwOnRequestTimeout: true,
+    },
   };
+  const deadlineMs = opts.deadlineMs ?? AWS_TIMEOUTS.deadlineMs;
+  const at = (service: string) => opts.endpoint ?? `the AWS ${service} endpoint${opts.region ? ` in ${opts.region}` : ''}`;
   const ec2 = new EC2Client(common);
+  bound(ec2, 'EC2', at('EC2'), deadlineMs);
   const route53 = new Route53Client(common);
+  bound(route53, 'Route 53', at('Route 53'), deadlineMs);
   // Path-style only for an explicit endpoint (local cloud, other emulators); AWS itself is virtual-hosted.
   const s3 = new S3Client({ ...common, ...(opts.endpoint ? { forcePathStyle: true } : {}) });
+  bound(s3, 'S3', at('S3'), deadlineMs);
   const ebs = new EBSClient(common);
+  bound(ebs, 'EBS', at('EBS'), deadlineMs);
   return {
     ec2,
     route53,

@@ -23,8 +23,8 @@ import {
   type VolumeType as SdkVolumeType,
 } from '@aws-sdk/client-ec2';
 import type { ImageRef, Instance, InstanceState, Snapshot, Volume, VolumeState } from '../model.js';
-import type { Compute, CreateVolumeRequest, LaunchRequest, PageProgress } from '../ports.js';
-import { CONVERGED_TAG } from '../bootstrap/marker.js';
+import type { Catalog, CreateVolumeRequest, Instances, LaunchRequest, PageProgress, Volumes } from '../ports.js';
+import { TAG } from '../tags.js';
 import { awsCode, cloudError } from './errors.js';
 import { CapacityError, FleetError, InputError } from '../errors.js';
 
@@ -48,16 +48,6 @@ const INPUT_CODES: ReadonlySet<string> = new Set([
   'InvalidParameterCombination',
   'Unsupported',
 ]);
-
-export const TAG = {
-  fleet: 'fleet:fleet',
-  name: 'fleet:name',
-  role: 'fleet:role',
-  generation: 'fleet:generation',
-  converged: CONVERGED_TAG,
-  /** On a volume: the name it follows. */
-  volumeOf: 'fleet:volume-of',
-} as const;
 
 const STATES: readonly InstanceState[] = ['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped'];
 
@@ -134,7 +124,14 @@ export function fromSdkSnapshot(s: SdkSnapshot): Snapshot {
   return out;
 }
 
-export function createEc2Compute(client: EC2Client): Compute {
+/** The EC2 ports, one client behind them: instances, volumes (and snapshots), the image/subnet catalog. */
+export interface Ec2Ports {
+  instances: Instances;
+  volumes: Volumes;
+  catalog: Catalog;
+}
+
+export function createEc2(client: EC2Client): Ec2Ports {
   /** Every volume matching the filters, every page. */
   const describeVolumes = async (what: string, filters: Filter[]): Promise<Volume[]> => {
     const out: Volume[] = [];
@@ -185,7 +182,7 @@ export function createEc2Compute(client: EC2Client): Compute {
     } while (token);
     return out;
   };
-  return {
+  const ec2 = {
     listFleetInstances(fleet: string, onPage?: PageProgress): Promise<Instance[]> {
       return describeInstances(`listing instances of fleet ${fleet}`, [{ Name: `tag:${TAG.fleet}`, Values: [fleet] }], onPage);
     },
@@ -439,4 +436,29 @@ export function createEc2Compute(client: EC2Client): Compute {
       return newest.ImageId;
     },
   };
+  const inst: Instances = {
+    listFleetInstances: ec2.listFleetInstances,
+    launch: ec2.launch,
+    describe: ec2.describe,
+    byClientToken: ec2.byClientToken,
+    byName: ec2.byName,
+    byPrivateIp: ec2.byPrivateIp,
+    terminate: ec2.terminate,
+    stop: ec2.stop,
+    start: ec2.start,
+  };
+  const volumes: Volumes = {
+    listFleetVolumes: ec2.listFleetVolumes,
+    volumesOfName: ec2.volumesOfName,
+    describeVolume: ec2.describeVolume,
+    createVolume: ec2.createVolume,
+    attachVolume: ec2.attachVolume,
+    detachVolume: ec2.detachVolume,
+    deleteVolume: ec2.deleteVolume,
+    createSnapshot: ec2.createSnapshot,
+    describeSnapshot: ec2.describeSnapshot,
+    snapshotsOfVolume: ec2.snapshotsOfVolume,
+  };
+  const catalog: Catalog = { resolveImage: ec2.resolveImage, subnetZones: ec2.subnetZones };
+  return { instances: inst, volumes, catalog };
 }

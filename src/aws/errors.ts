@@ -1,5 +1,6 @@
 /** Map SDK errors to ours: keep AWS's error code, lead with what we were doing. */
 import { CloudError, FleetError, InputError } from '../errors.js';
+import { AwsTimeoutError } from './clients.js';
 
 /** The AWS error code of an SDK error (`name` in SDK v3), or undefined for non-AWS errors. */
 export function awsCode(err: unknown): string | undefined {
@@ -17,6 +18,8 @@ export function httpStatus(err: unknown): number | undefined {
 
 /** Rethrow an SDK failure as a FleetError with context; configuration problems become InputError (exit 2). */
 export function cloudError(context: string, err: unknown): Error {
+  // No answer in time (src/aws/clients.ts bounds every call): a failure, naming the endpoint.
+  if (err instanceof AwsTimeoutError) return new FleetError(`${context}: ${err.message}`, { exitCode: 1, cause: err, data: { code: 'Timeout', endpoint: err.endpoint, operation: err.operation } });
   const code = awsCode(err);
   if (code) return new CloudError(context, code, err);
   const name = (err as { name?: string } | undefined)?.name;

@@ -21,7 +21,7 @@
  *
  * Pure data and functions: no SDK import, no I/O. ARN parts may be CDK tokens (strings).
  */
-import { CONVERGED_TAG, MOUNTED_TAG } from '../bootstrap/marker.js';
+import { TAG } from '../tags.js';
 
 /** The IAM action that authorizes each SDK command an adapter sends. */
 export const COMMAND_ACTION = {
@@ -54,6 +54,7 @@ export const COMMAND_ACTION = {
   HeadBucket: 's3:ListBucket',
   CreateBucket: 's3:CreateBucket',
   ListObjectsV2: 's3:ListBucket',
+  GetObject: 's3:GetObject',
   PutObject: 's3:PutObject',
   DeleteObject: 's3:DeleteObject',
   DeleteObjects: 's3:DeleteObject',
@@ -119,8 +120,8 @@ const ec2Arn = (s: IamScope, what: string): string => `arn:${s.partition}:ec2:${
 const ec2GlobalArn = (s: IamScope, what: string): string => `arn:${s.partition}:ec2:${s.region}::${what}`;
 const zoneArn = (s: IamScope): string => `arn:${s.partition}:route53:::hostedzone/${s.hostedZoneId}`;
 const bucketArn = (s: { partition: string }, bucket: string): string => `arn:${s.partition}:s3:::${bucket}`;
-const tagged = (s: IamScope): Conditions => ({ StringEquals: { 'aws:ResourceTag/fleet:fleet': s.fleet } });
-const requestTagged = (s: IamScope): Conditions => ({ StringEquals: { 'aws:RequestTag/fleet:fleet': s.fleet } });
+const tagged = (s: IamScope): Conditions => ({ StringEquals: { [`aws:ResourceTag/${TAG.fleet}`]: s.fleet } });
+const requestTagged = (s: IamScope): Conditions => ({ StringEquals: { [`aws:RequestTag/${TAG.fleet}`]: s.fleet } });
 
 function allow(commands: Command[], resources: string[], conditions?: Conditions): Statement {
   return { actions: [...new Set(commands.map((c) => COMMAND_ACTION[c]))], resources, ...(conditions ? { conditions } : {}) };
@@ -131,7 +132,7 @@ function tagOnCreate(s: IamScope, action: 'RunInstances' | 'CreateVolume' | 'Cre
   return {
     actions: [IMPLIED_ACTION.tagOnCreate],
     resources,
-    conditions: { StringEquals: { 'ec2:CreateAction': action, 'aws:RequestTag/fleet:fleet': s.fleet } },
+    conditions: { StringEquals: { 'ec2:CreateAction': action, [`aws:RequestTag/${TAG.fleet}`]: s.fleet } },
   };
 }
 
@@ -150,15 +151,15 @@ function prefixGrant(partition: string, loc: { bucket: string; prefix: string },
  * statements that allow them. `sends` is checked against the adapter sources by a test.
  */
 export const METHODS = {
-  // ---- Compute (ec2.ts)
-  'compute.listFleetInstances': { sends: ['DescribeInstances'], grant: () => [allow(['DescribeInstances'], ['*'])] },
-  'compute.describe': { sends: ['DescribeInstances'], grant: () => [allow(['DescribeInstances'], ['*'])] },
-  'compute.byClientToken': { sends: ['DescribeInstances'], grant: () => [allow(['DescribeInstances'], ['*'])] },
-  'compute.byName': { sends: ['DescribeInstances'], grant: () => [allow(['DescribeInstances'], ['*'])] },
-  'compute.byPrivateIp': { sends: ['DescribeInstances'], grant: () => [allow(['DescribeInstances'], ['*'])] },
-  'compute.resolveImage': { sends: ['DescribeImages'], grant: () => [allow(['DescribeImages'], ['*'])] },
-  'compute.subnetZones': { sends: ['DescribeSubnets'], grant: () => [allow(['DescribeSubnets'], ['*'])] },
-  'compute.launch': {
+  // ---- Instances, Volumes, Catalog (ec2.ts)
+  'instances.listFleetInstances': { sends: ['DescribeInstances'], grant: () => [allow(['DescribeInstances'], ['*'])] },
+  'instances.describe': { sends: ['DescribeInstances'], grant: () => [allow(['DescribeInstances'], ['*'])] },
+  'instances.byClientToken': { sends: ['DescribeInstances'], grant: () => [allow(['DescribeInstances'], ['*'])] },
+  'instances.byName': { sends: ['DescribeInstances'], grant: () => [allow(['DescribeInstances'], ['*'])] },
+  'instances.byPrivateIp': { sends: ['DescribeInstances'], grant: () => [allow(['DescribeInstances'], ['*'])] },
+  'catalog.resolveImage': { sends: ['DescribeImages'], grant: () => [allow(['DescribeImages'], ['*'])] },
+  'catalog.subnetZones': { sends: ['DescribeSubnets'], grant: () => [allow(['DescribeSubnets'], ['*'])] },
+  'instances.launch': {
     sends: ['RunInstances'],
     grant: (s: IamScope) => {
       const created = [ec2Arn(s, 'instance/*'), ec2Arn(s, 'volume/*')];
@@ -181,13 +182,13 @@ export const METHODS = {
       ];
     },
   },
-  'compute.terminate': { sends: ['TerminateInstances'], grant: (s: IamScope) => [allow(['TerminateInstances'], [ec2Arn(s, 'instance/*')], tagged(s))] },
-  'compute.stop': { sends: ['StopInstances'], grant: (s: IamScope) => [allow(['StopInstances'], [ec2Arn(s, 'instance/*')], tagged(s))] },
-  'compute.start': { sends: ['StartInstances'], grant: (s: IamScope) => [allow(['StartInstances'], [ec2Arn(s, 'instance/*')], tagged(s))] },
-  'compute.listFleetVolumes': { sends: ['DescribeVolumes'], grant: () => [allow(['DescribeVolumes'], ['*'])] },
-  'compute.volumesOfName': { sends: ['DescribeVolumes'], grant: () => [allow(['DescribeVolumes'], ['*'])] },
-  'compute.describeVolume': { sends: ['DescribeVolumes'], grant: () => [allow(['DescribeVolumes'], ['*'])] },
-  'compute.createVolume': {
+  'instances.terminate': { sends: ['TerminateInstances'], grant: (s: IamScope) => [allow(['TerminateInstances'], [ec2Arn(s, 'instance/*')], tagged(s))] },
+  'instances.stop': { sends: ['StopInstances'], grant: (s: IamScope) => [allow(['StopInstances'], [ec2Arn(s, 'instance/*')], tagged(s))] },
+  'instances.start': { sends: ['StartInstances'], grant: (s: IamScope) => [allow(['StartInstances'], [ec2Arn(s, 'instance/*')], tagged(s))] },
+  'volumes.listFleetVolumes': { sends: ['DescribeVolumes'], grant: () => [allow(['DescribeVolumes'], ['*'])] },
+  'volumes.volumesOfName': { sends: ['DescribeVolumes'], grant: () => [allow(['DescribeVolumes'], ['*'])] },
+  'volumes.describeVolume': { sends: ['DescribeVolumes'], grant: () => [allow(['DescribeVolumes'], ['*'])] },
+  'volumes.createVolume': {
     sends: ['CreateVolume'],
     grant: (s: IamScope) => [
       allow(['CreateVolume'], [ec2Arn(s, 'volume/*')], requestTagged(s)),
@@ -196,10 +197,10 @@ export const METHODS = {
       tagOnCreate(s, 'CreateVolume', [ec2Arn(s, 'volume/*')]),
     ],
   },
-  'compute.attachVolume': { sends: ['AttachVolume'], grant: (s: IamScope) => [allow(['AttachVolume'], [ec2Arn(s, 'instance/*'), ec2Arn(s, 'volume/*')], tagged(s))] },
-  'compute.detachVolume': { sends: ['DetachVolume'], grant: (s: IamScope) => [allow(['DetachVolume'], [ec2Arn(s, 'instance/*'), ec2Arn(s, 'volume/*')], tagged(s))] },
-  'compute.deleteVolume': { sends: ['DeleteVolume'], grant: (s: IamScope) => [allow(['DeleteVolume'], [ec2Arn(s, 'volume/*')], tagged(s))] },
-  'compute.createSnapshot': {
+  'volumes.attachVolume': { sends: ['AttachVolume'], grant: (s: IamScope) => [allow(['AttachVolume'], [ec2Arn(s, 'instance/*'), ec2Arn(s, 'volume/*')], tagged(s))] },
+  'volumes.detachVolume': { sends: ['DetachVolume'], grant: (s: IamScope) => [allow(['DetachVolume'], [ec2Arn(s, 'instance/*'), ec2Arn(s, 'volume/*')], tagged(s))] },
+  'volumes.deleteVolume': { sends: ['DeleteVolume'], grant: (s: IamScope) => [allow(['DeleteVolume'], [ec2Arn(s, 'volume/*')], tagged(s))] },
+  'volumes.createSnapshot': {
     sends: ['CreateSnapshot'],
     grant: (s: IamScope) => [
       allow(['CreateSnapshot'], [ec2Arn(s, 'volume/*')], tagged(s)),
@@ -207,8 +208,8 @@ export const METHODS = {
       tagOnCreate(s, 'CreateSnapshot', [ec2GlobalArn(s, 'snapshot/*')]),
     ],
   },
-  'compute.describeSnapshot': { sends: ['DescribeSnapshots'], grant: () => [allow(['DescribeSnapshots'], ['*'])] },
-  'compute.snapshotsOfVolume': { sends: ['DescribeSnapshots'], grant: () => [allow(['DescribeSnapshots'], ['*'])] },
+  'volumes.describeSnapshot': { sends: ['DescribeSnapshots'], grant: () => [allow(['DescribeSnapshots'], ['*'])] },
+  'volumes.snapshotsOfVolume': { sends: ['DescribeSnapshots'], grant: () => [allow(['DescribeSnapshots'], ['*'])] },
   // ---- EbsDirect (ebs.ts): only the fleet's snapshots.
   'ebs.snapshotBlocks': { sends: ['ListSnapshotBlocks'], grant: (s: IamScope) => [allow(['ListSnapshotBlocks'], [ec2GlobalArn(s, 'snapshot/*')], tagged(s))] },
   'ebs.changedBlocks': { sends: ['ListChangedBlocks'], grant: (s: IamScope) => [allow(['ListChangedBlocks'], [ec2GlobalArn(s, 'snapshot/*')], tagged(s))] },
@@ -227,47 +228,51 @@ export const METHODS = {
     ],
   },
   'dns.changeStatus': { sends: ['GetChange'], grant: (s: IamScope) => [allow(['GetChange'], [`arn:${s.partition}:route53:::change/*`])] },
-  // ---- Journal (s3.ts): create-only objects under the journal prefix.
+  // ---- Journal (s3.ts): create-only objects under the journal prefix, listed and read back.
   'journal.create': { sends: ['PutObject'], grant: (s: IamScope) => prefixGrant(s.partition, s.journal, undefined, [COMMAND_ACTION.PutObject]) },
+  'journal.list': {
+    sends: ['ListObjectsV2', 'GetObject'],
+    grant: (s: IamScope) => prefixGrant(s.partition, s.journal, COMMAND_ACTION.ListObjectsV2, [COMMAND_ACTION.GetObject]),
+  },
+  'journal.read': { sends: ['GetObject'], grant: (s: IamScope) => prefixGrant(s.partition, s.journal, undefined, [COMMAND_ACTION.GetObject]) },
   // ---- Used by the CLI only (fleet init, retire --delete-state, policy push): never deployed.
   'blobs.bucketStatus': { sends: ['HeadBucket'], grant: (s: IamScope) => [allow(['HeadBucket'], [bucketArn(s, s.journal.bucket)])] },
   'blobs.createBucket': { sends: ['CreateBucket'], grant: (s: IamScope) => [allow(['CreateBucket'], [bucketArn(s, s.journal.bucket)])] },
-  'state.list': { sends: ['ListObjectsV2'], grant: () => [] as Statement[] },
-  'state.delete': { sends: ['DeleteObjects'], grant: () => [] as Statement[] },
   'objects.list': { sends: ['ListObjectsV2'], grant: () => [] as Statement[] },
   'objects.put': { sends: ['PutObject'], grant: () => [] as Statement[] },
   'objects.delete': { sends: ['DeleteObject'], grant: () => [] as Statement[] },
+  'objects.deleteMany': { sends: ['DeleteObjects'], grant: () => [] as Statement[] },
 } as const satisfies Record<string, { sends: readonly Command[]; grant: (s: IamScope) => Statement[] }>;
 
 export type Method = keyof typeof METHODS;
 
 /** The methods a replacement of a name calls (launch, wait converged, swap, terminate). */
-const OBSERVE: Method[] = ['dns.findZone', 'dns.listRecords', 'dns.getRecord', 'compute.listFleetInstances', 'compute.describe', 'compute.byName', 'compute.byPrivateIp'];
+const OBSERVE: Method[] = ['dns.findZone', 'dns.listRecords', 'dns.getRecord', 'instances.listFleetInstances', 'instances.describe', 'instances.byName', 'instances.byPrivateIp'];
 const REPLACE: Method[] = [
   ...OBSERVE,
-  'compute.resolveImage',
-  'compute.subnetZones',
-  'compute.byClientToken',
-  'compute.launch',
-  'compute.terminate',
+  'catalog.resolveImage',
+  'catalog.subnetZones',
+  'instances.byClientToken',
+  'instances.launch',
+  'instances.terminate',
   'dns.change',
   'dns.changeStatus',
   'journal.create',
 ];
 /** What a replacement adds when a role keeps a volume (stop, move, or snapshot and rebuild). */
 const VOLUMES: Method[] = [
-  'compute.stop',
-  'compute.start',
-  'compute.listFleetVolumes',
-  'compute.volumesOfName',
-  'compute.describeVolume',
-  'compute.createVolume',
-  'compute.attachVolume',
-  'compute.detachVolume',
-  'compute.deleteVolume',
-  'compute.createSnapshot',
-  'compute.describeSnapshot',
-  'compute.snapshotsOfVolume',
+  'instances.stop',
+  'instances.start',
+  'volumes.listFleetVolumes',
+  'volumes.volumesOfName',
+  'volumes.describeVolume',
+  'volumes.createVolume',
+  'volumes.attachVolume',
+  'volumes.detachVolume',
+  'volumes.deleteVolume',
+  'volumes.createSnapshot',
+  'volumes.describeSnapshot',
+  'volumes.snapshotsOfVolume',
   'ebs.snapshotBlocks',
   'ebs.changedBlocks',
 ];
@@ -284,7 +289,8 @@ export const PARTS: Readonly<Record<Part, { always: readonly Method[]; volumes: 
   // Observe, pick, kill through the kill flow (journal entry before each kill), then heal: the
   // night drives reconcile for the killed names and measures time-to-rebuilt, so it replaces
   // names as the handler does (a volume role's name included).
-  chaos: { always: REPLACE, volumes: VOLUMES },
+  // It reads the journal for the minimum time between kills of a name.
+  chaos: { always: [...REPLACE, 'journal.list', 'journal.read'], volumes: VOLUMES },
 };
 
 /** Merge statements with identical resources and conditions; sort actions; drop duplicates. */
@@ -323,7 +329,7 @@ export const NODE_CALLS = {
 } as const;
 
 /** The tags an instance sets on itself (readiness and mount reports); nothing else. */
-export const NODE_SELF_TAGS: readonly string[] = [CONVERGED_TAG, MOUNTED_TAG];
+export const NODE_SELF_TAGS: readonly string[] = [TAG.converged, TAG.mounted];
 
 export interface NodeScope {
   partition: string;

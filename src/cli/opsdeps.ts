@@ -4,8 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCoordinator } from '../coord/index.js';
 import { parseDurationSeconds } from '../config/index.js';
-import { createS3Journal, createS3State } from '../aws/s3.js';
-import { createEbsDirect } from '../aws/ebs.js';
 import { FleetError, InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import type { HostedZone, Log, LogEvent } from '../ports.js';
@@ -97,6 +95,7 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
     ...(spec.coordination.zookeeper ? { zookeeper: spec.coordination.zookeeper } : {}),
     localDir: localLockDir(io, spec.fleet, deps.endpoint ?? deps.region ?? 'aws'),
     log,
+    clock,
   });
   deps.cleanup.push(() => coord.close());
   const opsDeps: OpsDeps & { zone: HostedZone } = {
@@ -105,19 +104,23 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
     lockWaitMs: waitMs(o.wait),
     spec,
     zoneId: zone.id,
-    compute: deps.compute,
+    instances: deps.instances,
+    volumes: deps.volumes,
+    catalog: deps.catalog,
     dns: deps.dns,
-    journal: createS3Journal(deps.clients.s3, spec.journal.bucket, spec.journal.prefix),
+    journal: deps.journal(spec.journal.bucket, spec.journal.prefix),
     clock,
     log,
     limiter,
-    watcher: new InstanceWatcher(deps.compute, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
+    watcher: new InstanceWatcher(deps.instances, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
     dnsWriter: new DnsWriter(deps.dns, zone.id, clock, limiter, log, { batchWindowMs: Math.min(1000, pollMs), pollMs }),
     operationId: randomUUID().slice(0, 8),
     images: new Map(),
-    ebs: createEbsDirect(deps.clients.ebs),
-    state: createS3State(deps.clients.s3),
+    ebs: deps.ebs,
+    objects: deps.objects,
     pollMs,
+    // Ctrl-C / SIGTERM: no new side effect after it; waits end; a launch not swapped is rolled back.
+    ...(io.stop ? { signal: io.stop.signal } : {}),
   };
   // Crash injection for the crash-safety tests: FLEET_TEST_CRASH_AT=<step>[:<name>] kills this
   // process with SIGKILL when a replacement reaches that step.

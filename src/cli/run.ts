@@ -9,10 +9,12 @@ import { FleetError, InputError, ConfigError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import { desiredNames } from '../naming.js';
 import { isValidRole, roleProblem } from '../naming.js';
-import { makeProgress, type CliIo } from './io.js';
-import { configPath, makeDeps, type Deps, type GlobalOptions } from './wiring.js';
+import { makeProgress, stopExitCode, type CliIo } from './io.js';
+import { StopError } from '../errors.js';
+import { configPath, makeDeps, resolvedRegion, type Deps, type GlobalOptions } from './wiring.js';
 import { readInventory } from './commands/ls.js';
-import { applyInit, describeStep, planInit } from './commands/init.js';
+import { describeStep } from './commands/init.js';
+import { executeInit, initRefusal, readInitPlan } from '../ops/init.js';
 import { renderInventory } from './render.js';
 import { runSim, type SimCliOptions } from './commands/sim.js';
 import { applyCommand, killCommand, planCommand, upgradeCommand, type MutateOptions, type UpgradeOptions } from './commands/mutate.js';
@@ -46,6 +48,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return d;
   };
   const emitJson = (v: unknown) => io.stdout.write(JSON.stringify(v, null, 2) + '\n');
+  /** The commands that stop safely on Ctrl-C / SIGTERM (the rest exit at the first signal). */
+  const stopsSafely = (how = 'nothing new starts; what is in flight finishes or is rolled back') => io.stop?.handle(how);
 
   program
     .command('validate')
@@ -82,15 +86,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const g = globals(cmd);
       const s = await spec(cmd);
       const d = wire(cmd, s);
-      const steps = await planInit(s, d);
+      const plan = await readInitPlan(s, d, await resolvedRegion(d));
+      const refused = initRefusal(plan);
+      if (refused) throw refused;
       if (o.dryRun) {
-        if (g.json) emitJson({ dryRun: true, steps });
-        else io.stdout.write(steps.map((st) => describeStep(st, true)).join('\n') + '\n');
+        if (g.json) emitJson({ dryRun: true, ...plan });
+        else io.stdout.write(plan.steps.map((st) => describeStep(st, true)).join('\n') + '\n');
         return;
       }
-      const done = await applyInit(s, d, steps, makeProgress(io, g.json));
-      if (g.json) emitJson({ dryRun: false, steps: done });
-      else io.stdout.write(done.map((st) => describeStep(st, false)).join('\n') + '\n');
+      stopsSafely();
+      const done = await executeInit({ ...d, ...(io.stop ? { signal: io.stop.signal } : {}) }, plan, makeProgress(io, g.json));
+      if (g.json) emitJson({ dryRun: false, ...done });
+      else io.stdout.write(done.steps.map((st) => describeStep(st, false)).join('\n') + '\n');
     });
 
   const mutating = (c: Command): Command =>
@@ -117,6 +124,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .command('apply')
       .description('converge: launch missing names, repair records pointing at dead instances, collect orphans, retire names no longer wanted'),
   ).action(async (o: MutateOptions, cmd: Command) => {
+    stopsSafely();
     const g = globals(cmd);
     const s = await spec(cmd);
     exitCode = await applyCommand(s, wire(cmd, s), io, g.json, o);
@@ -133,6 +141,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .option('--max-surge <n>', 'names replaced at once, each launched before its old instance goes', '1')
       .option('--max-unavailable <n>', 'with --max-surge 0: names replaced at once kill-first (unserved meanwhile)', '1'),
   ).action(async (target: string, o: UpgradeOptions, cmd: Command) => {
+    stopsSafely();
     const g = globals(cmd);
     const s = await spec(cmd);
     exitCode = await upgradeCommand(s, configPath(g, io), target, wire(cmd, s), io, g.json, o);
@@ -144,6 +153,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .description('terminate the instance serving a name; the next apply rebuilds it')
       .argument('<name>', 'a name such as web-03'),
   ).action(async (name: string, o: MutateOptions, cmd: Command) => {
+    stopsSafely();
     const g = globals(cmd);
     const s = await spec(cmd);
     exitCode = await killCommand(s, name, wire(cmd, s), io, g.json, o);
@@ -156,6 +166,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .argument('<name>', 'a name such as web-03')
       .option('--delete-state', "also delete the objects of the name's state.s3 prefix (after its instance is gone)", false),
   ).action(async (name: string, o: RetireOptions, cmd: Command) => {
+    stopsSafely();
     const g = globals(cmd);
     const s = await spec(cmd);
     exitCode = await retireCommand(s, name, wire(cmd, s), io, g.json, o);
@@ -171,6 +182,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (o: PolicyPushOptions, cmd: Command) => {
       const g = globals(cmd);
       const s = await spec(cmd);
+      stopsSafely();
       exitCode = await policyPushCommand(s, configPath(g, io), wire(cmd, s), io, g.json, o);
     });
 
@@ -191,6 +203,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .addOption(new Option('--poll-ms <ms>', 'poll interval while waiting on AWS (default 5000)'))
     .option('--wait <duration>', 'wait this long for a name someone else is working on; default: skip it this round')
     .action(async (o: ControllerOptions, cmd: Command) => {
+      stopsSafely('');
       const g = globals(cmd);
       const s = await spec(cmd);
       exitCode = await controllerCommand(s, wire(cmd, s), io, g.json, o);
@@ -207,6 +220,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option('--dns-sync-ms <ms>', 'simulated ms from PENDING to INSYNC')
     .option('--event-sink <url>', 'POST EventBridge-shaped events (spot interruptions, state changes) to this URL')
     .action(async (o: SimCliOptions, cmd: Command) => {
+      stopsSafely('');
       await runSim(o, globals(cmd).json, io);
     });
 
@@ -219,6 +233,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       for (const close of d.cleanup) await close().catch(() => {});
       d.clients.destroy();
     }
+  }
+  // Stopped (Ctrl-C, SIGTERM): the command has listed what it did and what it left; say what
+  // that means, and exit 128 + the signal (130, 143), whatever the command returned. `sim`
+  // and `controller` stopping on a signal is their normal end.
+  const stop = io.stop?.signal;
+  if (stop?.aborted && stop.reason instanceof StopError && !['sim', 'controller'].includes(program.args[0] ?? '')) {
+    io.stderr.write(`fleet: stopped by ${stop.reason.stop}: nothing was started after it; what is listed as done is done, the rest was left as it was (a launch not yet swapped was rolled back); \`fleet apply\` converges the rest\n`);
+    return stopExitCode(stop.reason.stop);
   }
   return exitCode;
 }

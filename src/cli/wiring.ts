@@ -4,12 +4,13 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { createClients, type AwsClients } from '../aws/clients.js';
-import { createEc2Compute } from '../aws/ec2.js';
+import { createEc2 } from '../aws/ec2.js';
 import { createRoute53Dns } from '../aws/route53.js';
-import { createS3Blobs } from '../aws/s3.js';
+import { createS3Blobs, createS3Journal, createS3Objects } from '../aws/s3.js';
+import { createEbsDirect } from '../aws/ebs.js';
 import { InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
-import type { Blobs, Compute, Dns } from '../ports.js';
+import type { Blobs, Catalog, Dns, Instances, Volumes, EbsDirect, Journal, ObjectStore } from '../ports.js';
 import type { CliIo } from './io.js';
 
 export interface GlobalOptions {
@@ -23,8 +24,16 @@ export interface Deps {
   region: string | undefined;
   endpoint: string | undefined;
   dns: Dns;
-  compute: Compute;
+  instances: Instances;
+  volumes: Volumes;
+  catalog: Catalog;
   blobs: Blobs;
+  /** S3 objects under a prefix: the policy: location, the names' state.s3 prefixes. */
+  objects: ObjectStore;
+  /** The EBS direct API (verifying snapshots before a volume moves across AZs). */
+  ebs: EbsDirect;
+  /** The journal under `s3://bucket/prefix`. */
+  journal(bucket: string, prefix: string): Journal;
   clients: AwsClients;
   /** Closed when the command ends (coordination sessions). */
   cleanup: (() => Promise<void>)[];
@@ -72,8 +81,11 @@ export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: C
     region: region ?? (endpoint && isLoopback(endpoint) ? 'us-east-1' : undefined),
     endpoint,
     dns: createRoute53Dns(clients.route53),
-    compute: createEc2Compute(clients.ec2),
+    ...createEc2(clients.ec2),
     blobs: createS3Blobs(clients.s3),
+    objects: createS3Objects(clients.s3),
+    ebs: createEbsDirect(clients.ebs),
+    journal: (bucket, prefix) => createS3Journal(clients.s3, bucket, prefix),
     clients,
     cleanup: [],
   };

@@ -2,7 +2,7 @@
  * Coordination: per-name locks and leader election (port.ts), local (local.ts) or on
  * ZooKeeper (zookeeper.ts). The CLI picks one with createCoordinator().
  */
-import type { Log } from '../ports.js';
+import type { Log, TimerClock } from '../ports.js';
 import { LocalCoordinator } from './local.js';
 import type { Coordinator } from './port.js';
 import { ZooKeeperCoordinator } from './zookeeper.js';
@@ -19,6 +19,8 @@ export interface CoordinatorChoice {
   localDir: string;
   connectTimeoutMs?: number;
   log?: Log;
+  /** Lock waits and deadlines (ops pass their clock: a faster local cloud's, or a test's); holder `since` stays wall time. */
+  clock?: TimerClock;
 }
 
 export function createCoordinator(c: CoordinatorChoice): Coordinator {
@@ -29,7 +31,8 @@ export function createCoordinator(c: CoordinatorChoice): Coordinator {
       sessionTimeoutMs: c.zookeeper.sessionTimeoutMs,
       ...(c.connectTimeoutMs !== undefined ? { connectTimeoutMs: c.connectTimeoutMs } : {}),
       ...(c.log ? { log: c.log } : {}),
+      ...(c.clock ? { clock: c.clock } : {}),
     });
   }
-  return new LocalCoordinator({ dir: c.localDir });
+  return new LocalCoordinator({ dir: c.localDir, ...(c.clock ? { clock: c.clock } : {}) });
 }

@@ -41,7 +41,9 @@ import {
   type LockOptions,
   type LockStatus,
 } from './port.js';
-import { DEADLINE, pause, Wait } from './wait.js';
+import { DEADLINE, pause, Wait, wallTime } from './wait.js';
+import { systemClock } from '../clock.js';
+import type { TimerClock } from '../ports.js';
 
 export interface LocalCoordinatorOptions {
   /**
@@ -56,8 +58,13 @@ export interface LocalCoordinatorOptions {
   /** Poll interval bounds while another process holds the lock (ms); default 10 and 200. */
   pollMinMs?: number;
   pollMaxMs?: number;
-  /** How often a held lock checks that its file is still its own (ms); default 1000. */
+  /**
+   * How often a held lock checks that its file is still its own (ms); default 1000. A
+   * watchdog over a real file, so it runs on real time whatever the clock.
+   */
   verifyMs?: number;
+  /** Lock waits and deadlines (default: the system clock); holder `since` stays wall time (see wallTime). */
+  clock?: TimerClock;
 }
 
 /** An unreadable lock file (hand-edited, disk full) counts as stale once it is this old. */
@@ -223,6 +230,7 @@ export class LocalCoordinator implements Coordinator {
   readonly #pollMin: number;
   readonly #pollMax: number;
   readonly #verifyMs: number;
+  readonly #clock: TimerClock;
   readonly #gates = new Map<string, Gate>();
   readonly #held = new Set<LocalHandle>();
   readonly #closed = new AbortController();
@@ -235,6 +243,7 @@ export class LocalCoordinator implements Coordinator {
     this.#pollMin = opts.pollMinMs ?? 10;
     this.#pollMax = opts.pollMaxMs ?? 200;
     this.#verifyMs = opts.verifyMs ?? 1000;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   async lock(name: string, opts: LockOptions): Promise<LockHandle> {
@@ -361,6 +370,7 @@ export class LocalCoordinator implements Coordinator {
   }
 
   #isStale(e: Entry): boolean {
+    // A file's mtime is the file system's real time: compared with real time, not the clock.
     if (!e.holder) return Date.now() - e.mtimeMs > UNREADABLE_STALE_MS;
     return e.holder.host === this.#host && e.holder.pid !== this.#pid && !pidAlive(e.holder.pid);
   }
@@ -368,7 +378,7 @@ export class LocalCoordinator implements Coordinator {
   /** Remove the stale lock file whose content was `staleText`, under the name's break mutex. */
   async #breakStale(base: string, staleText: string): Promise<void> {
     const breakPath = `${base}.break`;
-    const mine = JSON.stringify({ host: this.#host, pid: this.#pid, operation: 'break', since: new Date().toISOString(), owner: randomUUID() });
+    const mine = JSON.stringify({ host: this.#host, pid: this.#pid, operation: 'break', since: wallTime(), owner: randomUUID() });
     for (let i = 0; ; i++) {
       if (await this.#createExclusive(base, breakPath, mine)) break;
       const cur = await readEntry(breakPath);
@@ -377,6 +387,8 @@ export class LocalCoordinator implements Coordinator {
         continue;
       }
       if (i >= 400) return; // another breaker is at work (for 2 s?); the caller just tries again
+      // Real time on purpose: a spin over a real file another process holds for a moment,
+      // not a wait of the operation (a manual clock would never end it).
       await pause(5);
     }
     try {
@@ -428,7 +440,7 @@ export class LocalCoordinator implements Coordinator {
 
   async #acquire(base: string, name: string, opts: LockOptions): Promise<LocalHandle> {
     if (this.#closed.signal.aborted) throw this.#closed.signal.reason;
-    const w = new Wait(opts.deadlineMs, [opts.signal, this.#closed.signal]);
+    const w = new Wait(opts.deadlineMs, [opts.signal, this.#closed.signal], this.#clock);
     const gate = this.#gate(base);
     const lockPath = `${base}.lock`;
     const owner = randomUUID();
@@ -436,7 +448,7 @@ export class LocalCoordinator implements Coordinator {
     const startWaiting = async (holder: HolderInfo | undefined, ahead: number) => {
       if (waitFile) return;
       waitFile = `${base}.wait-${this.#pid}-${owner}`;
-      await writeFile(waitFile, JSON.stringify({ host: this.#host, pid: this.#pid, operation: opts.operation, since: new Date().toISOString(), owner }), { mode: 0o600 });
+      await writeFile(waitFile, JSON.stringify({ host: this.#host, pid: this.#pid, operation: opts.operation, since: wallTime(), owner }), { mode: 0o600 });
       opts.onWait?.({ holder, ahead });
     };
     let place: 'none' | 'queued' | 'in' | 'handed' = 'none';
@@ -458,7 +470,7 @@ export class LocalCoordinator implements Coordinator {
       let delay = this.#pollMin;
       for (;;) {
         if (w.signal.aborted && w.signal.reason !== DEADLINE) throw w.signal.reason;
-        const info: HolderInfo = { host: this.#host, pid: this.#pid, operation: opts.operation, since: new Date().toISOString(), owner };
+        const info: HolderInfo = { host: this.#host, pid: this.#pid, operation: opts.operation, since: wallTime(), owner };
         if (await this.#createExclusive(base, lockPath, JSON.stringify(info))) {
           let holder: HolderInfo & { fencingToken: string };
           try {
@@ -484,7 +496,7 @@ export class LocalCoordinator implements Coordinator {
         }
         w.check();
         await startWaiting(cur.holder, 1);
-        await pause(delay, w.signal);
+        await pause(delay, w.signal, this.#clock);
         delay = Math.min(delay * 2, this.#pollMax);
       }
     } catch (e) {

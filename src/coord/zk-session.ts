@@ -389,6 +389,11 @@ export class ZkSession {
     // The library closes the connection itself; the client is dead from here on.
   }
 
+  /**
+   * Heartbeat and watchdog run on real time, not on an injected clock: they mirror the
+   * server's session timeout, which the server measures on its own real clock; a simulated
+   * clock here would declare a live session dead (or a dead one alive).
+   */
   #startTimers(): void {
     const hb = setInterval(() => this.#heartbeat(), Math.max(50, Math.floor(this.#timeoutMs / 3)));
     const wd = setInterval(() => this.#watchdog(), Math.max(20, Math.min(100, Math.floor(this.#timeoutMs / 20))));

@@ -36,7 +36,9 @@ import {
   type LockStatus,
 } from './port.js';
 import { CreateMode, isConnectionProblem, ZkCode, zkCode, ZkSession, type Tenure } from './zk-session.js';
-import { DEADLINE, deferred, Wait } from './wait.js';
+import { DEADLINE, deferred, Wait, wallTime } from './wait.js';
+import { systemClock } from '../clock.js';
+import type { TimerClock } from '../ports.js';
 
 export interface ZooKeeperCoordinatorOptions {
   /** `host:port[,host:port...][/chroot]` (fleet.yaml `coordination.zookeeper.connect`). */
@@ -51,6 +53,12 @@ export interface ZooKeeperCoordinatorOptions {
   /** Default process.pid. */
   pid?: number;
   log?: Log;
+  /**
+   * Lock waits (`--wait` deadlines; default: the system clock; holder `since` stays wall time). Connecting
+   * and the session's timeout stay on real time: they mirror the server, whose session
+   * timeout runs on its own real clock whatever ours says.
+   */
+  clock?: TimerClock;
 }
 
 const NODE_RE = /^([0-9a-f-]{36})-lock-([0-9]{10})$/;
@@ -180,6 +188,7 @@ export class ZooKeeperCoordinator implements Coordinator {
   readonly #held = new Set<ZkHandle>();
   readonly #paths = new Set<string>();
   #session: ZkSession | undefined;
+  readonly #clock: TimerClock;
   #opening: Promise<ZkSession> | undefined;
 
   constructor(opts: ZooKeeperCoordinatorOptions) {
@@ -191,6 +200,7 @@ export class ZooKeeperCoordinator implements Coordinator {
     this.#host = opts.host ?? hostname();
     this.#pid = opts.pid ?? process.pid;
     this.#log = opts.log;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   async lock(name: string, opts: LockOptions): Promise<LockHandle> {
@@ -304,6 +314,8 @@ export class ZooKeeperCoordinator implements Coordinator {
     for (;;) {
       if (w.signal.aborted && w.signal.reason !== DEADLINE) throw w.signal.reason;
       let s = this.#session;
+      // Real time (Date.now) on purpose here and below: a disconnected session dies by the
+      // server's session timeout, which runs on the server's real clock.
       if (s && (s.state === 'expired' || s.state === 'closed' || (s.state === 'disconnected' && Date.now() - (s.disconnectedAt ?? 0) > s.timeoutMs))) {
         // Dead, or presumed so (its timeout passed without a reconnection): start afresh.
         this.#session = undefined;
@@ -359,10 +371,10 @@ export class ZooKeeperCoordinator implements Coordinator {
 
   async #acquire(parent: string, name: string, opts: LockOptions): Promise<ZkHandle> {
     if (this.#closed.signal.aborted) throw this.#closed.signal.reason;
-    const w = new Wait(opts.deadlineMs, [opts.signal, this.#closed.signal]);
+    const w = new Wait(opts.deadlineMs, [opts.signal, this.#closed.signal], this.#clock);
     const id = randomUUID();
     const prefix = `${id}-lock-`;
-    const info: HolderInfo = { host: this.#host, pid: this.#pid, operation: opts.operation, since: new Date().toISOString(), owner: id };
+    const info: HolderInfo = { host: this.#host, pid: this.#pid, operation: opts.operation, since: wallTime(), owner: id };
     let session: ZkSession | undefined; // the session our node belongs to
     let node: string | undefined; // our node's name, once known
     let maybeCreated = false; // a create whose outcome we did not learn
@@ -401,7 +413,7 @@ export class ZooKeeperCoordinator implements Coordinator {
             const holder = { ...info, fencingToken: queue[0]!.seq };
             if (waited) {
               // `since` tells others how long we have held it, not how long we waited.
-              holder.since = new Date().toISOString();
+              holder.since = wallTime();
               try {
                 await s.setData(`${parent}/${node}`, Buffer.from(JSON.stringify({ ...holder, fencingToken: undefined })));
               } catch {

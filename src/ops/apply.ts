@@ -9,13 +9,15 @@ import { conventionOf, parseName, tryParseName } from '../naming.js';
 import { roleOf } from '../plan/shape.js';
 import type { DnsChange, Progress } from '../ports.js';
 import type { OpsDeps } from './context.js';
-import { journal, replaceName, type ReplaceResult } from './replace.js';
+import { journal } from './journal.js';
+import { replaceName, type ReplaceResult } from './replace.js';
 import { terminateConfirmed } from './terminate.js';
 import { FleetError } from '../errors.js';
 import type { LockHandle } from '../coord/index.js';
 import { planReconcile } from '../plan/reconcile.js';
 import { changedSince, guardOf, observeName, withNameLock } from './locked.js';
 import { reattachVolume, type VolumePlacement } from './volume.js';
+import { executeRetire, readRetirePlan } from './retire.js';
 
 export interface ActionOutcome {
   action: Action;
@@ -78,17 +80,9 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
         await journal(deps, 'collect', a.name ?? a.instanceId, { instanceId: a.instanceId, reason: a.reason, ...fence });
         return { action: a, ok: true };
       case 'retire': {
-        // Record first (exactly as it was, so a concurrent change makes this fail safely), then the instances.
-        guard();
-        const changeId = await deps.dnsWriter.submit(
-          a.record.values.length > 0 ? [{ action: 'DELETE', name: parseName(a.name, conv).fqdn, type: 'A', ttl: a.record.ttl, values: a.record.values }] : [],
-        );
-        await deps.dnsWriter.waitInsync(changeId, 10 * 60_000);
-        await deps.clock.sleep(a.record.ttl * 1000);
-        guard();
-        await terminateConfirmed(deps, a.instanceIds, `${a.name} retired`);
-        await journal(deps, 'retire', a.name, { instanceIds: a.instanceIds, record: a.record, ...fence });
-        return { action: a, ok: true };
+        // One retirement for apply and `fleet retire` (src/ops/retire.ts), planned from the name as it is now.
+        const outcome = await executeRetire(deps, await readRetirePlan(deps, parseName(a.name, conv)), lock, 'apply');
+        return outcome.status === 'nothing' ? { action: a, ok: true, skipped: outcome.reason } : { action: a, ok: true };
       }
       case 'reattach': {
         const role = roleOf(deps.spec, a.role);
@@ -137,6 +131,8 @@ export async function executePlan(deps: OpsDeps, plan: Plan, progress: Progress)
   const step = async (a: Action): Promise<void> => {
     let outcome: ActionOutcome;
     try {
+      // After a stop no new action starts (each one's own steps check it too, via the guard).
+      if (deps.signal?.aborted) throw new FleetError(`not started: ${deps.signal.reason instanceof Error ? deps.signal.reason.message : 'stopped'}`);
       outcome = await run(a);
     } catch (err) {
       failed++;
@@ -192,10 +188,12 @@ async function drainDns(deps: OpsDeps, names: string[]): Promise<void> {
       ];
       deps.log({ level: 'info', event: 'drain', msg: `before terminating orphans: waiting until earlier record changes are INSYNC and ${Math.max(rec.ttl, deps.spec.dns.ttl)} s (TTL) have passed`, name: n });
       const id = await deps.dnsWriter.submit(change);
-      await deps.dnsWriter.waitInsync(id, 10 * 60_000);
-      await deps.clock.sleep(Math.max(rec.ttl, deps.spec.dns.ttl) * 1000);
+      // Waits before terminating orphans (new side effects): a stop ends them.
+      await deps.dnsWriter.waitInsync(id, 10 * 60_000, deps.signal);
+      await deps.clock.sleep(Math.max(rec.ttl, deps.spec.dns.ttl) * 1000, deps.signal);
       return;
     } catch (err) {
+      if (deps.signal?.aborted) return;
       deps.log({ level: 'warn', event: 'drain-failed', msg: `${n}: ${err instanceof Error ? err.message : String(err)}; trying another record`, name: n });
     }
   }

@@ -3,12 +3,10 @@
  * whose clock runs faster than real time: every wait, timeout and rate then runs in that
  * cloud's simulated time).
  */
-import type { Clock } from '../ports.js';
+import type { TimerClock } from '../ports.js';
 
-export interface OpsClock extends Clock {
-  /** Resolve after `ms` (clock time); rejects with the signal's reason when aborted. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
+/** The TimerClock port of src/ports.ts (one clock for ops and coord). */
+export type OpsClock = TimerClock;
 
 /**
  * @param startAt the clock's time now (epoch ms); default the real time. A local cloud whose

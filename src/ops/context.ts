@@ -1,6 +1,6 @@
 /** What ops need, passed as one plain object built at the edge (CLI, Lambda entry). */
 import type { FleetSpec } from '../model.js';
-import type { Compute, Dns, EbsDirect, Journal, Log, StateStore } from '../ports.js';
+import type { Catalog, Dns, Instances, Volumes, EbsDirect, Journal, Log, ObjectStore } from '../ports.js';
 import type { OpsClock } from './clock.js';
 import type { RateLimiter } from './limiter.js';
 import type { InstanceWatcher } from './watcher.js';
@@ -16,7 +16,10 @@ export type Step = 'launched' | 'converged' | 'detached' | 'mounted' | 'swapped'
 export interface OpsDeps {
   spec: FleetSpec;
   zoneId: string;
-  compute: Compute;
+  instances: Instances;
+  volumes: Volumes;
+  /** Images and subnets. */
+  catalog: Catalog;
   dns: Dns;
   journal: Journal;
   clock: OpsClock;
@@ -40,8 +43,8 @@ export interface OpsDeps {
   guard?: () => void;
   /** The EBS direct API, to verify a snapshot before a volume moves across AZs; without it such a move is refused. */
   ebs?: EbsDirect;
-  /** `state.s3` objects, for `fleet retire --delete-state`. */
-  state?: StateStore;
+  /** S3 objects under a prefix: `state.s3` prefixes, for `fleet retire --delete-state`. */
+  objects?: ObjectStore;
   /** Poll interval (clock ms) while waiting on volumes and snapshots; default 5000. */
   pollMs?: number;
 }

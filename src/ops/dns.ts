@@ -115,15 +115,28 @@ export class DnsWriter {
     }
   }
 
-  /** Wait until a change is INSYNC (shared by every name in its batch). */
-  waitInsync(changeId: string, timeoutMs: number): Promise<void> {
+  /**
+   * Wait until a change is INSYNC (shared by every name in its batch). `signal` ends this
+   * caller's wait (a stop before a new side effect); the poll goes on for the others sharing it.
+   */
+  waitInsync(changeId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     let p = this.#insync.get(changeId);
     if (!p) {
       p = this.#poll(changeId, timeoutMs);
       this.#insync.set(changeId, p);
       p.catch(() => this.#insync.delete(changeId));
     }
-    return p;
+    if (!signal) return p;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const shared = p;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then(
+        () => (signal.removeEventListener('abort', onAbort), resolve()),
+        (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e)),
+      );
+    });
   }
 
   async #poll(changeId: string, timeoutMs: number): Promise<void> {

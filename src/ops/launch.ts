@@ -5,7 +5,7 @@
  */
 import { CapacityError, FleetError } from '../errors.js';
 import type { FleetName, ImageRef, Instance, RoleSpec } from '../model.js';
-import { TAG } from '../aws/ec2.js';
+import { TAG } from '../tags.js';
 import { userDataBase64 } from '../bootstrap/userdata.js';
 import { clientToken, imageOf, launchCandidates, type LaunchShape, type ShapeOverride } from '../plan/shape.js';
 import type { OpsDeps } from './context.js';
@@ -26,7 +26,7 @@ export function resolveImage(deps: OpsDeps, ref: ImageRef): Promise<string> {
   const key = imageKey(ref);
   let p = deps.images.get(key);
   if (!p) {
-    p = deps.limiter.take('ec2:describe').then(() => deps.compute.resolveImage(ref));
+    p = deps.limiter.take('ec2:describe').then(() => deps.catalog.resolveImage(ref));
     deps.images.set(key, p);
     p.catch(() => deps.images.delete(key));
   }
@@ -63,16 +63,17 @@ export async function launchGeneration(
       [TAG.generation]: String(gen),
       // Nothing per run here (the operation id is in the journal): a rerun with the same
       // ClientToken must send the same parameters, or EC2 answers IdempotentParameterMismatch.
-      Name: name.fqdn,
+      [TAG.Name]: name.fqdn,
     };
-    if (opts.fencingToken) tags['fleet:fence'] = opts.fencingToken;
-    await deps.limiter.take('ec2:run-instances');
-    await deps.limiter.take('ec2:run-instances-resource');
+    if (opts.fencingToken) tags[TAG.fence] = opts.fencingToken;
+    // A stop ends these waits (a long apply may queue many launches behind the RunInstances bucket).
+    await deps.limiter.take('ec2:run-instances', 1, deps.signal);
+    await deps.limiter.take('ec2:run-instances-resource', 1, deps.signal);
     // Still ours to act on (lock held, still leader)? Checked right before the side effect.
     opts.guard?.();
     let instance: Instance;
     try {
-      instance = await deps.compute.launch({
+      instance = await deps.instances.launch({
         clientToken: clientToken(deps.spec.fleet, name.name, gen, shape),
         imageId,
         instanceType: shape.instanceType,
@@ -150,7 +151,7 @@ async function findEarlierLaunch(deps: OpsDeps, token: string, name: string): Pr
   const until = deps.clock.now().getTime() + 60_000;
   for (;;) {
     await deps.limiter.take('ec2:describe');
-    const found = (await deps.compute.byClientToken(deps.spec.fleet, token)).filter((i) => i.name === name);
+    const found = (await deps.instances.byClientToken(deps.spec.fleet, token)).filter((i) => i.name === name);
     if (found.length > 0) return found.find((i) => i.state === 'pending' || i.state === 'running');
     if (deps.clock.now().getTime() > until) return undefined;
     await deps.clock.sleep(2_000);

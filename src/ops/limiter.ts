@@ -55,8 +55,12 @@ export class RateLimiter {
     b.at = this.#clock.now().getTime();
   }
 
-  /** Wait until `n` tokens of `bucket` are available, then take them. Unknown buckets are free. */
-  take(bucket: string, n = 1): Promise<void> {
+  /**
+   * Wait until `n` tokens of `bucket` are available, then take them. Unknown buckets are free.
+   * `signal` (a stop) ends the wait with its reason, taking nothing; the waiters behind go on.
+   */
+  take(bucket: string, n = 1, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const spec = this.#rates[bucket];
     if (!spec) return Promise.resolve();
     let b = this.#buckets.get(bucket);
@@ -66,6 +70,7 @@ export class RateLimiter {
     }
     const bucketRef = b;
     const turn = b.tail.then(async () => {
+      if (signal?.aborted) throw signal.reason;
       const need = Math.min(n, bucketRef.spec.burst);
       for (;;) {
         const now = this.#clock.now().getTime();
@@ -77,7 +82,7 @@ export class RateLimiter {
         }
         const waitMs = Math.ceil(((need - bucketRef.tokens) / bucketRef.spec.perSec) * 1000);
         this.waited.set(bucket, (this.waited.get(bucket) ?? 0) + waitMs);
-        await this.#clock.sleep(waitMs);
+        await this.#clock.sleep(waitMs, signal);
       }
     });
     b.tail = turn.catch(() => {});

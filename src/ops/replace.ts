@@ -1,60 +1,22 @@
 /**
  * Replace-by-name (DESIGN.md section 4): launch generation g+1 (or adopt a live instance of
  * the name), wait until it converges, compare-and-swap the record onto it, wait INSYNC and
- * the TTL, then terminate what served the name before.
+ * the TTL (INSYNC only when what served before is gone already: src/ops/swap.ts), then
+ * terminate what served the name before.
  *
  * Failure before the swap: the new instance is terminated, DNS and the old instance stay as
  * they were. Failure after the swap: the old instance may be left running; it is an orphan
  * that the next apply collects. At no point is the name left without a record it had.
  */
 import { DnsConflictError, FleetError } from '../errors.js';
-import type { FleetName, Instance, RecordTarget, RoleSpec } from '../model.js';
-import type { ShapeOverride } from '../plan/shape.js';
+import type { Instance } from '../model.js';
 import type { OpsDeps } from './context.js';
-import { swapChanges } from './dns.js';
-import { describeShape, launchGeneration, type LaunchResult } from './launch.js';
+import { launchGeneration, type LaunchResult } from './launch.js';
+import { journalReplace, settleSwap, submitSwap, type ReplaceJob, type ReplaceResult } from './swap.js';
 import { terminateConfirmed } from './terminate.js';
-import { replaceWithVolume, type VolumePlacement } from './volume.js';
+import { replaceWithVolume } from './volume.js';
 
-export interface ReplaceJob {
-  name: FleetName;
-  role: RoleSpec;
-  /** The generation to launch (ignored when adopting). */
-  generation: number;
-  /** Adopt this live instance instead of launching. */
-  adopt?: string;
-  override?: ShapeOverride;
-  /** An explicit type is not swapped for another one on a capacity error (other AZs are still tried). */
-  strictType?: boolean;
-  /** What the record points at now; undefined: the name has no record. */
-  replaces?: RecordTarget;
-  /** Live instances that serve or claim the name now, terminated once the swap is INSYNC. */
-  retire: string[];
-  /** The lock's fencing token: tagged on the launch (fleet:fence) and journaled. */
-  fencingToken?: string;
-  /** Throws when the operation may no longer act (lock possibly lost, leadership lost). */
-  guard?: () => void;
-}
-
-export interface ReplaceResult {
-  name: string;
-  instanceId: string;
-  ip: string;
-  generation: number;
-  type: string;
-  market: string;
-  az: string;
-  changeId: string;
-  terminated: string[];
-  /** Launch attempts, when launched (capacity fallbacks). */
-  attempts?: LaunchResult['attempts'];
-  /** Simulated/clock ms from start to the record pointing at the new instance. */
-  msToServed: number;
-  /** A role with a volume: where the name's volume went. */
-  volume?: VolumePlacement;
-  /** A role with a volume, replacing a serving instance: clock ms the name was unserved (old stopped until the swap was INSYNC). */
-  unservedMs?: number;
-}
+export type { ReplaceJob, ReplaceResult, VolumePlacement } from './swap.js';
 
 export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<ReplaceResult> {
   // A role with a volume: the volume follows the name (src/ops/volume.ts).
@@ -65,7 +27,7 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   let generation: number;
   let attempts: LaunchResult['attempts'] | undefined;
   if (job.adopt) {
-    const seen = (await deps.compute.describe([job.adopt])).get(job.adopt);
+    const seen = (await deps.instances.describe([job.adopt])).get(job.adopt);
     if (!seen || !seen.privateIp) throw new FleetError(`${name}: ${job.adopt} is gone; nothing to adopt`);
     instance = seen;
     generation = seen.generation ?? 0;
@@ -87,23 +49,12 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   let changeId: string;
   try {
     deps.log({ level: 'info', event: 'waiting', msg: `${name}: waiting for ${instance.id} to converge`, name, instanceId: instance.id });
-    converged = await deps.watcher.converged(instance.id, deps.spec.reconcile.convergeTimeoutMs);
+    // A stop ends the wait: the launch is not swapped yet, so the rollback below undoes it
+    // (terminateConfirmed is not given the signal: the rollback runs to its end after a stop).
+    converged = await deps.watcher.converged(instance.id, deps.spec.reconcile.convergeTimeoutMs, deps.signal);
     await deps.hook?.('converged', name);
     if (!converged.privateIp) throw new FleetError(`${name}: ${instance.id} converged without a private address`);
-    const ip = converged.privateIp;
-    try {
-      job.guard?.();
-      changeId = await deps.dnsWriter.submit(swapChanges(job.name.fqdn, job.replaces, ip, deps.spec.dns.ttl));
-    } catch (err) {
-      // The swap may have happened although this call failed: Route 53 applied it and the answer
-      // was lost, and the SDK's retry of the same batch then conflicted with our own change (or
-      // gave up). The record decides: if it points at the new instance, the name is swapped, and
-      // terminating the new instance now would leave the name pointing at a dead one.
-      const confirmed = await confirmSwap(deps, job.name.fqdn, ip).catch(() => undefined);
-      if (!confirmed) throw err;
-      deps.log({ level: 'warn', event: 'swap-confirmed', msg: `${name}: the swap answered ${err instanceof Error ? err.message : String(err)}, but the record already points at ${instance.id} (${ip}): swapped`, name });
-      changeId = confirmed;
-    }
+    changeId = await submitSwap(deps, job, instance, converged.privateIp);
   } catch (err) {
     const why = err instanceof DnsConflictError ? `the record of ${name} changed underneath this operation` : err instanceof Error ? err.message : String(err);
     deps.log({ level: 'warn', event: 'rollback', msg: `${name}: rolling back: terminating ${instance.id} (${why}); DNS untouched`, name, instanceId: instance.id });
@@ -118,26 +69,10 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
   deps.log({ level: 'info', event: 'swapped', msg: `${name}: record now points at ${converged.id} (${converged.privateIp})`, name, instanceId: converged.id, changeId });
   await deps.hook?.('swapped', name);
 
-  // After the swap: resolvers must move before the old instance goes. A name that had no
-  // record (or only a dead address) has no old instance to protect: INSYNC is enough.
+  // After the swap: resolvers must move before the old instance goes; a name whose old
+  // instance is already gone (a heal) waits for INSYNC only (src/ops/swap.ts).
   const old = [...new Set([...(job.replaces?.instanceId ? [job.replaces.instanceId] : []), ...job.retire])].filter((id) => id !== converged.id);
-  await deps.dnsWriter.waitInsync(changeId, 10 * 60_000);
-  if (old.length > 0) await deps.clock.sleep(deps.spec.dns.ttl * 1000);
-  await deps.hook?.('insync', name);
-
-  await checkStillServing(deps, job, converged, changeId);
-  let terminated: string[] = [];
-  if (old.length > 0) {
-    // A lost lock stops here: the name is swapped and served; the old instance is an orphan for the next apply.
-    job.guard?.();
-    try {
-      await terminateConfirmed(deps, old, `replaced by ${converged.id}`);
-      terminated = old;
-    } catch (err) {
-      deps.log({ level: 'warn', event: 'orphan-left', msg: `${name}: could not terminate ${old.join(', ')} (${err instanceof Error ? err.message : String(err)}); the next apply collects it`, name });
-    }
-  }
-  await deps.hook?.('terminated', name);
+  const { terminated, waitedMs, ttlWaited } = await settleSwap(deps, job, converged, changeId, old);
 
   const result: ReplaceResult = {
     name,
@@ -150,9 +85,11 @@ export async function replaceName(deps: OpsDeps, job: ReplaceJob): Promise<Repla
     changeId,
     terminated,
     msToServed,
+    settleMs: waitedMs,
+    ttlWaited,
     ...(attempts ? { attempts } : {}),
   };
-  await journal(deps, 'replace', name, { ...result, shape: attempts ? describeShape(attempts[attempts.length - 1]!.shape) : 'adopted', ...(job.fencingToken ? { fencingToken: job.fencingToken } : {}) });
+  await journalReplace(deps, job, result);
   return result;
 }
 
@@ -168,77 +105,11 @@ async function unservedNote(deps: OpsDeps, job: ReplaceJob): Promise<string> {
   if (rec.instanceId) {
     try {
       await deps.limiter.take('ec2:describe');
-      const i = (await deps.compute.describe([rec.instanceId])).get(rec.instanceId);
+      const i = (await deps.instances.describe([rec.instanceId])).get(rec.instanceId);
       live = !i || i.state === 'pending' || i.state === 'running'; // unseen: do not claim it is gone
     } catch {
       return '';
     }
   }
   return live ? '' : `; ${job.name.name} is left unserved (its record points at ${rec.ip}, which no live instance has) until \`fleet apply\` rebuilds it`;
-}
-
-/**
- * The new instance may die between the swap and the end of the wait (a spot interruption, a
- * hardware failure). Terminating the old one then would leave the name pointing at nothing:
- * instead, when the old instance still runs, swap the record back onto it (compare-and-swap,
- * so a change by someone else is never overwritten) and fail. When nothing else can serve the
- * name, fail without terminating anything: the next apply rebuilds the name.
- */
-export async function checkStillServing(deps: OpsDeps, job: ReplaceJob, converged: Instance, changeId: string): Promise<void> {
-  const name = job.name.name;
-  // Through the watcher: one DescribeInstances covers every replacement checking at once.
-  let now: Instance;
-  try {
-    now = await deps.watcher.wait(converged.id, 'to be seen after the swap', 60_000, () => true);
-  } catch (err) {
-    deps.log({ level: 'warn', event: 'check-failed', msg: `${name}: could not check ${converged.id} before terminating the old instance: ${err instanceof Error ? err.message : String(err)}`, name });
-    return;
-  }
-  if (now.state === 'pending' || now.state === 'running') return;
-  const why = `${converged.id} is ${now.state} after the swap`;
-  let seen = new Map<string, Instance>();
-  if (job.replaces?.instanceId) {
-    try {
-      await deps.limiter.take('ec2:describe');
-      seen = await deps.compute.describe([job.replaces.instanceId]);
-    } catch {
-      /* the old instance cannot be checked: do not swap back onto it */
-    }
-  }
-  const back = job.replaces?.instanceId ? seen.get(job.replaces.instanceId) : undefined;
-  if (job.replaces && back && back.state === 'running' && back.privateIp === job.replaces.ip) {
-    deps.log({ level: 'warn', event: 'swap-back', msg: `${name}: ${why}; swapping the record back to ${back.id} (${back.privateIp})`, name });
-    try {
-      const id = await deps.dnsWriter.submit(swapChanges(job.name.fqdn, { ip: converged.privateIp!, ttl: deps.spec.dns.ttl }, job.replaces.ip, job.replaces.ttl));
-      await deps.dnsWriter.waitInsync(id, 10 * 60_000);
-    } catch (err) {
-      throw new FleetError(`${name}: ${why}, and swapping the record back to ${back.id} failed (${err instanceof Error ? err.message : String(err)}); nothing was terminated; the next apply repairs the name`, { cause: err });
-    }
-    throw new FleetError(`${name}: ${why}; the record points at ${back.id} again, which kept running (change ${changeId} undone)`, { data: { name, instanceId: converged.id } });
-  }
-  throw new FleetError(`${name}: ${why}; nothing else can serve the name, so nothing was terminated; the next apply rebuilds it`, { data: { name, instanceId: converged.id } });
-}
-
-/**
- * When the record of `fqdn` is exactly `ip`, return the id of a change whose INSYNC covers the
- * change that put it there: a compare-and-swap of the record onto itself (changes of a zone are
- * applied in order). Undefined when the record is anything else.
- */
-export async function confirmSwap(deps: OpsDeps, fqdn: string, ip: string): Promise<string | undefined> {
-  await deps.limiter.take('route53:api');
-  const rec = await deps.dns.getRecord(deps.zoneId, fqdn);
-  if (!rec || rec.values.length !== 1 || rec.values[0] !== ip) return undefined;
-  return deps.dnsWriter.submit(swapChanges(fqdn, { ip, ttl: rec.ttl }, ip, rec.ttl));
-}
-
-/** One create-only journal object per operation on a name. Never fails the operation. */
-export async function journal(deps: OpsDeps, kind: string, name: string, body: Record<string, unknown>): Promise<void> {
-  const at = deps.clock.now().toISOString();
-  const key = `${deps.spec.fleet}/${at.slice(0, 10)}/${at}-${kind}-${name}-${deps.operationId}.json`;
-  try {
-    await deps.limiter.take('s3:write');
-    await deps.journal.create(key, { kind, name, at, operation: deps.operationId, ...body });
-  } catch (err) {
-    deps.log({ level: 'warn', event: 'journal-failed', msg: `journal entry for ${name} not written: ${err instanceof Error ? err.message : String(err)}`, name });
-  }
 }

@@ -8,7 +8,7 @@ export async function terminateConfirmed(deps: OpsDeps, ids: string[], why: stri
   for (;;) {
     await deps.limiter.take('ec2:terminate-instances');
     try {
-      await deps.compute.terminate(ids);
+      await deps.instances.terminate(ids);
       break;
     } catch (err) {
       const code = (err as { code?: string }).code;

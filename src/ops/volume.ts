@@ -40,14 +40,16 @@
 import { createHash } from 'node:crypto';
 import { DnsConflictError, FleetError } from '../errors.js';
 import type { FleetName, Instance, RoleSpec, Snapshot, Volume, VolumeSpec } from '../model.js';
-import { TAG } from '../aws/ec2.js';
+import { TAG } from '../tags.js';
 import { MOUNTED_TAG } from '../bootstrap/marker.js';
 import { subnetsOf } from '../plan/shape.js';
 import { byAge, currentVolume, usableVolume } from '../plan/volume.js';
 import type { OpsDeps } from './context.js';
-import { swapChanges } from './dns.js';
-import { launchGeneration, describeShape, type LaunchResult } from './launch.js';
-import { checkStillServing, confirmSwap, journal, type ReplaceJob, type ReplaceResult } from './replace.js';
+import { launchGeneration, type LaunchResult } from './launch.js';
+import { journal } from './journal.js';
+import { journalReplace, settleSwap, submitSwap, type ReplaceJob, type ReplaceResult, type SnapshotCheck, type VolumePlacement } from './swap.js';
+
+export type { SnapshotCheck, VolumePlacement } from './swap.js';
 import { terminateConfirmed } from './terminate.js';
 
 const LIVE = new Set(['pending', 'running']);
@@ -57,28 +59,6 @@ export const SNAPSHOT_TIMEOUT_MS = 6 * 3600_000;
 const VOLUME_TIMEOUT_MS = 10 * 60_000;
 /** A volume may be invisible right after CreateVolume (eventual consistency) for this long. */
 const INVISIBLE_GRACE_MS = 60_000;
-
-export interface SnapshotCheck {
-  snapshotId: string;
-  /** Written blocks listed by ListSnapshotBlocks. */
-  blocks: number;
-  /** Blocks changed since the previous snapshot of the volume (ListChangedBlocks), when there is one. */
-  changedSince?: { snapshotId: string; changed: number };
-}
-
-/** What happened to the name's volume in one operation. */
-export interface VolumePlacement {
-  /** The volume attached to the instance that serves (or is about to serve) the name. */
-  volumeId: string;
-  az: string;
-  how: 'created' | 'already-attached' | 'moved' | 'copied';
-  /** The volume the data came from (moved: the same id; copied: the old volume). */
-  from?: { volumeId: string; instanceId?: string; az: string };
-  /** Cross-AZ: the snapshots taken and what the EBS direct API listed. */
-  snapshots?: { pre?: SnapshotCheck; final: SnapshotCheck };
-  /** Cross-AZ: the old volume was deleted once the copy served. */
-  deletedOld?: string;
-}
 
 /** Tags of a name's volume (and of its snapshots). */
 export function volumeTags(deps: OpsDeps, name: FleetName): Record<string, string> {
@@ -100,13 +80,13 @@ function codeOf(err: unknown): string | undefined {
 /** The usable volumes of a name, oldest first. */
 export async function volumesOf(deps: OpsDeps, name: string): Promise<Volume[]> {
   await deps.limiter.take('ec2:describe');
-  const all = await deps.compute.volumesOfName(deps.spec.fleet, name);
+  const all = await deps.volumes.volumesOfName(deps.spec.fleet, name);
   return all.filter(usableVolume).sort(byAge);
 }
 
 async function describeInstance(deps: OpsDeps, id: string): Promise<Instance | undefined> {
   await deps.limiter.take('ec2:describe');
-  return (await deps.compute.describe([id])).get(id);
+  return (await deps.instances.describe([id])).get(id);
 }
 
 /** Poll one volume until `done`; fails on `error`, on the deadline, or when it stays gone. */
@@ -117,7 +97,7 @@ export async function waitVolume(deps: OpsDeps, id: string, what: string, done: 
   for (;;) {
     await deps.limiter.take('ec2:describe');
     try {
-      last = await deps.compute.describeVolume(id);
+      last = await deps.volumes.describeVolume(id);
       if (last) seen = true;
     } catch (err) {
       deps.log({ level: 'warn', event: 'poll-failed', msg: `polling ${id} failed: ${msg(err)}` });
@@ -139,7 +119,7 @@ async function waitSnapshot(deps: OpsDeps, id: string): Promise<Snapshot> {
     await deps.limiter.take('ec2:describe');
     let s: Snapshot | undefined;
     try {
-      s = await deps.compute.describeSnapshot(id);
+      s = await deps.volumes.describeSnapshot(id);
     } catch (err) {
       deps.log({ level: 'warn', event: 'poll-failed', msg: `polling ${id} failed: ${msg(err)}` });
     }
@@ -159,9 +139,9 @@ async function attach(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, vol: Volume
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
   try {
-    await deps.compute.attachVolume(vol.id, instanceId, device);
+    await deps.volumes.attachVolume(vol.id, instanceId, device);
   } catch (err) {
-    const now = await deps.compute.describeVolume(vol.id).catch(() => undefined);
+    const now = await deps.volumes.describeVolume(vol.id).catch(() => undefined);
     if (now?.attachment?.instanceId !== instanceId) throw err;
   }
   deps.log({ level: 'info', event: 'volume-attach', msg: `attaching ${vol.id} to ${instanceId} as ${device}`, volumeId: vol.id, instanceId });
@@ -173,9 +153,9 @@ async function detach(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, vol: Volume
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
   try {
-    await deps.compute.detachVolume(vol.id, instanceId);
+    await deps.volumes.detachVolume(vol.id, instanceId);
   } catch (err) {
-    const now = await deps.compute.describeVolume(vol.id).catch(() => undefined);
+    const now = await deps.volumes.describeVolume(vol.id).catch(() => undefined);
     if (!now || now.attachment?.instanceId === instanceId && now.attachment.state !== 'detaching') throw err;
   }
   deps.log({ level: 'info', event: 'volume-detach', msg: `detaching ${vol.id} from ${instanceId}`, volumeId: vol.id, instanceId });
@@ -191,7 +171,7 @@ async function quiesce(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name: stri
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
   try {
-    await deps.compute.stop([holder.id]);
+    await deps.instances.stop([holder.id]);
   } catch (err) {
     if (codeOf(err) !== 'UnsupportedOperation' && codeOf(err) !== 'UnsupportedInstanceAttribute') throw err;
     deps.log({ level: 'warn', event: 'quiesce-terminate', msg: `${name}: ${holder.id} cannot be stopped (${codeOf(err)}: a one-time spot instance); terminating it so that ${volumeId} is quiescent`, name, instanceId: holder.id });
@@ -223,7 +203,7 @@ async function waitMounted(deps: OpsDeps, name: string, instanceId: string, volu
 async function snapshot(deps: OpsDeps, job: Pick<ReplaceJob, 'guard'>, name: FleetName, vol: Volume, why: string): Promise<Snapshot> {
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
-  const s = await deps.compute.createSnapshot(vol.id, `fleet ${deps.spec.fleet}: ${name.name} ${why}`, { ...volumeTags(deps, name), 'fleet:operation': deps.operationId });
+  const s = await deps.volumes.createSnapshot(vol.id, `fleet ${deps.spec.fleet}: ${name.name} ${why}`, { ...volumeTags(deps, name), [TAG.operation]: deps.operationId });
   deps.log({ level: 'info', event: 'snapshot', msg: `${name.name}: snapshot ${s.id} of ${vol.id} (${why}); waiting for it to complete`, name: name.name, snapshotId: s.id });
   return waitSnapshot(deps, s.id);
 }
@@ -261,11 +241,11 @@ export async function verifySnapshot(deps: OpsDeps, snap: Snapshot, previous: Sn
 /** The snapshot a new snapshot of `vol` follows: its latest completed one before `before`, else the one it was created from. */
 async function previousSnapshot(deps: OpsDeps, vol: Volume, before?: Snapshot): Promise<Snapshot | undefined> {
   await deps.limiter.take('ec2:describe');
-  const own = (await deps.compute.snapshotsOfVolume(vol.id)).filter((s) => s.state === 'completed' && s.id !== before?.id && (!before || s.startTime <= before.startTime));
+  const own = (await deps.volumes.snapshotsOfVolume(vol.id)).filter((s) => s.state === 'completed' && s.id !== before?.id && (!before || s.startTime <= before.startTime));
   if (own.length > 0) return own[own.length - 1];
   if (!vol.snapshotId) return undefined;
   await deps.limiter.take('ec2:describe');
-  const src = await deps.compute.describeSnapshot(vol.snapshotId);
+  const src = await deps.volumes.describeSnapshot(vol.snapshotId);
   return src?.state === 'completed' ? src : undefined;
 }
 
@@ -287,7 +267,7 @@ async function createVolume(
 ): Promise<Volume> {
   job.guard?.();
   await deps.limiter.take('ec2:mutating');
-  const v = await deps.compute.createVolume({
+  const v = await deps.volumes.createVolume({
     clientToken: volumeToken(deps, name.name, generation, az, from?.snapshotId),
     az,
     sizeGiB: spec.sizeGiB,
@@ -295,7 +275,7 @@ async function createVolume(
     ...(spec.iops !== undefined ? { iops: spec.iops } : {}),
     ...(spec.throughputMiBps !== undefined ? { throughputMiBps: spec.throughputMiBps } : {}),
     ...(from ? { snapshotId: from.snapshotId } : {}),
-    tags: { ...volumeTags(deps, name), ...(from ? { 'fleet:volume-from': from.volumeId, 'fleet:snapshot': from.snapshotId } : {}) },
+    tags: { ...volumeTags(deps, name), ...(from ? { [TAG.volumeFrom]: from.volumeId, [TAG.snapshot]: from.snapshotId } : {}) },
   });
   if (from) track.copy = v.id;
   deps.log({ level: 'info', event: 'volume-created', msg: `${name.name}: created ${v.id} (${spec.sizeGiB} GiB ${spec.type} in ${az}${from ? ` from ${from.snapshotId}` : ''})`, name: name.name, volumeId: v.id });
@@ -326,12 +306,12 @@ async function placeVolume(
   }
   // Re-read: the holder may have been terminated meanwhile (its volume then detaches by itself).
   await deps.limiter.take('ec2:describe');
-  let cur = (await deps.compute.describeVolume(src.id)) ?? src;
+  let cur = (await deps.volumes.describeVolume(src.id)) ?? src;
   if (cur.attachment?.instanceId === instance.id) {
     if (cur.attachment.state !== 'attached') cur = await waitVolume(deps, cur.id, `to be attached to ${instance.id}`, attachedTo(instance.id));
     // A copy made by a cut-off replacement: its original goes once this instance serves the name.
-    const origin = cur.tags['fleet:volume-from'];
-    const original = origin ? await deps.compute.describeVolume(origin) : undefined;
+    const origin = cur.tags[TAG.volumeFrom];
+    const original = origin ? await deps.volumes.describeVolume(origin) : undefined;
     if (original && usableVolume(original) && original.name === name.name) {
       return { volumeId: cur.id, az: cur.az, how: 'already-attached', from: { volumeId: original.id, az: original.az, ...(original.attachment ? { instanceId: original.attachment.instanceId } : {}) } };
     }
@@ -391,7 +371,7 @@ async function launchNearVolume(deps: OpsDeps, job: ReplaceJob, src: Volume | un
   if (!src) return { ...(await launchGeneration(deps, job.name, job.role, job.generation, opts())), crossAz: false };
   const subnets = job.override?.subnets ?? subnetsOf(deps.spec, job.role);
   await deps.limiter.take('ec2:describe');
-  const zones = await deps.compute.subnetZones(subnets);
+  const zones = await deps.catalog.subnetZones(subnets);
   const here = subnets.filter((s) => zones.get(s) === src.az);
   const elsewhere = subnets.filter((s) => zones.get(s) !== src.az);
   let failed: LaunchResult['attempts'] = [];
@@ -490,16 +470,7 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
       await deps.hook?.('mounted', name);
     }
     if (!converged.privateIp) throw new FleetError(`${name}: ${instance.id} converged without a private address`);
-    const ip = converged.privateIp;
-    try {
-      job.guard?.();
-      changeId = await deps.dnsWriter.submit(swapChanges(job.name.fqdn, job.replaces, ip, deps.spec.dns.ttl));
-    } catch (err) {
-      const confirmed = await confirmSwap(deps, job.name.fqdn, ip).catch(() => undefined);
-      if (!confirmed) throw err;
-      deps.log({ level: 'warn', event: 'swap-confirmed', msg: `${name}: the swap answered ${msg(err)}, but the record already points at ${instance.id} (${ip}): swapped`, name });
-      changeId = confirmed;
-    }
+    changeId = await submitSwap(deps, job, instance, converged.privateIp);
   } catch (err) {
     const why = err instanceof DnsConflictError ? `the record of ${name} changed underneath this operation` : msg(err);
     throw await rollbackVolume(deps, job, { instance, src, copy: track.copy, holder: holderLive ? holder : undefined, touched, why, cause: err });
@@ -509,27 +480,13 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
   await deps.hook?.('swapped', name);
 
   const old = [...new Set([...(oldId ? [oldId] : []), ...job.retire, ...(holderId ? [holderId] : [])])].filter((id) => id !== converged.id);
-  await deps.dnsWriter.waitInsync(changeId, 10 * 60_000);
   let unservedMs: number | undefined;
-  if (unservedFrom !== undefined) {
+  // The old holder is stopped (or terminated) by now: INSYNC is enough, unless another old instance still runs.
+  const { terminated, waitedMs, ttlWaited } = await settleSwap(deps, job, converged, changeId, old, () => {
+    if (unservedFrom === undefined) return;
     unservedMs = deps.clock.now().getTime() - unservedFrom;
     deps.log({ level: 'warn', event: 'unserved-end', msg: `${name}: served again by ${converged.id} (record INSYNC) after ${Math.round(unservedMs)} ms unserved`, name, unservedMs });
-  }
-  if (old.length > 0) await deps.clock.sleep(deps.spec.dns.ttl * 1000);
-  await deps.hook?.('insync', name);
-
-  await checkStillServing(deps, job, converged, changeId);
-  let terminated: string[] = [];
-  if (old.length > 0) {
-    job.guard?.();
-    try {
-      await terminateConfirmed(deps, old, `replaced by ${converged.id}`);
-      terminated = old;
-    } catch (err) {
-      deps.log({ level: 'warn', event: 'orphan-left', msg: `${name}: could not terminate ${old.join(', ')} (${msg(err)}); the next apply collects it`, name });
-    }
-  }
-  await deps.hook?.('terminated', name);
+  });
   if (placed.from && placed.from.volumeId !== placed.volumeId) placed.deletedOld = await deleteSource(deps, job, converged, placed);
 
   const result: ReplaceResult = {
@@ -543,11 +500,13 @@ export async function replaceWithVolume(deps: OpsDeps, job: ReplaceJob, spec: Vo
     changeId,
     terminated,
     msToServed,
+    settleMs: waitedMs,
+    ttlWaited,
     volume: placed,
     ...(unservedMs !== undefined ? { unservedMs } : {}),
     ...(attempts ? { attempts } : {}),
   };
-  await journal(deps, 'replace', name, { ...result, shape: attempts ? describeShape(attempts[attempts.length - 1]!.shape) : 'adopted', ...(job.fencingToken ? { fencingToken: job.fencingToken } : {}) });
+  await journalReplace(deps, job, result);
   return result;
 }
 
@@ -578,11 +537,11 @@ async function rollbackVolume(
     await terminateConfirmed(deps, [s.instance.id], `rollback of ${name}`);
     notes.push(`${s.instance.id} terminated`);
     if (s.copy) {
-      const original = s.src ? await deps.compute.describeVolume(s.src.id) : undefined;
+      const original = s.src ? await deps.volumes.describeVolume(s.src.id) : undefined;
       if (original && usableVolume(original)) {
         await waitVolume(deps, s.copy, `to detach from ${s.instance.id}`, (v) => v.state === 'available' && !v.attachment);
         await deps.limiter.take('ec2:mutating');
-        await deps.compute.deleteVolume(s.copy);
+        await deps.volumes.deleteVolume(s.copy);
         notes.push(`the copy ${s.copy} deleted (the original ${original.id} is intact)`);
       } else {
         notes.push(`the copy ${s.copy} kept (the original ${s.src?.id ?? '?'} is not there)`);
@@ -597,7 +556,7 @@ async function rollbackVolume(
         const now = await waitVolume(deps, s.src.id, `to be free or still on ${h.id}`, (v) => !v.attachment || v.attachment.instanceId === h.id);
         if (!now.attachment) await attach(deps, {}, now, h.id, job.role.volume!.device);
         await deps.limiter.take('ec2:mutating');
-        await deps.compute.start([h.id]);
+        await deps.instances.start([h.id]);
         await deps.watcher.wait(h.id, 'to run again', VOLUME_TIMEOUT_MS, (i) => i.state === 'running', (i) => (i.state === 'shutting-down' || i.state === 'terminated' ? `${h.id} is ${i.state}` : undefined));
         notes.push(`${s.src.id} back on ${h.id}, which runs again`);
       } else if (h && LIVE.has(h.state)) {
@@ -620,7 +579,7 @@ async function deleteSource(deps: OpsDeps, job: ReplaceJob, serving: Instance, p
   const name = job.name.name;
   const oldId = placed.from!.volumeId;
   try {
-    const copy = await deps.compute.describeVolume(placed.volumeId);
+    const copy = await deps.volumes.describeVolume(placed.volumeId);
     if (!copy || copy.attachment?.instanceId !== serving.id || copy.attachment.state !== 'attached') {
       deps.log({ level: 'warn', event: 'volume-kept', msg: `${name}: keeping ${oldId}: its copy ${placed.volumeId} is not attached to ${serving.id}`, name });
       return undefined;
@@ -628,7 +587,7 @@ async function deleteSource(deps: OpsDeps, job: ReplaceJob, serving: Instance, p
     await waitVolume(deps, oldId, 'to be free (its instance terminated)', free);
     job.guard?.();
     await deps.limiter.take('ec2:mutating');
-    await deps.compute.deleteVolume(oldId);
+    await deps.volumes.deleteVolume(oldId);
     deps.log({ level: 'info', event: 'volume-deleted', msg: `${name}: deleted ${oldId} in ${placed.from!.az}; ${placed.volumeId} in ${placed.az} serves`, name, volumeId: oldId });
     return oldId;
   } catch (err) {

@@ -5,7 +5,7 @@
  */
 import { FleetError } from '../errors.js';
 import type { Instance } from '../model.js';
-import type { Compute, Log } from '../ports.js';
+import type { Instances, Log } from '../ports.js';
 import type { OpsClock } from './clock.js';
 import type { RateLimiter } from './limiter.js';
 
@@ -29,7 +29,7 @@ export interface WatcherOptions {
 }
 
 export class InstanceWatcher {
-  readonly #compute: Compute;
+  readonly #instances: Instances;
   readonly #clock: OpsClock;
   readonly #limiter: RateLimiter;
   readonly #log: Log;
@@ -37,31 +37,49 @@ export class InstanceWatcher {
   #waiters: Waiter[] = [];
   #running = false;
 
-  constructor(compute: Compute, clock: OpsClock, limiter: RateLimiter, log: Log, opts: WatcherOptions) {
-    this.#compute = compute;
+  constructor(instances: Instances, clock: OpsClock, limiter: RateLimiter, log: Log, opts: WatcherOptions) {
+    this.#instances = instances;
     this.#clock = clock;
     this.#limiter = limiter;
     this.#log = log;
     this.#opts = opts;
   }
 
-  /** Resolve when `done(instance)`; reject when `fail` says so, at the deadline, or when the id stays invisible. */
-  wait(id: string, what: string, timeoutMs: number, done: (i: Instance) => boolean, fail: (i: Instance) => string | undefined = () => undefined): Promise<Instance> {
+  /**
+   * Resolve when `done(instance)`; reject when `fail` says so, at the deadline, when the id
+   * stays invisible, or with the signal's reason when `signal` aborts (a stop: the wait ends
+   * at once, not at the next poll).
+   */
+  wait(id: string, what: string, timeoutMs: number, done: (i: Instance) => boolean, fail: (i: Instance) => string | undefined = () => undefined, signal?: AbortSignal): Promise<Instance> {
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
       const now = this.#clock.now().getTime();
-      this.#waiters.push({ id, what, done, fail, deadline: now + timeoutMs, invisibleSince: now, resolve, reject });
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(w);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        // Taken into a poll in progress: that poll's result is dropped (settled promises ignore it).
+        reject(signal!.reason);
+      };
+      const settle = <T>(f: (v: T) => void) => (v: T) => {
+        signal?.removeEventListener('abort', onAbort);
+        f(v);
+      };
+      const w: Waiter = { id, what, done, fail, deadline: now + timeoutMs, invisibleSince: now, resolve: settle(resolve), reject: settle(reject) };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(w);
       if (!this.#running) void this.#loop();
     });
   }
 
-  /** Wait for the readiness contract: running and tagged fleet:converged. */
-  converged(id: string, timeoutMs: number): Promise<Instance> {
+  /** Wait for the readiness contract: running and tagged fleet:converged. `signal` ends the wait (a stop). */
+  converged(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Instance> {
     return this.wait(
       id,
       'to report convergence',
       timeoutMs,
       (i) => i.state === 'running' && Boolean(i.converged),
       (i) => (i.state === 'pending' || i.state === 'running' ? undefined : `${id} is ${i.state} before it converged`),
+      signal,
     );
   }
 
@@ -85,7 +103,7 @@ export class InstanceWatcher {
         for (let i = 0; i < ids.length; i += 200) {
           await this.#limiter.take('ec2:describe');
           try {
-            const got = await this.#compute.describe(ids.slice(i, i + 200));
+            const got = await this.#instances.describe(ids.slice(i, i + 200));
             for (const [k, v] of got) seen.set(k, v);
           } catch (err) {
             // A failed poll is not a failed wait: the SDK has retried already; try again next poll.

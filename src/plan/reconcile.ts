@@ -12,6 +12,7 @@
  */
 import type { FleetName, Action, DnsRecord, FleetSpec, Instance, Plan, RecordTarget, Volume, VolumeNote } from '../model.js';
 import { conventionOf, desiredNames, tryParseName } from '../naming.js';
+import { TAG } from '../tags.js';
 import { LIVE_STATES } from './inventory.js';
 import { byAge, currentVolume, usableVolume } from './volume.js';
 
@@ -97,7 +98,7 @@ export function planReconcile(
         const on = vols.find((v) => v.attachment?.instanceId === target.id);
         const others = vols.filter((v) => v !== on);
         if (on) {
-          const copies = others.filter((v) => on.tags['fleet:volume-from'] === v.id && v.attachment === undefined);
+          const copies = others.filter((v) => on.tags[TAG.volumeFrom] === v.id && v.attachment === undefined);
           for (const v of copies) notes.push(`${n.name}: ${v.id} (${v.az}) is the volume ${on.id} was copied from; it is kept (delete it by hand once ${on.id} is known good)`);
           continue;
         }

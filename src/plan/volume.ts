@@ -1,5 +1,6 @@
 /** Which of a name's volumes holds its data (pure; used by the planner and by ops/volume.ts). */
 import type { Volume } from '../model.js';
+import { TAG } from '../tags.js';
 
 /**
  * The volume that holds the name's data now: the one attached to `serving`; else one in `az`
@@ -17,7 +18,7 @@ export function currentVolume(vols: readonly Volume[], serving?: string, az?: st
     if (here.length > 0) return here[here.length - 1];
   }
   const ids = new Set(vols.map((v) => v.id));
-  return vols.find((v) => !ids.has(v.tags['fleet:volume-from'] ?? '')) ?? vols[0];
+  return vols.find((v) => !ids.has(v.tags[TAG.volumeFrom] ?? '')) ?? vols[0];
 }
 
 /** Volume states that hold data fleet may use; `deleting`/`deleted` are gone, `error` is left alone. */

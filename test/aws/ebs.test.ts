@@ -14,10 +14,13 @@ import { CloudError } from '../../src/errors.js';
 let cloud: LocalCloud;
 let ec2: EC2Client;
 let ebs: EBSClient;
+const HOUR = 3_600_000;
 const creds = { accessKeyId: 'AKIDLOCALCLOUD', secretAccessKey: 'x' };
 
 before(async () => {
-  cloud = await startLocalCloud({ clockSpeed: 100, delays: { snapshotMs: 1000, attachMs: 100 } });
+  // Real-time speed and an hour per snapshot and per volume: nothing completes on its own
+  // during the test; the test moves the local cloud's clock itself (no sleeps, no races).
+  cloud = await startLocalCloud({ clockSpeed: 1, delays: { snapshotMs: HOUR, attachMs: HOUR } });
   ec2 = new EC2Client({ endpoint: cloud.endpoint, region: 'us-east-1', credentials: creds });
   ebs = new EBSClient({ endpoint: cloud.endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
 });
@@ -29,18 +32,22 @@ after(async () => {
 
 async function completed(volumeId: string): Promise<string> {
   const s = await ec2.send(new CreateSnapshotCommand({ VolumeId: volumeId }));
-  const end = Date.now() + 10_000;
-  while (cloud.control.ec2.snapshots().find((x) => x.snapshotId === s.SnapshotId)?.state !== 'completed') {
-    assert.ok(Date.now() < end, 'snapshot did not complete');
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  assert.notEqual(cloud.control.ec2.snapshots().find((x) => x.snapshotId === s.SnapshotId)?.state, 'completed');
+  cloud.control.clock.advance(HOUR);
+  assert.equal(cloud.control.ec2.snapshots().find((x) => x.snapshotId === s.SnapshotId)?.state, 'completed', 'completed after the snapshot delay');
   return s.SnapshotId!;
+}
+
+/** A new volume is available once the local cloud's clock passed its creation delay. */
+function available(volumeId: string): void {
+  cloud.control.clock.advance(HOUR);
+  assert.equal(cloud.control.ec2.volume(volumeId)?.state, 'available');
 }
 
 test('a sparse 1000 GiB snapshot: every page followed, empty ones included; changed blocks counted', async () => {
   const v = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1000, VolumeType: 'gp3' }));
   const id = v.VolumeId!;
-  while (cloud.control.ec2.volume(id)?.state !== 'available') await new Promise((r) => setTimeout(r, 5));
+  available(id);
   // 1000 GiB = 2,048,000 blocks; a page of 10,000 results covers 100,000 indexes: ~20 pages, most of them empty.
   cloud.control.ec2.writeVolumeBlocks(id, { 0: 'a', 1_000_000: 'b', 2_047_999: 'c' });
   const s1 = await completed(id);
@@ -67,7 +74,8 @@ test('errors keep their AWS code: a snapshot that does not exist, unrelated snap
   await assert.rejects(direct.snapshotBlocks('snap-0000000000000dead'), (e: unknown) => e instanceof CloudError && e.code === 'ResourceNotFoundException');
   const a = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1, VolumeType: 'gp3' }));
   const b = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1, VolumeType: 'gp3' }));
-  for (const v of [a, b]) while (cloud.control.ec2.volume(v.VolumeId!)?.state !== 'available') await new Promise((r) => setTimeout(r, 5));
+  cloud.control.clock.advance(HOUR);
+  for (const v of [a, b]) assert.equal(cloud.control.ec2.volume(v.VolumeId!)?.state, 'available');
   const sa = await completed(a.VolumeId!);
   const sb = await completed(b.VolumeId!);
   await assert.rejects(direct.changedBlocks(sa, sb), (e: unknown) => e instanceof CloudError && e.code === 'ValidationException');

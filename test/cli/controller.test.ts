@@ -271,8 +271,9 @@ describe('controllers and fleet locks', () => {
           assert.equal((JSON.parse(noAws.stdout) as Locks).locks.find((l) => l.name === 'web-03')?.holder?.['pid'], up.pid);
         }
 
-        // A second operator waits behind it.
-        const second = spawnFleet(['kill', 'web-03', '--wait', '5m', '--dry-run', '--config', config, ...FAST], env());
+        // A second operator waits behind it: the same upgrade, which finds it done once it gets the lock
+        // (a dry run takes no lock, so it cannot stand in line).
+        const second = spawnFleet(['upgrade', 'web-03', '--type', 'm5.large', '--wait', '2h', '--yes', '--config', config, ...FAST], env());
         procs.push(second);
         const queued = await until('one waiting', 30_000, async () => (await locks()).locks.find((l) => l.name === 'web-03' && l.waiting === 1));
         assert.equal(queued.holder!['pid'], up.pid);
@@ -293,6 +294,7 @@ describe('controllers and fleet locks', () => {
         cloud.control.ec2.setConvergence([{ names: ['web-03'], converge: 'never' }]);
         assert.equal(u.code, 0, u.stdout + u.stderr);
         assert.equal(k.code, 0, k.stdout + k.stderr);
+        assert.match(k.stdout, /^skip web-03: already .*: done meanwhile by whoever held web-03 before$/m, 'the waiting upgrade re-planned under the lock');
         const after = await run(['locks', '--config', config]);
         assert.match(after.stdout, /^no name is locked$/m, after.stdout);
         const j = await locks();

@@ -94,13 +94,18 @@ describe('crash injection: the CLI dies at each step, the next apply finishes or
     return config;
   };
 
-  const journal = (f: string): JournalEntry[] =>
-    cloud.control.s3.objects(`${f}-fleet-journal`).map((o) => {
+  const journal = (f: string): JournalEntry[] => {
+    const objects = cloud.control.s3.objects(`${f}-fleet-journal`);
+    // An entry's outcome sits beside it (`<key>.outcome`, src/ops/journal.ts): never without its entry.
+    const keys = new Set(objects.map((o) => o.key));
+    for (const o of objects) if (o.key.endsWith('.outcome')) assert.ok(keys.has(o.key.slice(0, -'.outcome'.length)), `${o.key}: its entry exists`);
+    return objects.filter((o) => !o.key.endsWith('.outcome')).map((o) => {
       const text = cloud.control.s3.getObject(`${f}-fleet-journal`, o.key)!.toString('utf8');
       let body: JournalEntry;
       assert.doesNotThrow(() => (body = JSON.parse(text) as JournalEntry), `journal ${o.key} is JSON`);
       return { ...body!, key: o.key };
     });
+  };
 
   /**
    * The journal tells no lie: every entry is well formed and under its fleet's prefix; a

@@ -280,13 +280,11 @@ describe('fleet init and fleet ls against the local cloud', () => {
     assert.match(r.stdout, /web-01 +i-/);
   });
 
-  test('an endpoint that does not answer fails within a bounded time with a clear error, exit 1', async () => {
+  test('an endpoint that refuses connections fails with a clear error, exit 1 (the test timeout bounds it; see deadline.test.ts)', async () => {
     const config = writeConfig(fleetYaml());
-    const started = Date.now();
     const r = await fleet(['ls', '--config', config], { endpoint: 'http://127.0.0.1:9' });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /looking up hosted zone prod\.example\.com: cannot reach the AWS endpoint \(connect ECONNREFUSED 127\.0\.0\.1:9\)/);
-    assert.ok(Date.now() - started < 20_000);
   });
 });
 

@@ -543,7 +543,8 @@ describe('fleet plan / apply / upgrade / kill against the local cloud', () => {
     assert.equal(k.code, 0, k.stderr);
     assert.match(k.stdout, new RegExp(`^kill web-02: terminate ${victim.instanceId} \\(t3\\.medium spot us-east-1b, ${victim.ip.replace(/\./g, '\\.')}\\)`, 'm'));
     assert.match(k.stdout, new RegExp(`^killed ${victim.instanceId}; web-02 now points at a dead instance until \`fleet apply\` rebuilds it$`, 'm'));
-    assert.deepEqual(mutatingCalls(cloud.control.calls()), { 'ec2:TerminateInstances': 1, 's3:PutObject': 1 });
+    // Two journal objects: the entry (before the kill) and its outcome beside it (after).
+    assert.deepEqual(mutatingCalls(cloud.control.calls()), { 'ec2:TerminateInstances': 1, 's3:PutObject': 2 });
     for (const i of cloud.control.ec2.instances().filter((x) => x.tags['fleet:fleet'] === 'heal')) {
       if (i.instanceId === victim.instanceId) assert.match(i.state, /^(shutting-down|terminated)$/);
       else assert.equal(i.state, 'running', `${i.tags['fleet:name']} untouched`);

@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test';
 import { InputError } from '../../src/errors.js';
 import { LocalCoordinator } from '../../src/coord/local.js';
 import { describeHolder, LockLostError, LockTimeoutError, type HolderInfo, type LockHandle } from '../../src/coord/port.js';
+import { manualClock } from '../../src/clock.js';
 import { exitOf, intervals, readEvents, startContender } from './procs.js';
 
 const dirs: string[] = [];
@@ -55,14 +56,14 @@ describe('local coordinator', () => {
       assert.equal(e.exitCode, 1);
       return true;
     });
-    const t0 = Date.now();
-    await assert.rejects(b.lock('web-03', { operation: 'kill', deadlineMs: 150 }), LockTimeoutError);
-    assert.ok(Date.now() - t0 >= 140);
+    await assert.rejects(b.lock('web-03', { operation: 'kill', deadlineMs: 150 }), (e: unknown) => e instanceof LockTimeoutError && e.waitedMs >= 150);
     const other = await b.lock('web-04', { operation: 'kill', deadlineMs: 0 });
     assert.equal(other.fencingToken, '0000000001');
     await other.release();
-    const waiting = b.lock('web-03', { operation: 'kill', deadlineMs: 5000 });
-    await new Promise((r) => setTimeout(r, 50));
+    let queued!: () => void;
+    const inLine = new Promise<void>((r) => (queued = r));
+    const waiting = b.lock('web-03', { operation: 'kill', deadlineMs: 5000, onWait: () => queued() });
+    await inLine; // it waits (an event, not a sleep)
     await h.release();
     await h.release(); // idempotent
     assert.throws(() => h.assertHeld(), LockLostError);
@@ -70,6 +71,39 @@ describe('local coordinator', () => {
     assert.equal(h2.fencingToken, '0000000002');
     assert.equal(h2.holder.host, 'ops-8');
     await h2.release();
+  });
+
+  test('a lock wait (--wait) runs on the injected clock: its deadline passes when the clock says so, not the wall', async () => {
+    const dir = fresh();
+    const clock = manualClock(Date.UTC(2026, 11, 7, 3, 0, 0));
+    const a = local(dir);
+    const b = local(dir, { host: 'ops-8', clock });
+    const h = await a.lock('web-05', { operation: 'upgrade' });
+    let settled = false;
+    let waitedFor: unknown;
+    const waiting = b.lock('web-05', { operation: 'kill', deadlineMs: 30_000, onWait: ({ holder }) => (waitedFor = holder?.host) }).then(
+      (x) => ((settled = true), x),
+      (e: unknown) => {
+        settled = true;
+        throw e;
+      },
+    );
+    // The deadline's sleep and a poll's sleep, both on the manual clock.
+    await clock.sleeping(2);
+    assert.equal(waitedFor, 'ops-7', 'it saw the holder and waits');
+    // Just short of the deadline: the poll wakes, finds the lock still held, and sleeps again.
+    const polls = clock.sleepers;
+    clock.advance(29_999);
+    await clock.sleeping(polls);
+    assert.equal(settled, false, 'still waiting 1 ms before the deadline');
+    clock.advance(1);
+    await assert.rejects(waiting, (e: unknown) => {
+      assert.ok(e instanceof LockTimeoutError, String(e));
+      assert.equal(e.waitedMs, 30_000, 'waited exactly the deadline, in clock time');
+      assert.equal(e.holder?.host, 'ops-7');
+      return true;
+    });
+    await h.release();
   });
 
   test('in one process, waiters get the lock in call order; an aborted waiter leaves the line', async () => {
@@ -147,9 +181,13 @@ describe('local coordinator', () => {
     assert.deepEqual(await a.holders(), []);
     const web = await a.lock('web-03', { operation: 'upgrade' });
     const db = await a.lock('db-01', { operation: 'kill' });
-    const w1 = b.lock('web-03', { operation: 'heal' });
-    const w2 = b.lock('web-03', { operation: 'heal' });
-    await new Promise((r) => setTimeout(r, 50));
+    let waits = 0;
+    let bothWait!: () => void;
+    const both = new Promise<void>((r) => (bothWait = r));
+    const onWait = () => void (++waits === 2 && bothWait());
+    const w1 = b.lock('web-03', { operation: 'heal', onWait });
+    const w2 = b.lock('web-03', { operation: 'heal', onWait });
+    await both; // both wait, their wait files written (an event, not a sleep)
     const list = await a.holders();
     assert.deepEqual(
       list.map((l) => [l.name, l.holder?.host, l.holder?.operation, l.holder?.fencingToken, l.waiting]),

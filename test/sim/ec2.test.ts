@@ -935,14 +935,13 @@ test('knob: clock speed runs simulated delays faster than real time', async (t) 
   try {
     await k.delays({ bootMs: 60_000, convergeMs: 120_000 });
     await k.speed(2000);
-    const started = Date.now();
     const [i] = await launch({ UserData: BOOTSTRAP_USER_DATA });
     const x = await eventually(async () => {
       const d = await describeOne(i!.InstanceId!);
       return tagOf(d, CONVERGED_TAG) ? d : undefined;
     }, 5000);
     assert.equal(x.State?.Name, 'running');
-    assert.ok(Date.now() - started < 5000, 'three simulated minutes passed in a few real seconds');
+    // Three simulated minutes passed within the wait above (its bound, not a wall-time assertion).
     const convergedAt = Date.parse(tagOf(x, CONVERGED_TAG)!);
     assert.ok(convergedAt - i!.LaunchTime!.getTime() >= 180_000 - 1000, 'the tag carries the simulated time');
   } finally {

@@ -1922,18 +1922,15 @@ const KNOWN_BUGS: KnownBug[] = [
       const tag = 'abcdefghijklmnopqrstuvwxyz';
       await rawOk(ec2Raw([['Action', 'RunInstances'], ['ImageId', IMAGE_ID], ['MinCount', '1'], ['MaxCount', '1'], ['TagSpecification.1.ResourceType', 'instance'], ['TagSpecification.1.Tag.1.Key', 'redos'], ['TagSpecification.1.Tag.1.Value', tag]]));
       await rawOk(ec2Raw([['Action', 'CreateVolume'], ['AvailabilityZone', 'us-east-1a'], ['Size', '1'], ['TagSpecification.1.ResourceType', 'volume'], ['TagSpecification.1.Tag.1.Key', 'redos'], ['TagSpecification.1.Tag.1.Value', tag]]));
-      const value = `${'*'.repeat(9)}X`;
-      const slow: string[] = [];
+      // 20 stars: a backtracking matcher would take far beyond the request's 15 s bound (9 stars
+      // took ~1 s, 12 ~30 s), so it answers at all only if the match is linear; no wall-time
+      // assertion (test/sim/wildcard.test.ts bounds the matcher's work by counting).
+      const value = `${'*'.repeat(20)}X`;
       for (const action of ['DescribeInstances', 'DescribeVolumes']) {
-        const t0 = Date.now();
         const a = await expectContract(rawEc2(`Action=${action}&Version=2016-11-15&Filter.1.Name=tag%3Aredos&Filter.1.Value.1=${enc(value)}`));
-        const ms = Date.now() - t0;
-        t.diagnostic(`${action} with ${JSON.stringify(value)}: ${a.status} in ${ms} ms`);
+        t.diagnostic(`${action} with ${JSON.stringify(value)}: ${a.status}`);
         assert.equal(a.status, 200);
-        // A linear-time glob match answers in about a millisecond.
-        if (ms >= 200) slow.push(`${action} with filter value ${value} took ${ms} ms (the event loop is blocked meanwhile)`);
       }
-      assert.deepEqual(slow, []);
     },
   },
 ];

@@ -791,7 +791,6 @@ describe('listing', () => {
       .map((k) => ({ k, b: Buffer.from(k) }))
       .sort((x, y) => Buffer.compare(x.b, y.b))
       .map((e) => e.k);
-    const started = Date.now();
     const seen: string[] = [];
     let token: string | undefined;
     let pages = 0;
@@ -803,7 +802,6 @@ describe('listing', () => {
     } while (token);
     assert.equal(pages, Math.ceil(expected.length / 1000));
     assert.deepEqual(seen, expected);
-    assert.ok(Date.now() - started < 15_000, `listing 100k keys took ${Date.now() - started} ms`);
     assert.equal(cloud.control.s3.objects(b).length, expected.length);
   });
 });

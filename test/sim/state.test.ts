@@ -67,11 +67,16 @@ test('stateLocationOf: shell quoting, and anything else is no location', () => {
   assert.equal(stateLocationOf(block(`# state_s3='s3://b-1/x/'`)), undefined, 'a comment');
 });
 
+const BOOT_MS = 3_600_000;
+const CONVERGE_MS = 3_600_000;
+
 describe('instances restore their state prefix at first boot', () => {
   let cloud: LocalCloud;
   let ec2: EC2Client;
   before(async () => {
-    cloud = await startLocalCloud({ clockSpeed: 50, delays: { bootMs: 1000, convergeMs: 1000 } });
+    // Real-time speed and an hour to boot and an hour to converge: nothing moves on its own
+    // while the test runs; the test moves the simulated clock itself (no race with the boot).
+    cloud = await startLocalCloud({ clockSpeed: 1, delays: { bootMs: BOOT_MS, convergeMs: CONVERGE_MS } });
     ec2 = new EC2Client({ endpoint: cloud.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCALCLOUD', secretAccessKey: 'x' } });
   });
   after(async () => {
@@ -85,12 +90,10 @@ describe('instances restore their state prefix at first boot', () => {
     );
     return r.Instances![0]!.InstanceId!;
   };
-  const until = async (cond: () => boolean): Promise<void> => {
-    const end = Date.now() + 10_000;
-    while (!cond()) {
-      assert.ok(Date.now() < end, 'condition not met in time');
-      await new Promise((r) => setTimeout(r, 2));
-    }
+  /** Move the simulated clock by `ms`, then `cond` holds. */
+  const later = (ms: number, cond: () => boolean, what: string): void => {
+    cloud.control.clock.advance(ms);
+    assert.ok(cond(), what);
   };
 
   test('the keys under the prefix at boot, not the ones saved later; other names and other prefixes are not restored', async () => {
@@ -102,9 +105,10 @@ describe('instances restore their state prefix at first boot', () => {
     s3.putObject('demo-fleet-state', 'ci/ci-01x/config.json', 'another prefix that merely starts alike');
 
     const first = await launch(userData('ci-01'));
+    assert.equal(cloud.control.ec2.instance(first)!.state, 'pending');
     assert.equal(cloud.control.ec2.instance(first)!.restoredState, undefined, 'not booted yet');
-    await until(() => cloud.control.ec2.instance(first)!.state === 'running');
-    await until(() => cloud.control.ec2.instance(first)!.tags['fleet:converged'] !== undefined);
+    later(BOOT_MS, () => cloud.control.ec2.instance(first)!.state === 'running', 'running after the boot delay');
+    later(CONVERGE_MS, () => cloud.control.ec2.instance(first)!.tags['fleet:converged'] !== undefined, 'converged after the convergence delay');
     assert.deepEqual(cloud.control.ec2.instance(first)!.restoredState, ['ci/ci-01/config.json', 'ci/ci-01/keys/host.pem']);
 
     // The instance saves more; what it restored stays what it restored.
@@ -114,13 +118,13 @@ describe('instances restore their state prefix at first boot', () => {
 
     // The next instance of the name starts from what was saved.
     const second = await launch(userData('ci-01'));
-    await until(() => cloud.control.ec2.instance(second)!.tags['fleet:converged'] !== undefined);
+    later(BOOT_MS + CONVERGE_MS, () => cloud.control.ec2.instance(second)!.tags['fleet:converged'] !== undefined, 'the second converged');
     assert.deepEqual(cloud.control.ec2.instance(second)!.restoredState, ['ci/ci-01/config.json', 'ci/ci-01/generated.conf', 'ci/ci-01/keys/host.pem']);
   });
 
   test('no state location, a missing bucket, no bootstrap', async () => {
     const web = await launch(userData('web-01'));
-    await until(() => cloud.control.ec2.instance(web)!.tags['fleet:converged'] !== undefined);
+    later(BOOT_MS + CONVERGE_MS, () => cloud.control.ec2.instance(web)!.tags['fleet:converged'] !== undefined, 'web-01 converged');
     assert.equal(cloud.control.ec2.instance(web)!.restoredState, undefined, 'a role without state.s3 restores nothing');
 
     const spec = parseConfig(
@@ -128,12 +132,12 @@ describe('instances restore their state prefix at first boot', () => {
       'fleet.yaml',
     );
     const missing = await launch(renderUserData({ spec, name: parseName('ci-01', { zone: 'prod.example.com', indexDigits: 2 }), generation: 1 }));
-    await until(() => cloud.control.ec2.instance(missing)!.state === 'running');
-    await until(() => cloud.control.ec2.instance(missing)!.restoredState !== undefined);
+    later(BOOT_MS, () => cloud.control.ec2.instance(missing)!.state === 'running', 'running after the boot delay');
+    later(CONVERGE_MS, () => cloud.control.ec2.instance(missing)!.restoredState !== undefined, 'restored at first boot');
     assert.deepEqual(cloud.control.ec2.instance(missing)!.restoredState, [], 'nothing to restore from a bucket that does not exist');
 
     const plain = await launch(`#!/bin/sh\n# ---- data: rendered per name, validated, single-quoted; nothing else in this script varies\nstate_s3='s3://demo-fleet-state/ci/ci-01/'\n# ---- end of data\n`);
-    await until(() => cloud.control.ec2.instance(plain)!.state === 'running');
+    later(BOOT_MS, () => cloud.control.ec2.instance(plain)!.state === 'running', 'running after the boot delay');
     assert.equal(cloud.control.ec2.instance(plain)!.restoredState, undefined, 'not a fleet bootstrap: nothing restores anything');
   });
 });

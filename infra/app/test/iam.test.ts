@@ -47,7 +47,7 @@ function portMembers(): Map<string, Set<string>> {
   return out;
 }
 
-const PORT_OF: Record<string, string> = { compute: 'Compute', dns: 'Dns', ebs: 'EbsDirect', journal: 'Journal', blobs: 'Blobs', state: 'StateStore', objects: 'ObjectStore' };
+const PORT_OF: Record<string, string> = { instances: 'Instances', volumes: 'Volumes', catalog: 'Catalog', dns: 'Dns', ebs: 'EbsDirect', journal: 'Journal', blobs: 'Blobs', objects: 'ObjectStore' };
 
 test('METHODS names every method of the AWS-backed ports, and only those', () => {
   const ports = portMembers();
@@ -131,8 +131,8 @@ const actionsOf = (list: Stmt[]): string[] => [...new Set(list.flatMap((s) => s.
 function expectedLambda(part: Part, volumes: boolean, vpc: boolean): string[] {
   const methods = partMethods(part, { volumes });
   const out = new Set<string>(methods.flatMap((m) => METHODS[m].sends.map((c) => COMMAND_ACTION[c])));
-  if (methods.some((m) => ['compute.launch', 'compute.createVolume', 'compute.createSnapshot'].includes(m))) out.add(IMPLIED_ACTION.tagOnCreate);
-  if (methods.includes('compute.launch')) out.add(IMPLIED_ACTION.passRole);
+  if (methods.some((m) => ['instances.launch', 'volumes.createVolume', 'volumes.createSnapshot'].includes(m))) out.add(IMPLIED_ACTION.tagOnCreate);
+  if (methods.includes('instances.launch')) out.add(IMPLIED_ACTION.passRole);
   for (const a of [...PLATFORM.lambdaLogs, ...PLATFORM.lambdaDlq, ...(vpc ? PLATFORM.lambdaVpc : [])]) out.add(a);
   return [...out].sort();
 }

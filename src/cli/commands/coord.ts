@@ -4,12 +4,10 @@ import { CoordinationUnavailableError, createCoordinator, describeHolder, type H
 import { pidAlive } from '../../coord/local.js';
 import { pause } from '../../coord/wait.js';
 import type { FleetSpec } from '../../model.js';
-import { planReconcile, describeAction } from '../../plan/reconcile.js';
-import { executePlan } from '../../ops/apply.js';
-import { makeProgress, type CliIo } from '../io.js';
+import { controllerTerm } from '../../ops/controller.js';
+import type { CliIo } from '../io.js';
 import { table } from '../render.js';
 import type { Deps } from '../wiring.js';
-import { readObserved } from './ls.js';
 import { cliLog, localLockDir, makeOpsDeps, type OpsCliOptions } from '../opsdeps.js';
 
 function ago(iso: string, now: Date): string {
@@ -88,7 +86,6 @@ export async function controllerCommand(spec: FleetSpec, deps: Deps, io: CliIo, 
   void io.stopSignal?.then(() => stop.abort(new Error('stopped')));
   const log = ops.log;
   const leader = ops.coord!.leader();
-  const journal = ops.journal;
   let failures = 0;
   // An unreachable coordinator at start is a setup problem (a wrong connect string): exit 1 and
   // say so. Once it has answered, its going away is an outage: campaign again until it is back,
@@ -111,41 +108,13 @@ export async function controllerCommand(spec: FleetSpec, deps: Deps, io: CliIo, 
     }
     outage = 0;
     log({ level: 'info', event: 'leader', msg: `leader of fleet ${spec.fleet} (fencing token ${term.fencingToken})`, fencingToken: term.fencingToken });
-    const signal = AbortSignal.any([stop.signal, term.lost]);
-    ops.signal = signal;
-    ops.guard = () => term.assertStillLeader();
-    // What the leader writes carries its term's fencing token (DESIGN.md section 8), beside the
-    // name lock's: whoever reads the journal can tell which term acted, and that terms never overlap.
-    const leaderOf = { fencingToken: term.fencingToken, host: term.holder.host, pid: term.holder.pid };
-    ops.journal = { create: (key, body) => journal.create(key, body && typeof body === 'object' ? { ...body, leader: leaderOf } : body) };
     try {
-      while (!signal.aborted) {
-        try {
-          const observed = await readObserved(spec, deps, makeProgress(io, true), ops.zone);
-          const plan = planReconcile(spec, observed, ops.clock.now(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
-          if (plan.actions.length > 0) {
-            term.assertStillLeader();
-            log({ level: 'info', event: 'reconcile', msg: `reconciling: ${plan.actions.map(describeAction).join('; ')}`, actions: plan.actions.length });
-            const outcomes = await executePlan(ops, plan, makeProgress(io, true));
-            const bad = outcomes.filter((x) => !x.ok);
-            if (bad.length) log({ level: 'warn', event: 'reconcile-failed', msg: `${bad.length} of ${outcomes.length} actions failed: ${bad.map((x) => x.error).join('; ')}` });
-          }
-          failures = 0;
-        } catch (err) {
-          failures++;
-          log({ level: 'error', event: 'reconcile-error', msg: `reconcile failed: ${err instanceof Error ? err.message : String(err)}`, failures });
-        }
-        if (o.once) {
-          stop.abort(new Error('once'));
-          break;
-        }
-        await ops.clock.sleep(spec.reconcile.intervalMs * Math.min(8, 2 ** Math.min(failures, 3)), signal).catch(() => {});
-      }
+      // The term runs on deps of its own (src/ops/controller.ts): nothing is written back into ops.
+      const result = await controllerTerm(ops, term, { stop: stop.signal, ...(o.once ? { once: true } : {}) });
+      failures = result.failures;
+      if (result.ended === 'once') stop.abort(new Error('once'));
     } finally {
-      if (term.lost.aborted && !stop.signal.aborted) log({ level: 'warn', event: 'leadership-lost', msg: `lost leadership of fleet ${spec.fleet}; stopped before the next side effect` });
       await term.resign().catch(() => {});
-      ops.guard = undefined;
-      ops.journal = journal;
     }
   }
   // A long-running controller stopped by a signal has done its job (failures were logged as they

@@ -1,46 +1,10 @@
-import { FleetError } from '../../errors.js';
-import type { DnsRecord, FleetSpec, Instance, Volume } from '../../model.js';
+import type { FleetSpec } from '../../model.js';
 import { buildInventory, type Inventory } from '../../plan/inventory.js';
-import type { HostedZone, Progress } from '../../ports.js';
+import type { Progress } from '../../ports.js';
+import { readObserved } from '../../ops/observe.js';
 import type { Deps } from '../wiring.js';
 
-export interface ObservedNow {
-  zone: HostedZone;
-  records: DnsRecord[];
-  instances: Instance[];
-  /** Read only when a role declares a volume. */
-  volumes?: Volume[];
-}
-
-/** Read the zone and the fleet's instances: two paginated listings, in parallel. */
-export async function readObserved(spec: FleetSpec, deps: Deps, progress: Progress, known?: HostedZone): Promise<ObservedNow> {
-  progress.update(`looking up zone ${spec.dns.zone}…`);
-  const zone = known ?? (await deps.dns.findZone(spec.dns.zone));
-  if (!zone) {
-    progress.done();
-    throw new FleetError(`hosted zone ${spec.dns.zone} does not exist; run \`fleet init\` to create it`, { exitCode: 1, data: { zone: spec.dns.zone } });
-  }
-  let rec = { pages: 0, items: 0 };
-  let ins = { pages: 0, items: 0 };
-  const show = () => progress.update(`reading zone ${spec.dns.zone}: ${rec.items} records (${rec.pages} pages) · instances: ${ins.items} (${ins.pages} pages)`);
-  try {
-    const withVolumes = spec.roles.some((r) => r.volume);
-    const [records, instances, volumes] = await Promise.all([
-      deps.dns.listRecords(zone.id, (p) => {
-        rec = p;
-        show();
-      }),
-      deps.compute.listFleetInstances(spec.fleet, (p) => {
-        ins = p;
-        show();
-      }),
-      withVolumes ? deps.compute.listFleetVolumes(spec.fleet) : Promise.resolve(undefined),
-    ]);
-    return { zone, records, instances, ...(volumes ? { volumes } : {}) };
-  } finally {
-    progress.done();
-  }
-}
+export { readObserved, type ObservedNow } from '../../ops/observe.js';
 
 export async function readInventory(spec: FleetSpec, deps: Deps, progress: Progress, role?: string): Promise<Inventory> {
   const o = await readObserved(spec, deps, progress);

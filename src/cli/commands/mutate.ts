@@ -2,22 +2,19 @@
 import { InputError, FleetError } from '../../errors.js';
 import type { FleetSpec, Market, Plan } from '../../model.js';
 import { conventionOf, parseName } from '../../naming.js';
-import { LIVE_STATES } from '../../plan/inventory.js';
 import { describeAction, planReconcile } from '../../plan/reconcile.js';
 import { roleOf } from '../../plan/shape.js';
-import { describeChange, planUpgrade, upgradeTargets, type UpgradePlan } from '../../plan/upgrade.js';
+import { checkChange, describeChange, upgradeTargets, type UpgradePlan } from '../../plan/upgrade.js';
+import { readUpgradePlan, upgradeFlow } from '../../ops/upgrade.js';
 import { executePlan, type ActionOutcome } from '../../ops/apply.js';
-import { replaceName, journal, type ReplaceResult } from '../../ops/replace.js';
-import { terminateConfirmed } from '../../ops/terminate.js';
+import type { ReplaceResult } from '../../ops/replace.js';
+import { killName, leashedTerminator, realTerminator } from '../../ops/kill.js';
 import { resolveImage } from '../../ops/launch.js';
-import PQueue from 'p-queue';
 import { confirm, makeProgress, type CliIo } from '../io.js';
 import type { Deps } from '../wiring.js';
-import { readObserved } from './ls.js';
+import { readObserved } from '../../ops/observe.js';
 import { makeOpsDeps, opsClock, type OpsCliOptions } from '../opsdeps.js';
 import { suggestEdit } from '../suggest.js';
-import { changedSince, guardOf, observeName, withNameLock } from '../../ops/locked.js';
-import type { LockHandle } from '../../coord/index.js';
 
 export interface MutateOptions extends OpsCliOptions {
   dryRun?: boolean;
@@ -124,13 +121,12 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   if (maxSurge === 0 && maxUnavailable === 0) throw new InputError('--max-surge and --max-unavailable cannot both be 0: nothing could be replaced');
   const change = { ...(o.type ? { instanceType: o.type } : {}), ...(o.market ? { market: o.market as Market } : {}), ...(o.image ? { imageId: o.image } : {}) };
   // Validates the type against the role (exit 2) before reading anything.
-  planUpgrade(spec, { records: [], instances: [] }, target, change);
+  checkChange(spec, role, change);
 
   const ops = await makeOpsDeps(spec, deps, io, json, o);
   // An image that does not exist is bad input: exit 2 before anything changes.
   if (change.imageId) await resolveImage(ops, { id: change.imageId });
-  const observed = await readObserved(spec, deps, makeProgress(io, json), ops.zone);
-  const plan = planUpgrade(spec, observed, target, change);
+  const plan = await readUpgradePlan(ops, target, change, makeProgress(io, json));
   if (single && plan.steps.length === 0 && plan.skipped[0] && !plan.skipped[0].reason.startsWith('already')) {
     throw new FleetError(`cannot upgrade ${target}: ${plan.skipped[0].reason}`, { exitCode: 1 });
   }
@@ -141,40 +137,7 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
   if (o.dryRun || plan.steps.length === 0) return 0;
   await mayProceed(io, o, `replace ${plan.steps.length} instance${plan.steps.length === 1 ? '' : 's'} of fleet ${spec.fleet}`);
 
-
-  const conv = conventionOf(spec);
-  const roleSpec = roleOf(spec, role)!;
-  const queue = new PQueue({ concurrency });
-  const results: { name: string; ok: boolean; error?: string; result?: ReplaceResult; skipped?: string }[] = [];
-  const progress = makeProgress(io, json);
-  let done = 0;
-  await Promise.all(
-    plan.steps.map((step) =>
-      queue.add(async () => {
-        progress.update(`upgrade: ${done}/${plan.steps.length} done, replacing ${step.name}…`);
-        try {
-          const result = await withNameLock(ops, step.name, 'upgrade', async (lock, { waited }) => {
-            // Under the lock, the name as it is now when someone may have acted on it since we
-            // looked (they held it, or a launch of theirs shows): it may be done already.
-            if (!waited && !(await changedSince(ops, step.name, step.generation - 1))) return { done: await upgradeStep(step, lock) };
-            const now = await observeName(ops, parseName(step.name, conv).fqdn, step.name);
-            const again = planUpgrade(spec, now, step.name, change);
-            const fresh = again.steps[0];
-            if (!fresh) return { skipped: again.skipped[0]?.reason ?? 'nothing to do' };
-            return { done: await upgradeStep(fresh, lock) };
-          });
-          if ('done' in result) results.push({ name: step.name, ok: true, result: result.done });
-          else if (result.skipped.startsWith('already')) results.push({ name: step.name, ok: true, skipped: `${result.skipped}: done meanwhile by whoever held ${step.name} before` });
-          // Changed under us into something this upgrade must not touch (killed, record gone): say so, exit 1.
-          else results.push({ name: step.name, ok: false, error: `${step.name} changed while this upgrade waited for it: ${result.skipped}` });
-        } catch (err) {
-          results.push({ name: step.name, ok: false, error: err instanceof Error ? err.message : String(err) });
-        }
-        done++;
-      }),
-    ),
-  );
-  progress.done();
+  const { results } = await upgradeFlow(ops, { target, change, maxSurge, maxUnavailable, plan, progress: makeProgress(io, json) });
   const failed = results.filter((r) => !r.ok);
   if (json) io.stdout.write(JSON.stringify({ plan, results, suggestion }, null, 2) + '\n');
   else {
@@ -189,32 +152,6 @@ export async function upgradeCommand(spec: FleetSpec, configFile: string, target
     if (results.some((r) => r.ok && r.result) && suggestion) io.stdout.write(`\n${suggestion}\n`);
   }
   return failed.length > 0 ? 1 : 0;
-
-  async function upgradeStep(step: UpgradePlan['steps'][number], lock: LockHandle | undefined): Promise<ReplaceResult> {
-    const guard = guardOf(ops, lock);
-    if (killFirst) {
-      guard();
-      await terminateConfirmed(ops, [step.from.instanceId], `${step.name}: --max-surge 0 replaces kill-first`);
-    }
-    return replaceName(ops, {
-      name: parseName(step.name, conv),
-      role: roleSpec,
-      generation: step.generation,
-      // What the upgrade does not change is kept from the instance serving now (not taken from fleet.yaml).
-      override: {
-        instanceType: change.instanceType ?? step.from.type,
-        // A market the role has anyway is left to the role, so its on-demand fallback still applies.
-        ...(change.market ? { market: change.market } : step.from.market !== roleSpec.market ? { market: step.from.market } : {}),
-        ...(change.imageId ? { image: { id: change.imageId } } : step.from.imageId ? { image: { id: step.from.imageId } } : {}),
-      },
-      strictType: change.instanceType !== undefined,
-      // Kill-first has terminated the old instance already.
-      replaces: killFirst ? { ip: step.replaces.ip, ttl: step.replaces.ttl } : step.replaces,
-      retire: [],
-      guard,
-      ...(lock ? { fencingToken: lock.fencingToken } : {}),
-    });
-  }
 }
 
 function printUpgrade(io: CliIo, json: boolean, plan: UpgradePlan, how: { concurrency: number; killFirst: boolean; ttl: number; volume: boolean }, suggestion: string | undefined, dryRun: boolean): void {
@@ -244,40 +181,51 @@ function printUpgrade(io: CliIo, json: boolean, plan: UpgradePlan, how: { concur
   if (dryRun && suggestion) io.stdout.write(`\n${suggestion}\n`);
 }
 
+/**
+ * `fleet kill NAME`: asked on a terminal, the leashed terminator first says which instance a
+ * kill would terminate (no lock, nothing changed: all that --dry-run does); once confirmed, the
+ * real one kills that very instance under the name's lock, or refuses if another serves the
+ * name by then. With --yes the operator asked for the name, not an instance: the real one kills
+ * whatever serves the name once its lock is had (src/ops/kill.ts).
+ */
 export async function killCommand(spec: FleetSpec, target: string, deps: Deps, io: CliIo, json: boolean, o: MutateOptions): Promise<number> {
   const conv = conventionOf(spec);
   const name = parseName(target, conv);
   const role = roleOf(spec, name.role);
   if (!role || name.index > role.count) throw new InputError(`${name.name} is not a name of fleet ${spec.fleet}`);
   const ops = await makeOpsDeps(spec, deps, io, json, o);
-  return withNameLock(ops, name.name, 'kill', async (lock) => {
-    const rec = await deps.dns.getRecord(ops.zoneId, name.fqdn);
-    const observed = rec ? await deps.compute.byPrivateIp(spec.fleet, rec.values) : [];
-    const serving = rec ? observed.find((i) => i.privateIp !== undefined && rec.values.includes(i.privateIp) && LIVE_STATES.has(i.state)) : undefined;
-    if (serving && serving.name !== undefined && serving.name !== name.name) {
-      throw new FleetError(`not killing ${serving.id}: the record of ${name.name} points at it, but it is tagged ${serving.name}; \`fleet apply\` repairs the record`, { exitCode: 1 });
-    }
-    const victim = serving;
-    if (!victim) {
-      const msg = `${name.name} is not served by a live instance${rec ? ` (record points at ${rec.values.join(', ')})` : ' (no record)'}; nothing to kill`;
-      if (json) io.stdout.write(JSON.stringify({ name: name.name, killed: null, reason: msg }) + '\n');
-      else io.stdout.write(msg + '\n');
-      return 0;
-    }
-    const line = `kill ${name.name}: terminate ${victim.id} (${victim.type} ${victim.market} ${victim.az}, ${victim.privateIp}); the record stays and the next \`fleet apply\` rebuilds the name`;
-    if (o.dryRun) {
-      if (json) io.stdout.write(JSON.stringify({ dryRun: true, name: name.name, instanceId: victim.id }) + '\n');
-      else io.stdout.write(line + '\n');
-      return 0;
-    }
-    if (!json) io.stdout.write(line + '\n');
-    await mayProceed(io, o, `terminate ${victim.id} serving ${name.name}`);
-    // The journal first: the kill is on record before it happens.
-    await journal(ops, 'kill', name.name, { instanceId: victim.id, type: victim.type, market: victim.market, az: victim.az, generation: victim.generation, ...(lock ? { fencingToken: lock.fencingToken } : {}) });
-    guardOf(ops, lock)();
-    await terminateConfirmed(ops, [victim.id], `fleet kill ${name.name}`);
-    if (json) io.stdout.write(JSON.stringify({ dryRun: false, name: name.name, killed: victim.id }) + '\n');
-    else io.stdout.write(`killed ${victim.id}; ${name.name} now points at a dead instance until \`fleet apply\` rebuilds it\n`);
+  const line = (k: { instanceId: string; type: string; market: string; az: string; ip?: string }) =>
+    `kill ${name.name}: terminate ${k.instanceId} (${k.type} ${k.market} ${k.az}, ${k.ip ?? 'no address'}); the record stays and the next \`fleet apply\` rebuilds the name`;
+  const nothing = (reason: string, dryRun: boolean): number => {
+    if (json) io.stdout.write(JSON.stringify({ dryRun, name: name.name, killed: null, reason }) + '\n');
+    else io.stdout.write(reason + '\n');
     return 0;
-  });
+  };
+  let expectInstanceId: string | undefined;
+  if (o.dryRun || !o.yes) {
+    const planned = await killName(ops, { name: name.name, terminator: leashedTerminator, who: 'fleet kill' });
+    if ('reason' in planned) {
+      if (planned.status === 'refused') throw new FleetError(planned.reason, { exitCode: 1 });
+      return nothing(planned.reason, Boolean(o.dryRun));
+    }
+    if (o.dryRun) {
+      if (json) io.stdout.write(JSON.stringify({ dryRun: true, name: name.name, instanceId: planned.instanceId, plan: planned }) + '\n');
+      else io.stdout.write(line(planned) + '\n');
+      return 0;
+    }
+    if (!json) io.stdout.write(line(planned) + '\n');
+    await mayProceed(io, o, `terminate ${planned.instanceId} serving ${name.name}`);
+    expectInstanceId = planned.instanceId;
+  }
+  const outcome = await killName(ops, { name: name.name, terminator: realTerminator, who: 'fleet kill', ...(expectInstanceId ? { expectInstanceId } : {}) });
+  if ('reason' in outcome) {
+    if (outcome.status === 'refused') throw new FleetError(outcome.reason, { exitCode: 1 });
+    return nothing(outcome.reason, false);
+  }
+  if (json) io.stdout.write(JSON.stringify({ dryRun: false, name: name.name, killed: outcome.instanceId, outcome }) + '\n');
+  else {
+    if (!expectInstanceId) io.stdout.write(line(outcome) + '\n');
+    io.stdout.write(`killed ${outcome.instanceId}; ${name.name} now points at a dead instance until \`fleet apply\` rebuilds it\n`);
+  }
+  return 0;
 }

@@ -16,6 +16,7 @@
  */
 import { AwsError, type CloudEvent, type ServiceModule, type SimContext, type SimRequest, type SnapshotStore } from '../types.js';
 import type { InstanceState } from '../../model.js';
+import { TAG } from '../../tags.js';
 import { ec2ErrorBody, Ec2Params } from './query.js';
 import { createVolumeStore, type Ec2ActionHandler, type InstanceLookup, type VolumeControl } from './volumes.js';
 import { InstanceStore, type ConvergenceRule, type InstanceView, type SeedInstance } from './instances.js';
@@ -197,7 +198,7 @@ export function createEc2(ctx: SimContext): Ec2Service {
         byState[store.stateOf(r, now)]++;
         if (r.market === 'spot') s.spot++;
         else s.onDemand++;
-        if (r.tags.has('fleet:converged')) s.converged++;
+        if (r.tags.has(TAG.converged)) s.converged++;
         if (now < r.visibleAt) s.invisible++;
       }
       return s;

@@ -24,7 +24,8 @@
  * pages resumes by binary search on the launch sequence carried in NextToken, so a full
  * paginated DescribeInstances over N instances is O(N) overall.
  */
-import { BOOTSTRAP_MARKER, CONVERGED_TAG, MOUNTED_TAG } from '../../bootstrap/marker.js';
+import { BOOTSTRAP_MARKER } from '../../bootstrap/marker.js';
+import { TAG } from '../../tags.js';
 import { DATA_BEGIN, DATA_END } from '../../bootstrap/userdata.js';
 import type { InstanceState, Market } from '../../model.js';
 import { AwsError, type CloudEvent, type SimContext } from '../types.js';
@@ -321,7 +322,7 @@ export class InstanceStore {
       const delay = this.#convergeDelay(r);
       if (delay !== 'never' && now >= r.phaseEnd + delay) {
         r.convergedDone = true;
-        this.setTag(r, CONVERGED_TAG, new Date(r.phaseEnd + delay).toISOString());
+        this.setTag(r, TAG.converged, new Date(r.phaseEnd + delay).toISOString());
       }
     }
     if (r.phase === 'run' && r.bootstrap && now >= r.phaseEnd && this.hooks.mountable) this.#mount(r, now);
@@ -338,10 +339,10 @@ export class InstanceStore {
     const vols = this.hooks.mountable!(r.id);
     if (vols.length === 0) return;
     const latest = vols.reduce((a, b) => (b.attachedAt > a.attachedAt ? b : a));
-    if (r.tags.get(MOUNTED_TAG) === latest.volumeId) return;
+    if (r.tags.get(TAG.mounted) === latest.volumeId) return;
     const delay = this.#convergeDelay(r);
     if (delay === 'never') return;
-    if (now >= Math.max(latest.attachedAt, r.phaseEnd) + delay) this.setTag(r, MOUNTED_TAG, latest.volumeId);
+    if (now >= Math.max(latest.attachedAt, r.phaseEnd) + delay) this.setTag(r, TAG.mounted, latest.volumeId);
   }
 
   /**
@@ -437,7 +438,7 @@ export class InstanceStore {
           if (r) set.add(r);
         }
         sets = [set];
-      } else if (f.name.startsWith('tag:') && f.name !== `tag:${CONVERGED_TAG}` && exact(f.values)) {
+      } else if (f.name.startsWith('tag:') && f.name !== `tag:${TAG.converged}` && exact(f.values)) {
         const byValue = this.#tagIndex.get(f.name.slice(4));
         sets = [];
         for (const v of f.values) {
@@ -512,7 +513,7 @@ export class InstanceStore {
     let set = byValue.get(value);
     if (!set) byValue.set(value, (set = new Set()));
     set.add(r);
-    if (key === CONVERGED_TAG) r.convergedDone = true;
+    if (key === TAG.converged) r.convergedDone = true;
   }
 
   deleteTag(r: InstanceRecord, key: string): void {
@@ -869,8 +870,8 @@ export class InstanceStore {
 
   #convergeDelay(r: InstanceRecord): 'never' | number {
     for (const rule of this.#compiledRules) {
-      const byName = rule.names ? rule.names.test(r.tags.get('fleet:name')) : undefined;
-      const byRole = rule.roles ? rule.roles.has(r.tags.get('fleet:role') ?? '') : undefined;
+      const byName = rule.names ? rule.names.test(r.tags.get(TAG.name)) : undefined;
+      const byRole = rule.roles ? rule.roles.has(r.tags.get(TAG.role) ?? '') : undefined;
       const matches = byName === undefined && byRole === undefined ? true : Boolean(byName) || Boolean(byRole);
       if (matches) return rule.converge;
     }
@@ -945,7 +946,7 @@ export class InstanceStore {
       for (const [k, v] of Object.entries(s.tags ?? {})) this.setTag(r, k, v);
       if (s.converged) {
         const at = s.convergedAt === undefined ? launchTime : typeof s.convergedAt === 'number' ? s.convergedAt : Date.parse(s.convergedAt);
-        this.setTag(r, CONVERGED_TAG, new Date(at).toISOString());
+        this.setTag(r, TAG.converged, new Date(at).toISOString());
       }
       if (!s.bootstrap) r.convergedDone = true;
       if (state === 'pending') this.#schedule(r, 'running', true);

@@ -53,12 +53,22 @@ export class RecordStore {
   #sorted: RRSet[] = [];
   #pending: RRSet[] = [];
   #dead = 0;
+  #work = 0;
   readonly #byKey = new Map<string, RRSet>();
   /** Canonical name -> type -> number of record sets (several with set identifiers). */
   readonly #types = new Map<string, Map<string, number>>();
 
   get size(): number {
     return this.#byKey.size;
+  }
+
+  /**
+   * The work the lazy rebuilds have done so far: key comparisons while sorting the pending
+   * record sets plus record sets visited while filtering and merging. Tests bound it (the
+   * store's complexity as a count, not as wall time on a shared machine).
+   */
+  get work(): number {
+    return this.#work;
   }
 
   get(key: string): RRSet | undefined {
@@ -132,7 +142,9 @@ export class RecordStore {
   }
 
   #rebuild(): void {
+    if (this.#dead > 0) this.#work += this.#sorted.length;
     const base = this.#dead > 0 ? this.#sorted.filter((r) => !r.dead) : this.#sorted;
+    this.#work += this.#pending.length;
     const add = this.#pending.filter((r) => !r.dead);
     this.#pending = [];
     this.#dead = 0;
@@ -140,11 +152,14 @@ export class RecordStore {
       this.#sorted = base;
       return;
     }
-    add.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    let compared = 0;
+    add.sort((a, b) => (compared++, a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    this.#work += compared;
     if (base.length === 0) {
       this.#sorted = add;
       return;
     }
+    this.#work += base.length + add.length;
     const out: RRSet[] = new Array(base.length + add.length);
     let i = 0;
     let j = 0;

@@ -1,0 +1,58 @@
+/**
+ * The read every flow starts from: the zone's records and the fleet's instances (and volumes,
+ * when a role declares one), listed in parallel. A read, not an action: `fleet ls` renders it,
+ * the flows plan from it.
+ */
+import { FleetError } from '../errors.js';
+import type { DnsRecord, FleetSpec, Instance, Volume } from '../model.js';
+import type { Dns, Instances, Volumes, HostedZone, Progress } from '../ports.js';
+
+/** What the read needs: the two listing ports (an OpsDeps or the CLI's deps both have them). */
+export interface ObserveDeps {
+  dns: Dns;
+  instances: Instances;
+  /** Read only when a role declares a volume. */
+  volumes: Volumes;
+}
+
+export interface ObservedNow {
+  zone: HostedZone;
+  records: DnsRecord[];
+  instances: Instance[];
+  /** Read only when a role declares a volume. */
+  volumes?: Volume[];
+}
+
+/** Read the zone and the fleet's instances: two paginated listings, in parallel. */
+export async function readObserved(spec: FleetSpec, deps: ObserveDeps, progress: Progress, known?: HostedZone): Promise<ObservedNow> {
+  progress.update(`looking up zone ${spec.dns.zone}…`);
+  const zone = known ?? (await deps.dns.findZone(spec.dns.zone));
+  if (!zone) {
+    progress.done();
+    throw new FleetError(`hosted zone ${spec.dns.zone} does not exist; run \`fleet init\` to create it`, { exitCode: 1, data: { zone: spec.dns.zone } });
+  }
+  let rec = { pages: 0, items: 0 };
+  let ins = { pages: 0, items: 0 };
+  const show = () => progress.update(`reading zone ${spec.dns.zone}: ${rec.items} records (${rec.pages} pages) · instances: ${ins.items} (${ins.pages} pages)`);
+  try {
+    const withVolumes = spec.roles.some((r) => r.volume);
+    const [records, instances, volumes] = await Promise.all([
+      deps.dns.listRecords(zone.id, (p) => {
+        rec = p;
+        show();
+      }),
+      deps.instances.listFleetInstances(spec.fleet, (p) => {
+        ins = p;
+        show();
+      }),
+      withVolumes ? deps.volumes.listFleetVolumes(spec.fleet) : Promise.resolve(undefined),
+    ]);
+    return { zone, records, instances, ...(volumes ? { volumes } : {}) };
+  } finally {
+    progress.done();
+  }
+}
+
+
+/** A progress that shows nothing (flows called without a terminal: the controller, the Lambda, tests). */
+export const quietProgress: Progress = { update: () => {}, done: () => {} };
