@@ -49,8 +49,21 @@ function portMembers(): Map<string, Set<string>> {
 
 const PORT_OF: Record<string, string> = { instances: 'Instances', volumes: 'Volumes', catalog: 'Catalog', dns: 'Dns', ebs: 'EbsDirect', journal: 'Journal', blobs: 'Blobs', objects: 'ObjectStore' };
 
+/** The ports the adapters implement: interfaces of src/ports.ts with methods, imported by src/aws/*.ts. */
+function adapterPorts(ports: Map<string, Set<string>>): string[] {
+  const imported = new Set<string>();
+  for (const f of adapterFiles) {
+    for (const m of readFileSync(join(awsDir, f), 'utf8').matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'\.\.\/ports\.js'/g)) {
+      for (const name of m[1]!.split(',')) imported.add(name.replace(/^\s*type\s+/, '').trim());
+    }
+  }
+  return [...ports.entries()].filter(([name, members]) => members.size > 0 && imported.has(name)).map(([name]) => name).sort();
+}
+
 test('METHODS names every method of the AWS-backed ports, and only those', () => {
   const ports = portMembers();
+  // A port a new adapter implements must be listed too, or its calls would go unauthorized.
+  assert.deepEqual(Object.values(PORT_OF).sort(), adapterPorts(ports), 'the ports src/aws implements, each with a METHODS prefix in PORT_OF');
   const listed = new Map<string, Set<string>>();
   for (const key of Object.keys(METHODS)) {
     const [prefix, member] = key.split('.') as [string, string];
