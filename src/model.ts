@@ -46,6 +46,8 @@ export interface RoleSpec {
   subnets?: string[];
   stateS3?: StateS3Spec;
   volume?: VolumeSpec;
+  /** Overrides defaults.instanceProfile (name or ARN). */
+  instanceProfile?: string;
 }
 
 export interface ChaosPolicy {
@@ -141,6 +143,8 @@ export interface FleetSpec {
   chaos: ChaosPolicy;
   /** fleet.yaml `interruption:` (the spot handler, pool memory); absent: the defaults (plan/pools.ts). */
   interruption?: InterruptionSettings;
+  /** Who hears the deployed alarms (infra/app's SNS topic); absent: nobody is subscribed. */
+  alerts?: { email?: string };
 }
 
 /** How the spot-interruption handler and pool memory behave (fleet.yaml `interruption:`). */

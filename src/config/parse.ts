@@ -94,6 +94,7 @@ function toSpec(y: FleetYaml): FleetSpec {
     if (r.image !== undefined) role.image = r.image;
     if (r.subnets !== undefined) role.subnets = r.subnets;
     if (r.state !== undefined) role.stateS3 = r.state.s3;
+    if (r['instance-profile'] !== undefined) role.instanceProfile = r['instance-profile'];
     if (r.volume !== undefined) {
       const v = r.volume;
       role.volume = { sizeGiB: v.size, type: v.type, device: v.device, mountPoint: v.mount };
@@ -156,6 +157,7 @@ function toSpec(y: FleetYaml): FleetSpec {
     },
   };
   if (y.region !== undefined) spec.region = y.region;
+  if (y.alerts.email !== undefined) spec.alerts = { email: y.alerts.email };
   if (y.policy !== undefined) spec.policyS3 = { ...y.policy };
   if (y.defaults['instance-profile'] !== undefined) spec.defaults.instanceProfile = y.defaults['instance-profile'];
   // Defaults are shared constants: give every caller its own copy.

@@ -23,6 +23,7 @@ import {
   amiOwnerProblem,
   bucketProblem,
   deviceProblem,
+  emailProblem,
   fleetNameProblem,
   formatDuration,
   instanceProfileProblem,
@@ -210,6 +211,9 @@ const role = mapping(
       'a mapping with s3',
     ).optional(),
     volume: volume.optional(),
+    // Overrides defaults.instance-profile: a role with its own profile can be granted only
+    // its own state prefix (the CDK app creates one profile per profile name, infra/app).
+    'instance-profile': str('an instance profile name', instanceProfileProblem).optional(),
   },
   'a mapping with count and type',
 );
@@ -337,6 +341,8 @@ export const fleetSchema = mapping(
     reconcile: block(reconcile, RECONCILE_DEFAULTS),
     chaos: block(chaos, CHAOS_DEFAULTS),
     interruption: block(interruption, INTERRUPTION_DEFAULTS),
+    // Where the deployed alarms write (infra/app): absent, the SNS topic has no subscriber.
+    alerts: block(mapping({ email: str('an email address such as ops@example.com', emailProblem).optional() }, 'a mapping with email'), {}),
   },
   'a mapping with fleet, dns, hub, journal, defaults and roles',
 );

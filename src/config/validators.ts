@@ -118,6 +118,15 @@ export function instanceProfileProblem(s: string): string | undefined {
   return `${q(s)} is neither an instance profile name (letters, digits and + = , . @ _ -, at most 128) nor an instance profile ARN`;
 }
 
+/** An email address to subscribe to the alarms topic: one address, no display name. */
+export function emailProblem(s: string): string | undefined {
+  if (s.length > 254) return `email address ${q(s)} is ${s.length} characters long; at most 254`;
+  if (!/^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/.test(s)) {
+    return `${q(s)} is not an email address such as ops@example.com`;
+  }
+  return undefined;
+}
+
 // ---- S3 ----------------------------------------------------------------------------
 
 /** General purpose bucket naming rules (S3 User Guide, "Bucket naming rules"). */

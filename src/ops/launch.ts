@@ -88,7 +88,7 @@ export async function launchGeneration(
         market: shape.market,
         subnetId: shape.subnetId,
         securityGroupIds: deps.spec.defaults.securityGroups,
-        ...(deps.spec.defaults.instanceProfile ? { instanceProfile: deps.spec.defaults.instanceProfile } : {}),
+        ...((role.instanceProfile ?? deps.spec.defaults.instanceProfile) ? { instanceProfile: (role.instanceProfile ?? deps.spec.defaults.instanceProfile)! } : {}),
         userDataBase64: userData,
         tags,
       });
