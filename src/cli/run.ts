@@ -8,7 +8,6 @@ import { FleetError, InputError, ConfigError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import { desiredNames } from '../naming.js';
 import { isValidRole, roleProblem } from '../naming.js';
-import { checkEndpoint, checkRegion } from './flags.js';
 import { makeProgress, stopExitCode, type CliIo } from './io.js';
 import { StopError } from '../errors.js';
 import { writeJson } from './json-out.js';
@@ -50,7 +49,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
   // Global flags are input like any other: checked before any command runs (exit 2).
-  program.hook('preAction', (_program, action) => {
+  // (Imported here, not at the top: the checks bring the config parser, which `--help` never needs.)
+  program.hook('preAction', async (_program, action) => {
+    const { checkEndpoint, checkRegion } = await import('./flags.js');
     const g = globals(action);
     if (g.region !== undefined) checkRegion('--region', g.region);
     checkEndpoint(g.endpoint, io.env['AWS_ENDPOINT_URL']);

@@ -16,13 +16,13 @@ export interface CliResult {
 }
 
 /** A small fleet for tests; `extra` is appended (YAML text). */
-export function fleetYaml(opts: { fleet?: string; zone?: string; web?: number; api?: number; digits?: number; extraRoles?: string } = {}): string {
+export function fleetYaml(opts: { fleet?: string; zone?: string; web?: number; api?: number; digits?: number; extraRoles?: string; recordQuota?: number } = {}): string {
   return `fleet: ${opts.fleet ?? 'demo'}
 region: us-east-1
 dns:
   zone: ${opts.zone ?? 'prod.example.com'}
   ttl: 60
-naming:
+${opts.recordQuota !== undefined ? `  record-quota: ${opts.recordQuota}\n` : ''}naming:
   index-digits: ${opts.digits ?? 2}
 hub: hub-${'1'.padStart(opts.digits ?? 2, '0')}
 journal:

@@ -56,7 +56,7 @@ after(async () => {
   await cloud.close();
 });
 
-const spec = () => parseConfig(fleetYaml({ fleet: 'pace', zone: ZONE, web: RECORDS, digits: 5 }), 'fleet.yaml');
+const spec = () => parseConfig(fleetYaml({ fleet: 'pace', zone: ZONE, web: RECORDS, digits: 5, recordQuota: 100_000 }), 'fleet.yaml');
 
 test('paced by the limiter: every page read, not one throttled call, in about the floor Route 53 imposes', async () => {
   cloud.control.setThrottling(true);
