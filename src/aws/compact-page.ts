@@ -9,6 +9,7 @@
  * retry decisions stay in charge).
  */
 import { Readable } from 'node:stream';
+import { TAG } from '../tags.js';
 
 /** The part of an SDK command's middleware stack this module uses. */
 interface MiddlewareStackLike {
@@ -177,7 +178,7 @@ export interface CompactSdkInstance {
 }
 
 /** Tags whose values repeat across a fleet (its name, roles, generations): interned. */
-const LOW_CARDINALITY_TAGS = new Set(['fleet:fleet', 'fleet:role', 'fleet:generation', 'fleet:standby']);
+const LOW_CARDINALITY_TAGS = new Set<string>([TAG.fleet, TAG.role, TAG.generation, TAG.standby]);
 
 /** The children of an instance the scanner reads; every other one is skipped whole. */
 const INSTANCE_KEEP = new Set(['instanceId', 'instanceType', 'instanceLifecycle', 'subnetId', 'privateIpAddress', 'imageId', 'launchTime', 'instanceState', 'placement', 'tagSet']);
