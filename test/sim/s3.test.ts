@@ -788,7 +788,7 @@ describe('listing', () => {
     const all = Array.from({ length: 100_000 }, (_, i) => `k/${(i * 7919) % 100_000}`.padEnd(10, '-'));
     // Seeded in slices that yield to the event loop: the local cloud serves this process's
     // SDK client from the same loop, and seconds of synchronous seeding on a busy machine
-    // outlast the server's keep-alive timeout (5 s) with the client's pooled socket idle, so
+    // outlasted the server's keep-alive timeout (then 5 s) with the client's pooled socket idle, so
     // the first listing request went out on a connection the server was closing (ECONNRESET).
     for (let i = 0; i < all.length; i += 2_000) {
       for (const k of all.slice(i, i + 2_000)) cloud.control.s3.putObject(b, k, '');
