@@ -64,7 +64,13 @@ export async function listen(deps: ServerDeps, port = 0, host = '127.0.0.1'): Pr
     });
   });
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => clientError(deps, err, socket));
-  server.keepAliveTimeout = 5000;
+  // Idle keep-alive connections are kept for a minute (AWS endpoints and their load balancers
+  // keep them 20 s and more), not Node's 5 s: a client in this same process (the tests, the
+  // rehearsal) whose event loop is busy for seconds (parsing a page of 1,000 instances on a
+  // starved CPU, seeding) otherwise reuses a pooled socket just as the server's timer closes
+  // it, and the request dies with ECONNRESET. Clients see the hint (Keep-Alive: timeout=60)
+  // and drop idle sockets a second before; close() ends every connection at once.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -120,14 +120,26 @@ describe('coordination: concurrent operations on one name, from separate process
   const tenUpgrades = async (f: string, zkc?: { connect: string }) => {
     const { config, snapshot } = await setup(f, zkc);
     const before = snapshot.served.get('web-03')!;
-    // Slow convergence (100 simulated s = 5 s here) so that all ten meet while the first holds the lock.
-    cloud.control.delays.convergeMs = 100_000;
+    // The first to take the lock waits an hour for convergence (captured at launch), so that the
+    // others meet it while it holds the lock however slowly a busy machine starts ten processes
+    // (5 s of real time did not always do). Once four have left (the five without --wait but
+    // the holder, should it be one of them, each met the holder), the test moves the clock to
+    // the convergence. The converge-timeout (30m, 90 s here) runs on the processes' own clock.
+    const HOUR = 3_600_000;
+    cloud.control.delays.convergeMs = HOUR;
     let procs: Proc[] = [];
     try {
       procs = Array.from({ length: 10 }, (_, k) =>
         spawnFleet(['upgrade', 'web-03', '--type', 'm5.large', '--yes', '--config', config, ...FAST, ...(k % 2 === 0 ? ['--wait', '2h'] : [])], env()),
       );
-      const { result: results, seen } = await sample(f, 'web-03', Promise.all(procs.map((p) => p.done)));
+      let exited = 0;
+      for (const p of procs) void p.done.then(() => exited++, () => exited++);
+      const all = (async () => {
+        await until('four processes met the holder and left', 45_000, () => exited >= 4);
+        cloud.control.clock.advance(HOUR);
+        return Promise.all(procs.map((p) => p.done));
+      })();
+      const { result: results, seen } = await sample(f, 'web-03', all);
       const waited = (k: number) => k % 2 === 0;
 
       // Exactly one replaced the instance.

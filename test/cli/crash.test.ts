@@ -219,7 +219,12 @@ describe('crash injection: the CLI dies at each step, the next apply finishes or
     test('crash at launched while new instances are still invisible: the rerun launches with the same ClientToken and gets the same instance', async () => {
       const f = 'crash-ap-ec';
       const config = await setup(f);
-      cloud.control.setConsistencyWindow(60_000);
+      // An hour of invisibility (fixed per instance at launch): the rerun is sure to plan while
+      // the launches are hidden, however long a busy machine takes to start it (a 60 s window
+      // was 3 s of real time at this speed). Once the rerun has sent its RunInstances, the
+      // test moves the clock past the window so that the rerun sees what it got back.
+      const WINDOW = 3_600_000;
+      cloud.control.setConsistencyWindow(WINDOW);
       try {
         const crashed = await child(['apply', '--yes', '--config', config], 'launched:web-03');
         assert.match(crashed.stderr, /crashing at launched of web-03/);
@@ -227,7 +232,16 @@ describe('crash injection: the CLI dies at each step, the next apply finishes or
         assert.equal(cut.length, 1);
         assert.equal(cut[0]!.visible, false, 'the cut-off launch is not visible to DescribeInstances yet');
 
-        const healed = await apply(config);
+        const launches = (): number => cloud.control.calls()['ec2:RunInstances'] ?? 0;
+        const sent = launches();
+        let done = false;
+        const rerun = apply(config).finally(() => {
+          done = true;
+        });
+        while (!done && launches() === sent) await new Promise((r) => setTimeout(r, 10));
+        cloud.control.setConsistencyWindow(0);
+        cloud.control.clock.advance(WINDOW);
+        const healed = await rerun;
         assert.equal(healed.code, 0, healed.stdout + healed.stderr);
         assert.match(healed.stdout, /launch web-03 generation 1, then create its record \(no record\)/, 'the rerun cannot see the launch, so it plans it again');
         assertFleetInvariants(cloud.control, info(f));

@@ -522,11 +522,26 @@ describe('fleet plan / apply / upgrade / kill against the local cloud', () => {
     async () => {
       const s: Shape = { fleet: 'rerun', web: 0, api: 0 };
       const { config, info } = await setup(s, { apply: false });
-      cloud.control.setConsistencyWindow(40_000);
+      // An hour of invisibility (fixed per instance at launch): the rerun is sure to plan while
+      // hub-01 is hidden, however long a busy machine takes to start it (40 s was 2 s of real
+      // time at this speed, and a late rerun saw hub-01 and proved nothing). Once the rerun
+      // has sent its RunInstances, the test moves the clock past the window.
+      const WINDOW = 3_600_000;
+      cloud.control.setConsistencyWindow(WINDOW);
       try {
         const crashed = await fleetProcess(['apply', '--yes', '--config', config, ...FAST], { env: { AWS_ENDPOINT_URL: cloud.endpoint, FLEET_TEST_CRASH_AT: 'launched' } });
         assert.match(crashed.stderr, /crashing at launched of hub-01/);
-        const r = await run(['apply', '--yes', '--config', config, ...FAST]);
+        const launches = (): number => cloud.control.calls()['ec2:RunInstances'] ?? 0;
+        const sent = launches();
+        let done = false;
+        const rerun = run(['apply', '--yes', '--config', config, ...FAST]).finally(() => {
+          done = true;
+        });
+        while (!done && launches() === sent) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(launches(), sent + 1, 'the rerun, not seeing hub-01, launched it again (with the same ClientToken)');
+        cloud.control.setConsistencyWindow(0);
+        cloud.control.clock.advance(WINDOW);
+        const r = await rerun;
         assert.equal(r.code, 0, r.stdout + r.stderr);
         assert.equal(cloud.control.ec2.instances().filter((i) => i.tags['fleet:fleet'] === 'rerun').length, 1, 'launched once');
         assertFleetInvariants(cloud.control, info);

@@ -177,10 +177,16 @@ describe('stops are safe: SIGINT / SIGTERM during apply and upgrade', () => {
 
     // After the swap: the swap is completed (INSYNC, TTL, the old instance terminated).
     fast();
-    cloud.control.delays.dnsSyncMs = 30_000; // 1.5 s real between the swap and INSYNC: the stop lands in it
+    // The swap stays PENDING for an hour (captured per change): the stop surely lands between
+    // the swap and INSYNC however slowly a busy machine delivers it (1.5 s of real time did
+    // not); once the upgrade says it is stopping, the test moves the clock to INSYNC.
+    const HOUR = 3_600_000;
+    cloud.control.delays.dnsSyncMs = HOUR;
     const b = run(['upgrade', 'web-01', '--type', 't3a.medium', '--yes', '--verbose', '--config', config], cloud.endpoint);
     await b.when(/web-01: record now points at i-[0-9a-f]+/);
     b.kill('SIGTERM');
+    await b.when(/fleet: SIGTERM: stopping/);
+    cloud.control.clock.advance(HOUR);
     const rb = await b.exit;
     assert.equal(rb.code, 143, b.stderr());
     assert.match(b.stdout(), new RegExp(`done: web-01 -> i-[0-9a-f]+ \\(t3a\\.medium .*${before.instanceId} terminated`));

@@ -182,8 +182,13 @@ describe('ZooKeeper coordinator', () => {
     const web = await a.lock('web-03', { operation: 'upgrade' });
     const db = await a.lock('db-01', { operation: 'kill' });
     const waiting = b.lock('web-03', { operation: 'heal' });
-    await new Promise((r) => setTimeout(r, 200));
-    const list = await b.holders();
+    // Wait for the event, not for time: b's lock node is in line once holders() counts it (a
+    // fixed pause lost that race on a busy machine). The listing is then checked in full.
+    let list = await b.holders();
+    for (let n = 0; n < 2000 && list.find((l) => l.name === 'web-03')?.waiting !== 1; n++) {
+      await new Promise((r) => setTimeout(r, 10));
+      list = await b.holders();
+    }
     assert.deepEqual(
       list.map((l) => [l.name, l.holder?.host, l.holder?.operation, l.holder?.fencingToken, l.waiting]),
       [

@@ -62,7 +62,8 @@ const BOOTSTRAP_USER_DATA = b64(`#!/bin/sh\n${BOOTSTRAP_MARKER}\nhostname web-01
 interface Knobs {
   advance(ms: number): Promise<void>;
   speed(speed: number): Promise<void>;
-  delays(d: Record<string, number>): Promise<void>;
+  /** Set some delays; answers all of them as they are now (`{}` reads them). */
+  delays(d: Record<string, number>): Promise<Record<string, number>>;
   throttling(on: boolean, buckets?: Record<string, BucketSpec>): Promise<void>;
   failNext(action: string, n: number, status?: number): Promise<void>;
   capacity(rule: CapacityRule): Promise<void>;
@@ -78,7 +79,7 @@ function knobs(): Knobs | undefined {
     return {
       advance: async (ms) => c.clock.advance(ms),
       speed: async (s) => c.clock.setSpeed(s),
-      delays: async (d) => void Object.assign(c.delays, d),
+      delays: async (d) => ({ ...Object.assign(c.delays, d) }),
       throttling: async (on, buckets) => c.setThrottling(on, buckets),
       failNext: async (action, n, status) => c.failNext('ec2', action, n, status),
       capacity: async (rule) => c.addCapacityRule(rule),
@@ -93,7 +94,7 @@ function knobs(): Knobs | undefined {
     return {
       advance: async (ms) => void (await simControl(ep, '/clock', { advanceMs: ms })),
       speed: async (s) => void (await simControl(ep, '/clock', { speed: s })),
-      delays: async (d) => void (await simControl(ep, '/delays', d)),
+      delays: async (d) => (await simControl(ep, '/delays', d)) as Record<string, number>,
       throttling: async (on, buckets) => void (await simControl(ep, '/throttling', { on, ...(buckets ? { buckets } : {}) })),
       failNext: async (action, n, status) => void (await simControl(ep, '/fail-next', { service: 'ec2', action, n, ...(status ? { status } : {}) })),
       capacity: async (rule) => void (await simControl(ep, '/capacity', rule)),
@@ -558,6 +559,14 @@ test('life: a fleet bootstrap tags itself fleet:mounted=<volume> convergeMs afte
   const c = cloud.control;
   const stuck = unique('nomount');
   const named = (name: string) => ({ TagSpecifications: [{ ResourceType: 'instance' as const, Tags: [{ Key: 'fleet:name', Value: name }] }] });
+  // An hour to converge and to mount (captured per instance at launch): between the attach
+  // and 'not yet mounted' nothing moves on its own, however slowly the machine runs the
+  // steps; the test moves the simulated clock itself. Boot stays short (waitState polls).
+  const convergeMs = c.delays.convergeMs;
+  c.delays.convergeMs = 3_600_000;
+  t.after(() => {
+    c.delays.convergeMs = convergeMs;
+  });
   const [boot] = await launch({ UserData: BOOTSTRAP_USER_DATA, ...named(unique('mount')) });
   const [plain] = await launch({ UserData: b64('#!/bin/sh\necho plain\n') });
   const [never] = await launch({ UserData: BOOTSTRAP_USER_DATA, ...named(stuck) });
@@ -627,21 +636,36 @@ test('life: terminate -> shutting-down -> terminated, visible for a while, then 
   assert.equal((await describeAll({ Filters: [{ Name: 'instance-id', Values: [id] }] })).length, 0);
 });
 
-test('life: stop and start an on-demand instance; wrong states are IncorrectInstanceState', async () => {
+test('life: stop and start an on-demand instance; wrong states are IncorrectInstanceState', async (t) => {
+  // 'pending cannot be stopped' and 'stopping cannot be started' need the instance still in
+  // that state when the next call arrives. With the local cloud's control, boot and shutdown
+  // take an hour (captured per transition) and the test moves the clock to each next state,
+  // so a starved CPU cannot let the state move on between two calls; elsewhere, real time.
+  const k = knobs();
+  const HOUR = 3_600_000;
+  if (k) {
+    const { bootMs, shutdownMs } = await k.delays({});
+    await k.delays({ bootMs: HOUR, shutdownMs: HOUR });
+    t.after(async () => void (await k.delays({ bootMs: bootMs!, shutdownMs: shutdownMs! })));
+  }
+  const settle = async (id: string, state: string): Promise<Instance> => {
+    if (k) await k.advance(HOUR + 1);
+    return waitState(id, state);
+  };
   const [i] = await launch({});
   const id = i!.InstanceId!;
   assert.equal(await errorCode(ec2.send(new StopInstancesCommand({ InstanceIds: [id] }))), 'IncorrectInstanceState', 'pending cannot be stopped');
-  await waitState(id, 'running');
+  await settle(id, 'running');
   const stop = await ec2.send(new StopInstancesCommand({ InstanceIds: [id] }));
   assert.deepEqual(stop.StoppingInstances?.[0]?.CurrentState, { Code: 64, Name: 'stopping' });
   assert.equal(await errorCode(ec2.send(new StartInstancesCommand({ InstanceIds: [id] }))), 'IncorrectInstanceState', 'stopping cannot be started');
-  const stopped = await waitState(id, 'stopped');
+  const stopped = await settle(id, 'stopped');
   assert.equal(stopped.PrivateIpAddress, i!.PrivateIpAddress, 'a stopped instance keeps its address');
   const start = await ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
   assert.deepEqual(start.StartingInstances?.[0], { InstanceId: id, PreviousState: { Code: 80, Name: 'stopped' }, CurrentState: { Code: 0, Name: 'pending' } });
-  await waitState(id, 'running');
+  await settle(id, 'running');
   await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
-  await waitState(id, 'terminated');
+  await settle(id, 'terminated');
   assert.equal(await errorCode(ec2.send(new StartInstancesCommand({ InstanceIds: [id] }))), 'IncorrectInstanceState');
 });
 
@@ -918,11 +942,20 @@ test('knob: spot interruption warning, then termination two simulated minutes la
 
 test('knob: rebalance recommendation event for a running spot instance', async (t) => {
   if (!cloud.control) return t.skip('needs the in-process control: rebalanceRecommendation');
+  const c = cloud.control;
+  // An hour to boot (captured at launch): still pending at the first call however slowly the
+  // machine runs; the test moves the clock to running.
+  const bootMs = c.delays.bootMs;
+  c.delays.bootMs = 3_600_000;
+  t.after(() => {
+    c.delays.bootMs = bootMs;
+  });
   const [spot] = await launch({ InstanceMarketOptions: { MarketType: 'spot' } });
   const id = spot!.InstanceId!;
-  assert.throws(() => cloud.control!.ec2.rebalanceRecommendation(id), /pending/);
+  assert.throws(() => c.ec2.rebalanceRecommendation(id), /pending/);
+  c.clock.advance(3_600_000 + 1);
   await waitState(id, 'running');
-  const e = cloud.control.ec2.rebalanceRecommendation(id);
+  const e = c.ec2.rebalanceRecommendation(id);
   assert.equal(e['detail-type'], 'EC2 Instance Rebalance Recommendation');
   assert.deepEqual(e.detail, { 'instance-id': id });
   assert.deepEqual(e.resources, [`arn:aws:ec2:${spot!.Placement!.AvailabilityZone}:instance/${id}`]);

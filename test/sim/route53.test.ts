@@ -132,7 +132,15 @@ function knobs(): Knobs | undefined {
       speed: async (x) => control.clock.setSpeed(x),
       throttling: async (on) => control.setThrottling(on),
       failNext: async (service, action, n, status) => control.failNext(service, action, n, status),
-      seedRecords: async (zone, records) => void control.route53.seedRecords(zone, records),
+      // In slices that yield to the event loop: this process's SDK client is served from the
+      // same loop, and seconds of synchronous seeding on a busy machine can outlast the
+      // server's keep-alive timeout while a pooled socket is idle (then ECONNRESET).
+      seedRecords: async (zone, records) => {
+        for (let i = 0; i < records.length; i += 10_000) {
+          control.route53.seedRecords(zone, records.slice(i, i + 10_000));
+          await new Promise((r) => setImmediate(r));
+        }
+      },
     };
   }
   if (cloud.isLocalCloud) {

@@ -265,7 +265,11 @@ export function instanceActions(deps: InstanceApiDeps): Record<string, Ec2Action
     }
     store.announce(records);
     if (token) tokens.set(token, { hash, reservationId, records });
-    return rawResponse('RunInstances', req.requestId, runInstancesXml(reservationId, records, deps.renderCtx()));
+    // The answer describes the instances as launched (pending, as AWS answers RunInstances),
+    // not as of whenever this line runs: on a starved CPU the boot delay of a fast local
+    // cloud can pass between creating the records and rendering them.
+    const launched = Math.min(...records.map((r) => r.launchTime));
+    return rawResponse('RunInstances', req.requestId, runInstancesXml(reservationId, records, { ...deps.renderCtx(), now: launched }));
   };
 
   const DescribeInstances: Ec2ActionHandler = (p, req) => {

@@ -273,8 +273,15 @@ export function createRoute53(ctx: SimContext): Route53Service {
     return c;
   }
 
-  function renderChangeInfo(c: ChangeRecord): string {
-    const status = ctx.clock.now() >= c.syncAt ? 'INSYNC' : 'PENDING';
+  /**
+   * `asSubmitted`: the answer to the request that submitted the change, which describes it
+   * as of its submission (PENDING, as Route 53 answers) whatever time passed while the request
+   * was handled: on a starved CPU the sync delay of a fast local cloud can pass within it.
+   * GetChange answers as of now.
+   */
+  function renderChangeInfo(c: ChangeRecord, asSubmitted = false): string {
+    const at = asSubmitted ? c.submittedAt : ctx.clock.now();
+    const status = at >= c.syncAt ? 'INSYNC' : 'PENDING';
     return wrap('ChangeInfo', tag('Id', `/change/${c.id}`) + tag('Status', status) + tag('SubmittedAt', new Date(Math.floor(c.submittedAt)).toISOString()) + tag('Comment', c.comment));
   }
 
@@ -441,7 +448,7 @@ export function createRoute53(ctx: SimContext): Route53Service {
     if (vpc) opts.vpc = vpc;
     const zone = createZone(name, callerReference, opts);
     const change = newChange();
-    const inner = renderZone(zone) + renderChangeInfo(change) + (zone.privateZone ? renderVpcs(zone) : renderDelegationSet(zone));
+    const inner = renderZone(zone) + renderChangeInfo(change, true) + (zone.privateZone ? renderVpcs(zone) : renderDelegationSet(zone));
     return ok('CreateHostedZoneResponse', inner, 201, { location: `https://route53.amazonaws.com/2013-04-01/hostedzone/${zone.id}` });
   }
 
@@ -462,7 +469,7 @@ export function createRoute53(ctx: SimContext): Route53Service {
     zonesById.delete(z.id);
     zoneList = zoneList.filter((x) => x !== z);
     byNameCache = undefined;
-    return ok('DeleteHostedZoneResponse', renderChangeInfo(newChange()));
+    return ok('DeleteHostedZoneResponse', renderChangeInfo(newChange(), true));
   }
 
   function listHostedZones(q: URLSearchParams): SimResponse {
@@ -886,7 +893,7 @@ export function createRoute53(ctx: SimContext): Route53Service {
     }
     acceptedBatches++;
     const change = newChange(comment);
-    return ok('ChangeResourceRecordSetsResponse', renderChangeInfo(change));
+    return ok('ChangeResourceRecordSetsResponse', renderChangeInfo(change, true));
   }
 
   // ---------------------------------------------------------------- control
