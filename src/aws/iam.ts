@@ -294,9 +294,11 @@ const VOLUMES: Method[] = [
   'volumes.createSnapshot',
   'volumes.describeSnapshot',
   'volumes.snapshotsOfVolume',
-  'ebs.snapshotBlocks',
-  'ebs.changedBlocks',
 ];
+// No EbsDirect (ebs.*) here: neither Lambda has an EBS direct client (src/aws/core-adapters.ts,
+// src/chaos/wiring.ts build no deps.ebs), so a volume move that needs its snapshot verified is
+// refused there and left to the CLI. Granting ebs:List* would allow what the code never sends.
+
 
 export type Part = 'interruption' | 'chaos';
 
