@@ -315,10 +315,11 @@ export const PARTS: Readonly<Record<Part, { always: readonly Method[]; volumes: 
   // Observe, pick, kill through the kill flow (journal entry before each kill), then heal: the
   // night drives reconcile for the killed names and measures time-to-rebuilt, so it replaces
   // names as the handler does (a volume role's name included).
-  // It reads the journal for the minimum time between kills of a name. Its heal launches avoid
-  // the pools spot interrupted lately (src/chaos/wiring.ts: usePoolMemoryLazily), so it lists
-  // the pool memory; it never writes a record.
-  chaos: { always: [...REPLACE, 'journal.list', 'journal.read', 'records.list'], volumes: VOLUMES },
+  // It lists the journal (kills since a time) for the minimum time between kills of a name
+  // (it never reads one entry by key). Its heal launches avoid the pools spot interrupted
+  // lately (src/chaos/wiring.ts: usePoolMemoryLazily), so it lists the pool memory; it never
+  // writes a record.
+  chaos: { always: [...REPLACE, 'journal.list', 'records.list'], volumes: VOLUMES },
 };
 
 /** Merge statements with identical resources and conditions; sort actions; drop duplicates. */
