@@ -56,7 +56,9 @@ after(async () => {
   await cloud.close();
 });
 
-const spec = () => parseConfig(fleetYaml({ fleet: 'pace', zone: ZONE, web: RECORDS, digits: 5 }), 'fleet.yaml');
+// 20,003 names pass Route 53's default quota of 10,000 record sets (fleet.yaml refuses them):
+// this zone's quota is raised, as an account with a fleet this size has it.
+const spec = () => parseConfig(fleetYaml({ fleet: 'pace', zone: ZONE, web: RECORDS, digits: 5 }).replace('  ttl: 60\n', '  ttl: 60\n  record-quota: 25000\n'), 'fleet.yaml');
 
 test('paced by the limiter: every page read, not one throttled call, in about the floor Route 53 imposes', async () => {
   cloud.control.setThrottling(true);
