@@ -23,12 +23,16 @@ if (process.argv.length <= 2) {
   if (layering !== 0) console.error('run-tests: the layering check failed (violations above; rules in .dependency-cruiser.cjs, rerun with `npm run lint:deps`)');
 }
 const args = ['--test', '--test-concurrency=2', '--test-timeout=300000', ...process.argv.slice(2)];
-// The CDK app's tests compile on their own (`npm run build:infra`) into infra/app/dist.
+// The CDK app's tests compile on their own (`npm run build:infra`, which `npm test` runs first)
+// into infra/app/dist. A full run without them is a failure, not a quieter pass: a suite that
+// skips the least-privilege checks must not report green.
 const infraTests = join(root, 'infra', 'app', 'dist', 'infra', 'app', 'test');
 if (process.argv.length <= 2) {
-  args.push(dir);
-  if (existsSync(infraTests)) args.push(infraTests);
-  else console.error('run-tests: infra/app/dist is missing (npm run build:infra): the CDK app\'s tests are not run');
+  if (!existsSync(infraTests)) {
+    console.error('run-tests: infra/app/dist is missing: the CDK app\'s tests cannot run; build them with `npm run build:infra` (npm test does)');
+    process.exit(1);
+  }
+  args.push(dir, infraTests);
 }
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...process.env } });
 process.exit((r.status ?? 1) || layering);

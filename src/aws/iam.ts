@@ -31,6 +31,9 @@ export const COMMAND_ACTION = {
   DescribeSubnets: 'ec2:DescribeSubnets',
   DescribeVolumes: 'ec2:DescribeVolumes',
   DescribeSnapshots: 'ec2:DescribeSnapshots',
+  DescribeInstanceTypes: 'ec2:DescribeInstanceTypes',
+  DescribeInstanceTypeOfferings: 'ec2:DescribeInstanceTypeOfferings',
+  DescribeSecurityGroups: 'ec2:DescribeSecurityGroups',
   RunInstances: 'ec2:RunInstances',
   TerminateInstances: 'ec2:TerminateInstances',
   StopInstances: 'ec2:StopInstances',
@@ -49,7 +52,7 @@ export const COMMAND_ACTION = {
   ListResourceRecordSets: 'route53:ListResourceRecordSets',
   ChangeResourceRecordSets: 'route53:ChangeResourceRecordSets',
   GetChange: 'route53:GetChange',
-  // S3 (s3.ts). HeadBucket and ListObjectsV2 are authorized by s3:ListBucket, DeleteObjects
+  // S3 (s3.ts, records.ts). HeadBucket and ListObjectsV2 are authorized by s3:ListBucket, DeleteObjects
   // by s3:DeleteObject per key.
   HeadBucket: 's3:ListBucket',
   CreateBucket: 's3:CreateBucket',
@@ -103,6 +106,9 @@ export const UNSCOPABLE: Readonly<Record<string, string>> = {
   'ec2:DescribeSubnets': 'EC2 Describe* actions support no resource-level permissions: resource must be "*"',
   'ec2:DescribeVolumes': 'EC2 Describe* actions support no resource-level permissions: resource must be "*"',
   'ec2:DescribeSnapshots': 'EC2 Describe* actions support no resource-level permissions: resource must be "*"',
+  'ec2:DescribeInstanceTypes': 'EC2 Describe* actions support no resource-level permissions: resource must be "*"',
+  'ec2:DescribeInstanceTypeOfferings': 'EC2 Describe* actions support no resource-level permissions: resource must be "*"',
+  'ec2:DescribeSecurityGroups': 'EC2 Describe* actions support no resource-level permissions: resource must be "*"',
   'route53:ListHostedZonesByName': 'a listing across zones: resource must be "*"',
   'route53:CreateHostedZone': 'the zone does not exist yet: resource must be "*"',
   'route53:GetChange': 'a change id is only known once made: resource is change/*',
@@ -159,6 +165,13 @@ export const METHODS = {
   'instances.byPrivateIp': { sends: ['DescribeInstances'], grant: () => [allow(['DescribeInstances'], ['*'])] },
   'catalog.resolveImage': { sends: ['DescribeImages'], grant: () => [allow(['DescribeImages'], ['*'])] },
   'catalog.subnetZones': { sends: ['DescribeSubnets'], grant: () => [allow(['DescribeSubnets'], ['*'])] },
+  // The preflight's reads (AccountCatalog, createEc2Catalog): the CLI runs them before a
+  // mutation; no deployed part does (its launches were checked when fleet.yaml was applied).
+  'catalog.instanceTypes': { sends: ['DescribeInstanceTypes'], grant: () => [allow(['DescribeInstanceTypes'], ['*'])] },
+  'catalog.offerings': { sends: ['DescribeInstanceTypeOfferings'], grant: () => [allow(['DescribeInstanceTypeOfferings'], ['*'])] },
+  'catalog.image': { sends: ['DescribeImages'], grant: () => [allow(['DescribeImages'], ['*'])] },
+  'catalog.subnets': { sends: ['DescribeSubnets'], grant: () => [allow(['DescribeSubnets'], ['*'])] },
+  'catalog.securityGroups': { sends: ['DescribeSecurityGroups'], grant: () => [allow(['DescribeSecurityGroups'], ['*'])] },
   'instances.launch': {
     sends: ['RunInstances'],
     grant: (s: IamScope) => {
@@ -235,6 +248,14 @@ export const METHODS = {
     grant: (s: IamScope) => prefixGrant(s.partition, s.journal, COMMAND_ACTION.ListObjectsV2, [COMMAND_ACTION.GetObject]),
   },
   'journal.read': { sends: ['GetObject'], grant: (s: IamScope) => prefixGrant(s.partition, s.journal, undefined, [COMMAND_ACTION.GetObject]) },
+  // ---- Records (records.ts): the spot handler's create-only records (pool memory, event
+  // markers) under the journal prefix, as the journal's own objects are.
+  'records.create': { sends: ['PutObject'], grant: (s: IamScope) => prefixGrant(s.partition, s.journal, undefined, [COMMAND_ACTION.PutObject]) },
+  'records.read': { sends: ['GetObject'], grant: (s: IamScope) => prefixGrant(s.partition, s.journal, undefined, [COMMAND_ACTION.GetObject]) },
+  'records.list': {
+    sends: ['ListObjectsV2', 'GetObject'],
+    grant: (s: IamScope) => prefixGrant(s.partition, s.journal, COMMAND_ACTION.ListObjectsV2, [COMMAND_ACTION.GetObject]),
+  },
   // ---- Used by the CLI only (fleet init, retire --delete-state, policy push): never deployed.
   'blobs.bucketStatus': { sends: ['HeadBucket'], grant: (s: IamScope) => [allow(['HeadBucket'], [bucketArn(s, s.journal.bucket)])] },
   'blobs.createBucket': { sends: ['CreateBucket'], grant: (s: IamScope) => [allow(['CreateBucket'], [bucketArn(s, s.journal.bucket)])] },
@@ -273,9 +294,11 @@ const VOLUMES: Method[] = [
   'volumes.createSnapshot',
   'volumes.describeSnapshot',
   'volumes.snapshotsOfVolume',
-  'ebs.snapshotBlocks',
-  'ebs.changedBlocks',
 ];
+// No EbsDirect (ebs.*) here: neither Lambda has an EBS direct client (src/aws/core-adapters.ts,
+// src/chaos/wiring.ts build no deps.ebs), so a volume move that needs its snapshot verified is
+// refused there and left to the CLI. Granting ebs:List* would allow what the code never sends.
+
 
 export type Part = 'interruption' | 'chaos';
 
@@ -285,12 +308,18 @@ export type Part = 'interruption' | 'chaos';
  */
 export const PARTS: Readonly<Record<Part, { always: readonly Method[]; volumes: readonly Method[] }>> = {
   // Replace (warning, health), pre-warm a standby (rebalance), reconcile one name (state change).
-  interruption: { always: REPLACE, volumes: VOLUMES },
+  // Records (src/interruption/wiring.ts, src/ops/interruption.ts): an event marker read before
+  // and created after each event (a redelivery does nothing twice), the pool memory listed
+  // (loadPoolMemory) and an interruption remembered in it (create).
+  interruption: { always: [...REPLACE, 'records.create', 'records.read', 'records.list'], volumes: VOLUMES },
   // Observe, pick, kill through the kill flow (journal entry before each kill), then heal: the
   // night drives reconcile for the killed names and measures time-to-rebuilt, so it replaces
   // names as the handler does (a volume role's name included).
-  // It reads the journal for the minimum time between kills of a name.
-  chaos: { always: [...REPLACE, 'journal.list', 'journal.read'], volumes: VOLUMES },
+  // It lists the journal (kills since a time) for the minimum time between kills of a name
+  // (it never reads one entry by key). Its heal launches avoid the pools spot interrupted
+  // lately (src/chaos/wiring.ts: usePoolMemoryLazily), so it lists the pool memory; it never
+  // writes a record.
+  chaos: { always: [...REPLACE, 'journal.list', 'records.list'], volumes: VOLUMES },
 };
 
 /** Merge statements with identical resources and conditions; sort actions; drop duplicates. */

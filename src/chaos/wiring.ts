@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClients } from '../aws/clients.js';
 import { createEc2 } from '../aws/ec2.js';
+import { createS3Records } from '../aws/records.js';
 import { createRoute53Dns } from '../aws/route53.js';
 import { createS3Journal } from '../aws/s3.js';
 import { createCoordinator } from '../coord/index.js';
@@ -24,6 +25,7 @@ import { scaledClock } from '../ops/clock.js';
 import type { OpsDeps } from '../ops/context.js';
 import { DnsWriter } from '../ops/dns.js';
 import { RateLimiter } from '../ops/limiter.js';
+import { loadPoolMemory, usePoolMemoryLazily } from '../ops/pools.js';
 import { InstanceWatcher } from '../ops/watcher.js';
 
 export type Env = Record<string, string | undefined>;
@@ -92,6 +94,10 @@ export async function wireNight(env: Env, spec: FleetSpec, log: Log, lockWaitMs:
       lockWaitMs,
       pollMs,
     };
+    // Pool memory (spot interruptions the handler recorded, read on the first launch): the heal's
+    // launches avoid the pools interrupted lately, as apply's and the handler's do.
+    const records = createS3Records(clients.s3, spec.journal.bucket, spec.journal.prefix);
+    usePoolMemoryLazily(ops, () => loadPoolMemory(records, spec, clock.now(), log));
     return {
       ops,
       timeScale: scale,

@@ -120,14 +120,23 @@ describe('the nightly chaos job: cron script and Lambda entry', () => {
 
     const unleashedSpec = { ...(await loadConfig(leashedFile)) };
     unleashedSpec.chaos = { ...unleashedSpec.chaos, leashed: false };
+    // api on spot, and spot interrupted its type in every AZ a minute ago (the handler's pool
+    // memory, in the journal bucket): the heal's launch reads it and tries those pools last, as apply does.
+    unleashedSpec.roles = unleashedSpec.roles.map((r) => (r.name === 'api' ? { ...r, market: 'spot' as const } : r));
+    const at = new Date(cloud.control.clock.now() - 60_000).toISOString();
+    for (const { az } of cloud.control.ec2.subnets()) {
+      const rec = { instanceType: 'm5.large', az, role: 'api', at, eventId: `seed-${az}` };
+      cloud.control.s3.putObject('lambda-journal', `${unleashedSpec.journal.prefix}/lambda/pools/${at}-seed-${az}.json`, JSON.stringify(rec));
+    }
     lines.length = 0;
     const night = await makeHandler({ ...base, FLEET_SPEC_JSON: JSON.stringify(unleashedSpec) }, (l) => lines.push(l))({ seed: 5 }, context);
     assert.equal(night.ok, true, night.summary);
     assert.equal(night.kills.length, 1);
     assert.equal(night.kills[0]!.withinBudget, true);
-    const events = lines.map((l) => JSON.parse(l) as { level: string; event: string });
+    const events = lines.map((l) => JSON.parse(l) as { level: string; event: string; name?: string });
     assert.ok(events.some((e) => e.event === 'chaos-night' && e.level === 'info'));
     assert.ok(!events.some((e) => e.level === 'error'));
+    assert.ok(events.some((e) => e.event === 'pools-avoided' && e.name === night.kills[0]!.name), 'the heal consulted the pool memory');
 
     // Too little time left in the invocation: no kill is started, and that is reported loudly.
     lines.length = 0;

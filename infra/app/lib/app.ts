@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { InputError } from '../../../src/errors.js';
 import type { FleetSpec } from '../../../src/model.js';
 import { subnetIdProblem, securityGroupIdProblem } from '../../../src/config/validators.js';
+import { timezoneProblem } from '../../../src/config/eventbridge-cron.js';
 import { FleetStack, type FleetStackProps } from './stack.js';
 
 /** The repository root, from this file's place in infra/app/dist/infra/app/lib or infra/app/lib. */
@@ -63,7 +64,13 @@ export function stackProps(spec: FleetSpec, opts: AppOptions, bundles = bundleDi
     if (opts.journalBucket !== 'create' && opts.journalBucket !== 'existing') throw new InputError(`context journalBucket: expected create or existing, got ${JSON.stringify(opts.journalBucket)}`);
     props.journalBucket = opts.journalBucket;
   }
-  if (opts.chaosTimezone !== undefined) props.chaosTimezone = opts.chaosTimezone;
+  if (opts.chaosTimezone !== undefined) {
+    // fleet.yaml's chaos.schedule and chaos.timezone are checked when it loads (with their
+    // line); this override comes from the CDK context, so only the app can check it.
+    const p = timezoneProblem(opts.chaosTimezone);
+    if (p) throw new InputError(`context chaosTimezone: ${p}`);
+    props.chaosTimezone = opts.chaosTimezone;
+  }
   return props;
 }
 

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 
-import { InputError } from '../../../src/errors.js';
+import { ConfigError, InputError } from '../../../src/errors.js';
 import { buildFleetApp } from '../lib/app.js';
 import { FAILURE_FILTER } from '../lib/stack.js';
 import { bundles, FULL, MINIMAL, resources, spec, synth, ZONE_ID } from './helpers.js';
@@ -66,9 +66,22 @@ test('the chaos schedule is fleet.yaml\'s cron in six fields, with its time zone
 });
 
 test('a cron EventBridge Scheduler cannot express, or a bad time zone, is an input error naming it', () => {
-  const both = spec(MINIMAL + 'chaos:\n  schedule: "0 3 1 * 1"\n');
-  assert.throws(() => buildFleetApp(new App(), both, { hostedZoneId: ZONE_ID }, bundles()), (e: unknown) => e instanceof InputError && /0 3 1 \* 1/.test(e.message) && /day-of-month and day-of-week/.test(e.message));
-  assert.throws(() => buildFleetApp(new App(), spec(MINIMAL), { hostedZoneId: ZONE_ID, chaosTimezone: 'Mars/Olympus' }, bundles()), (e: unknown) => e instanceof InputError && /Mars\/Olympus/.test(e.message));
+  // fleet.yaml's schedule and time zone: refused when the file loads, at their line, before any stack exists.
+  const lines = (MINIMAL + 'chaos:\n  schedule: "0 3 1 * 1"\n').split('\n');
+  assert.throws(
+    () => spec(lines.join('\n')),
+    (e: unknown) => e instanceof ConfigError && e.exitCode === 2 && /fleet\.yaml:18:13: chaos\.schedule: .*"0 3 1 \* 1" restricts both day-of-month and day-of-week/.test(e.message),
+  );
+  assert.equal(lines[17], '  schedule: "0 3 1 * 1"', 'line 18, the value at column 13');
+  assert.throws(
+    () => spec(MINIMAL + 'chaos:\n  schedule: "30 2 * * *"\n  timezone: Mars/Olympus\n'),
+    (e: unknown) => e instanceof ConfigError && /fleet\.yaml:\d+:\d+: chaos\.timezone: .*Mars\/Olympus/.test(e.message),
+  );
+  // The context's time zone override only the app sees: refused there, naming the option.
+  assert.throws(
+    () => buildFleetApp(new App(), spec(MINIMAL), { hostedZoneId: ZONE_ID, chaosTimezone: 'Mars/Olympus' }, bundles()),
+    (e: unknown) => e instanceof InputError && e.exitCode === 2 && /^context chaosTimezone: "Mars\/Olympus" is not an IANA time zone/.test(e.message),
+  );
 });
 
 test('both Lambdas: nodejs22.x on arm64, 512 MB, 900 s, the spec as JSON, their own log group, the DLQ', () => {
