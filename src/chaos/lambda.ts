@@ -10,12 +10,12 @@
  * retry would be a second night.
  */
 import { randomInt } from 'node:crypto';
-import { InputError } from '../errors.js';
 import type { FleetSpec } from '../model.js';
 import type { LogEvent } from '../ports.js';
 import { failureReport, runChaosNight, summaryLine, type NightReport } from '../ops/chaos.js';
 import { realTerminator } from '../ops/kill.js';
 import { MAX_SEED } from '../plan/chaos/pick.js';
+import { specFromEnv } from '../lambda/env.js';
 import { wireNight } from './wiring.js';
 
 export interface LambdaContext {
@@ -38,21 +38,6 @@ export interface ChaosResult {
 /** Time kept back from the invocation's end for the journal and the report. */
 const RESERVE_MS = 30_000;
 
-function specFrom(env: Record<string, string | undefined>): FleetSpec {
-  const raw = env['FLEET_SPEC_JSON'];
-  if (!raw) throw new InputError('FLEET_SPEC_JSON is not set: the stack passes the validated fleet spec in it');
-  let spec: FleetSpec;
-  try {
-    spec = JSON.parse(raw) as FleetSpec;
-  } catch (err) {
-    throw new InputError(`FLEET_SPEC_JSON is not JSON: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  if (typeof spec?.fleet !== 'string' || typeof spec.dns?.zone !== 'string' || !Array.isArray(spec.roles) || typeof spec.chaos?.schedule !== 'string') {
-    throw new InputError('FLEET_SPEC_JSON is not a fleet spec (fleet, dns.zone, roles, chaos)');
-  }
-  return spec;
-}
-
 /** A handler over an environment (tests pass their own; `handler` below uses process.env). */
 export function makeHandler(env: Record<string, string | undefined>, write: (line: string) => void = (l) => process.stdout.write(l + '\n')) {
   return async (event: ChaosEvent | undefined, context: LambdaContext): Promise<ChaosResult> => {
@@ -60,7 +45,7 @@ export function makeHandler(env: Record<string, string | undefined>, write: (lin
     const seed = typeof event?.seed === 'number' && Number.isInteger(event.seed) && event.seed >= 0 && event.seed <= MAX_SEED ? event.seed : randomInt(0, MAX_SEED);
     let spec: FleetSpec;
     try {
-      spec = specFrom(env);
+      spec = specFromEnv(env);
     } catch (err) {
       line({ level: 'error', event: 'chaos-report', msg: `chaos night not run: ${err instanceof Error ? err.message : String(err)}`, seed });
       return { ok: false, seed, summary: `not run: ${err instanceof Error ? err.message : String(err)}`, kills: [] };

@@ -1,5 +1,5 @@
 /** Build the ops deps for a mutating command: the zone, the journal, the clock, the limiter, the watchers. */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCoordinator } from '../coord/index.js';
@@ -10,12 +10,10 @@ import type { FleetSpec } from '../model.js';
 import type { HostedZone, Log, LogEvent } from '../ports.js';
 import { scaledClock, type OpsClock } from '../ops/clock.js';
 import type { OpsDeps, Step } from '../ops/context.js';
-import { DnsWriter } from '../ops/dns.js';
-import { RateLimiter } from '../ops/limiter.js';
-import { InstanceWatcher } from '../ops/watcher.js';
 import { checkDuration, checkLockDir, checkPositive, MAX_POLL_MS, MAX_TIME_SCALE } from './flags.js';
 import type { CliIo } from './io.js';
 import type { Deps } from './wiring.js';
+import { assembleOpsDeps } from '../ops/assemble.js';
 
 export interface OpsCliOptions {
   /** How long to wait for a name someone else is working on: a duration ("30s", "5m"); default 0. */
@@ -95,7 +93,6 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
   const log = cliLog(io, json, Boolean(o.verbose));
   const zone = await deps.dns.findZone(spec.dns.zone);
   if (!zone) throw new FleetError(`hosted zone ${spec.dns.zone} does not exist; run \`fleet init\` to create it`, { exitCode: 1 });
-  const limiter = new RateLimiter(clock);
   const coord = createCoordinator({
     fleet: spec.fleet,
     ...(spec.coordination.zookeeper ? { zookeeper: spec.coordination.zookeeper } : {}),
@@ -106,6 +103,7 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
   deps.cleanup.push(() => coord.close());
   const opsDeps: OpsDeps & { zone: HostedZone } = {
     zone,
+    ...assembleOpsDeps({
     coord,
     lockWaitMs,
     spec,
@@ -117,16 +115,12 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
     journal: deps.journal(spec.journal.bucket, spec.journal.prefix),
     clock,
     log,
-    limiter,
-    watcher: new InstanceWatcher(deps.instances, clock, limiter, log, { pollMs, visibilityGraceMs: 5 * 60_000 }),
-    dnsWriter: new DnsWriter(deps.dns, zone.id, clock, limiter, log, { batchWindowMs: Math.min(1000, pollMs), pollMs }),
-    operationId: randomUUID().slice(0, 8),
-    images: new Map(),
     ebs: deps.ebs,
     objects: deps.objects,
     pollMs,
     // Ctrl-C / SIGTERM: no new side effect after it; waits end; a launch not swapped is rolled back.
     ...(io.stop ? { signal: io.stop.signal } : {}),
+    }),
   };
   // Pool memory (spot interruptions of the last hour, from S3, read on the first launch): every
   // launch of this run avoids the pools interrupted lately and runs a role interrupted too often on-demand.

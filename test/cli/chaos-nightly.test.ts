@@ -150,6 +150,6 @@ describe('the nightly chaos job: cron script and Lambda entry', () => {
     lines.length = 0;
     const broken = await makeHandler({ ...base, FLEET_SPEC_JSON: '{"fleet": 1}' }, (l) => lines.push(l))({}, context);
     assert.equal(broken.ok, false);
-    assert.deepEqual(lines.map((l) => (JSON.parse(l) as { level: string; event: string; msg: string })).map((e) => [e.level, e.event, e.msg]), [['error', 'chaos-report', 'chaos night not run: FLEET_SPEC_JSON is not a fleet spec (fleet, dns.zone, roles, chaos)']]);
+    assert.deepEqual(lines.map((l) => (JSON.parse(l) as { level: string; event: string; msg: string })).map((e) => [e.level, e.event, e.msg]), [['error', 'chaos-report', 'chaos night not run: FLEET_SPEC_JSON is not a fleet spec: missing fleet, dns.zone, dns.ttl, roles, journal.bucket, defaults.subnets, reconcile.convergeTimeoutMs, naming.indexDigits, chaos']]);
   });
 });
