@@ -16,12 +16,14 @@ export const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export interface YamlOptions {
   zk?: { connect: string; sessionTimeout?: string };
+  /** How many web names (default 3). */
+  web?: number;
   concurrency?: number;
   /** reconcile.interval (the controller's period), e.g. 4s. */
   interval?: string;
 }
 
-/** hub-01 and web-01..03 (web may become m5.large or t3a.medium), TTL 1 s, orphan grace 0. */
+/** hub-01 and web-01..03 (or `web` names; web may become m5.large or t3a.medium), TTL 1 s, orphan grace 0. */
 export function yaml(f: string, o: YamlOptions = {}): string {
   const zk = o.zk;
   return `fleet: ${f}
@@ -41,7 +43,7 @@ roles:
     count: 1
     type: t3.small
   web:
-    count: 3
+    count: ${o.web ?? 3}
     type: t3.medium
     alternatives: [t3a.medium, m5.large]
     market: spot

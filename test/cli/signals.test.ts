@@ -19,40 +19,12 @@ import { spawn } from 'node:child_process';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/index.js';
 import { BIN, ROOT, fleet, writeConfig } from './helpers.js';
 import { assertFleetInvariants, type FleetInfo } from './invariants.js';
+import { LIVE, yaml } from './coord-helpers.js';
 
 const SPEED = 20;
 const FAST = ['--time-scale', String(SPEED), '--poll-ms', '200'];
-const LIVE = new Set(['pending', 'running']);
 const WEB = 8;
 const webs = Array.from({ length: WEB }, (_, i) => `web-0${i + 1}`);
-
-function yaml(f: string): string {
-  return `fleet: ${f}
-region: us-east-1
-dns:
-  zone: ${f}.example.com
-  ttl: 1
-hub: hub-01
-journal:
-  bucket: ${f}-fleet-journal
-defaults:
-  image: ami-0123456789abcdef0
-  subnets: [subnet-0aa00000000000001, subnet-0bb00000000000002]
-  security-groups: [sg-0123456789abcdef0]
-roles:
-  hub:
-    count: 1
-    type: t3.small
-  web:
-    count: ${WEB}
-    type: t3.medium
-    alternatives: [t3a.medium]
-reconcile:
-  orphan-grace: 0s
-  converge-timeout: 30m
-  concurrency: 20
-`;
-}
 
 interface Child {
   pid: number;
@@ -118,7 +90,7 @@ describe('stops are safe: SIGINT / SIGTERM during apply and upgrade', () => {
   /** A converged fleet (hub-01, web-01..08). */
   const converged = async (f: string): Promise<string> => {
     fast();
-    const config = writeConfig(yaml(f));
+    const config = writeConfig(yaml(f, { web: WEB }));
     assert.equal((await fleet(['init', '--config', config], { endpoint: cloud.endpoint })).code, 0);
     const r = await fleet(['apply', '--yes', '--config', config, ...FAST], { endpoint: cloud.endpoint });
     assert.equal(r.code, 0, r.stdout + r.stderr);
