@@ -7,6 +7,46 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import type { Records } from '../ports.js';
 import { awsCode, cloudError, httpStatus } from './errors.js';
 
+/**
+ * PutObject only if absent (IfNoneMatch '*'): true when written, false when the key exists.
+ * S3 answers 412 for an existing key; a racing conditional write may get 409
+ * (ConditionalRequestConflict): the key is read again, and the write retried while it is absent.
+ */
+export async function putIfAbsent(client: S3Client, bucket: string, key: string, body: string, exists: () => Promise<boolean>): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', IfNoneMatch: '*' }));
+      return true;
+    } catch (err) {
+      const status = httpStatus(err);
+      const code = awsCode(err);
+      if (status === 412 || code === 'PreconditionFailed') return false;
+      if ((status === 409 || code === 'ConditionalRequestConflict') && attempt < 3) {
+        if (await exists()) return false;
+        continue;
+      }
+      throw cloudError(`writing s3://${bucket}/${key}`, err);
+    }
+  }
+}
+
+/** Every key under `prefix` (ListObjectsV2, every page), after `startAfter` when given, in the order S3 lists them. */
+export async function listKeys(client: S3Client, bucket: string, prefix: string, startAfter?: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    let res;
+    try {
+      res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : startAfter ? { StartAfter: startAfter } : {}) }));
+    } catch (err) {
+      throw cloudError(`listing s3://${bucket}/${prefix}`, err);
+    }
+    for (const o of res.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
+    token = res.IsTruncated ? res.NextContinuationToken || undefined : undefined;
+  } while (token);
+  return keys;
+}
+
 export function createS3Records(client: S3Client, bucket: string, prefix: string): Records {
   const full = (key: string) => (prefix ? `${prefix}/${key}` : key);
   const strip = (key: string) => (prefix && key.startsWith(`${prefix}/`) ? key.slice(prefix.length + 1) : key);
@@ -26,34 +66,10 @@ export function createS3Records(client: S3Client, bucket: string, prefix: string
     }
   };
   return {
-    async create(key, body) {
-      try {
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: full(key), Body: JSON.stringify(body) + '\n', ContentType: 'application/json', IfNoneMatch: '*' }));
-        return true;
-      } catch (err) {
-        const status = httpStatus(err);
-        const code = awsCode(err);
-        if (status === 412 || code === 'PreconditionFailed') return false;
-        if (status === 409 || code === 'ConditionalRequestConflict') return (await read(key)) === undefined ? this.create(key, body) : false;
-        throw cloudError(`writing s3://${bucket}/${full(key)}`, err);
-      }
-    },
+    create: (key, body) => putIfAbsent(client, bucket, full(key), JSON.stringify(body) + '\n', async () => (await read(key)) !== undefined),
     read,
     async list(keyPrefix, startAfter) {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        let res;
-        try {
-          res = await client.send(
-            new ListObjectsV2Command({ Bucket: bucket, Prefix: full(keyPrefix), ...(token ? { ContinuationToken: token } : startAfter ? { StartAfter: full(startAfter) } : {}) }),
-          );
-        } catch (err) {
-          throw cloudError(`listing s3://${bucket}/${full(keyPrefix)}`, err);
-        }
-        for (const o of res.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
-        token = res.IsTruncated ? res.NextContinuationToken || undefined : undefined;
-      } while (token);
+      const keys = await listKeys(client, bucket, full(keyPrefix), startAfter !== undefined ? full(startAfter) : undefined);
       const out: { key: string; body: unknown }[] = [];
       for (const k of keys.sort()) {
         const body = await read(strip(k));

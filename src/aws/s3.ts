@@ -2,6 +2,7 @@
 import { CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, type BucketLocationConstraint, type S3Client } from '@aws-sdk/client-s3';
 import type { Blobs, BucketStatus, Journal, JournalEntry, ObjectStore, StoredObject } from '../ports.js';
 import { journalStartAfter, OUTCOME_SUFFIX, parseJournalKey } from '../journal.js';
+import { listKeys, putIfAbsent } from './records.js';
 import { CloudError } from '../errors.js';
 import { awsCode, cloudError, httpStatus } from './errors.js';
 
@@ -43,18 +44,9 @@ export function createS3Blobs(client: S3Client): Blobs {
 /** The journal: create-only objects (IfNoneMatch '*'); an existing key is never overwritten. */
 export function createS3Journal(client: S3Client, bucket: string, prefix: string): Journal {
   const journal: Journal = {
-    async create(key: string, body: unknown): Promise<boolean> {
+    create(key: string, body: unknown): Promise<boolean> {
       const full = prefix ? `${prefix}/${key}` : key;
-      try {
-        await client.send(
-          new PutObjectCommand({ Bucket: bucket, Key: full, Body: JSON.stringify(body, null, 2) + '\n', ContentType: 'application/json', IfNoneMatch: '*' }),
-        );
-        return true;
-      } catch (err) {
-        const status = httpStatus(err);
-        if (status === 412 || awsCode(err) === 'PreconditionFailed') return false;
-        throw cloudError(`writing journal s3://${bucket}/${full}`, err);
-      }
+      return putIfAbsent(client, bucket, full, JSON.stringify(body, null, 2) + '\n', async () => (await journal.read(key)) !== undefined);
     },
     async read(key: string): Promise<unknown | undefined> {
       const full = prefix ? `${prefix}/${key}` : key;
@@ -76,20 +68,7 @@ export function createS3Journal(client: S3Client, bucket: string, prefix: string
       const base = prefix ? `${prefix}/` : '';
       const listPrefix = `${base}${opts.fleet ? `${opts.fleet}/` : ''}`;
       const startAfter = opts.fleet && opts.since ? `${base}${journalStartAfter(opts.fleet, opts.since)}` : undefined;
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        let res;
-        try {
-          res = await client.send(
-            new ListObjectsV2Command({ Bucket: bucket, Prefix: listPrefix, ...(token ? { ContinuationToken: token } : startAfter ? { StartAfter: startAfter } : {}) }),
-          );
-        } catch (err) {
-          throw cloudError(`listing journal s3://${bucket}/${listPrefix}`, err);
-        }
-        for (const o of res.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key.slice(base.length));
-        token = res.IsTruncated ? res.NextContinuationToken || undefined : undefined;
-      } while (token);
+      const keys = (await listKeys(client, bucket, listPrefix, startAfter)).map((k) => k.slice(base.length));
       const present = new Set(keys);
       const since = opts.since?.toISOString();
       const wanted = keys.filter((k) => {

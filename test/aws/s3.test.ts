@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/index.js';
-import { createS3Objects } from '../../src/aws/s3.js';
+import { createS3Journal, createS3Objects } from '../../src/aws/s3.js';
+import { createS3Records } from '../../src/aws/records.js';
 import { CloudError } from '../../src/errors.js';
 import type { ObjectStore } from '../../src/ports.js';
 
@@ -68,4 +69,24 @@ test('deleteMany deletes 1000 keys a call and counts them; nothing to delete mak
 test('a missing bucket is a CloudError naming the location', async () => {
   await assert.rejects(store.list('no-such-bucket-here', 'p/'), (e: unknown) => e instanceof CloudError && e.code === 'NoSuchBucket' && /s3:\/\/no-such-bucket-here\/p\//.test(e.message));
   await assert.rejects(store.put('no-such-bucket-here', 'k', new Uint8Array()), (e: unknown) => e instanceof CloudError && /writing s3:\/\/no-such-bucket-here\/k/.test(e.message));
+});
+
+test('journal and records: a create-only write that races (409 ConditionalRequestConflict) is read again and retried; an existing key is never overwritten', async () => {
+  cloud.control.s3.createBucket('journal-races');
+  const journal = createS3Journal(s3, 'journal-races', 'j');
+  const records = createS3Records(s3, 'journal-races', 'r');
+  // The racing write lost to nobody: the key is still absent, so the retry writes it.
+  cloud.control.s3.conflictNext('journal-races', 'j/a.json', 1);
+  assert.equal(await journal.create('a.json', { n: 1 }), true);
+  assert.deepEqual(await journal.read('a.json'), { n: 1 });
+  cloud.control.s3.conflictNext('journal-races', 'r/m', 1);
+  assert.equal(await records.create('m', { n: 1 }), true);
+  // It lost to a writer that got there first: the key exists, so this write reports it exists.
+  cloud.control.s3.putObject('journal-races', 'j/b.json', '{"first":true}');
+  cloud.control.s3.conflictNext('journal-races', 'j/b.json', 1);
+  assert.equal(await journal.create('b.json', { first: false }), false);
+  assert.deepEqual(await journal.read('b.json'), { first: true });
+  assert.equal(await records.create('m', { n: 2 }), false);
+  assert.deepEqual(await records.read('m'), { n: 1 });
+  assert.deepEqual((await records.list('')).map((r) => r.key), ['m']);
 });
