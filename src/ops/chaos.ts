@@ -312,6 +312,7 @@ function killVictim(deps: OpsDeps, v: Victim, view: ChaosView, killedTonight: { 
       return recheckVictim(deps.spec, { ...withName(view, fqdn, v.name, now), locks, killedTonight: [...killedTonight], now: deps.clock.now() }, v.name);
     },
     journal: { chaos: true, seed: opts.seed, night: nightId, kind: v.kind },
+    journalRequired: true,
   }).catch((err: unknown) => ({ status: 'refused' as const, name: v.name, reason: `not killing ${v.name}: ${msg(err)}` }));
 }
 

@@ -3,6 +3,7 @@
  * under the fleet and the time, and, for operations that record how they ended (kill), an
  * outcome object beside it — never an overwrite, so the history can be trusted as written.
  */
+import { FleetError } from '../errors.js';
 import { journalKey, OUTCOME_SUFFIX } from '../journal.js';
 import type { JournalEntry } from '../ports.js';
 import type { OpsDeps } from './context.js';
@@ -11,15 +12,22 @@ import type { OpsDeps } from './context.js';
  * Write one entry (create-only) and return its key. Never fails the operation: a journal that
  * cannot be written is logged as a warning (the cloud is the truth; the journal is its history).
  */
-export async function journal(deps: OpsDeps, kind: string, name: string, body: object): Promise<string> {
+export async function journal(deps: OpsDeps, kind: string, name: string, body: object, opts: { required?: boolean } = {}): Promise<string> {
   const at = deps.clock.now().toISOString();
   const key = journalKey(deps.spec.fleet, at, kind, name, deps.operationId);
+  let problem: string | undefined;
   try {
     await deps.limiter.take('s3:write');
     const created = await deps.journal.create(key, { kind, name, at, operation: deps.operationId, ...body });
-    if (!created) deps.log({ level: 'warn', event: 'journal-exists', msg: `journal entry ${key} exists already; not overwritten`, name });
+    if (!created) problem = `journal entry ${key} exists already; not overwritten`;
   } catch (err) {
-    deps.log({ level: 'warn', event: 'journal-failed', msg: `journal entry for ${name} not written: ${err instanceof Error ? err.message : String(err)}`, name });
+    problem = `journal entry for ${name} not written: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  if (problem !== undefined) {
+    // Required: what reads the journal back (the chaos job's minimum time between kills) would
+    // not see this operation, so it must not happen.
+    if (opts.required) throw new FleetError(problem, { exitCode: 1 });
+    deps.log({ level: 'warn', event: 'journal-failed', msg: problem, name });
   }
   return key;
 }

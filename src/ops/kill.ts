@@ -61,6 +61,8 @@ export interface KillRequest {
   recheck?: (now: { records: DnsRecord[]; instances: Instance[] }, lock: LockHandle | undefined) => Promise<string | undefined> | string | undefined;
   /** Extra fields for the journal entry (seed, night id...). */
   journal?: Record<string, unknown>;
+  /** Kill only once the journal entry is written (the chaos job: its minimum-time guard reads the journal back). */
+  journalRequired?: boolean;
 }
 
 export type KillOutcome =
@@ -109,7 +111,7 @@ export async function killName(deps: OpsDeps, req: KillRequest): Promise<KillOut
       return { status: 'would-kill', ...base, at: deps.clock.now().toISOString() };
     }
     // On record before it happens: a crash after this line leaves an entry without an outcome.
-    const journalKey = await journal(deps, 'kill', name.name, { ...base, terminator: req.terminator.kind, who: req.who, ...(req.journal ?? {}) });
+    const journalKey = await journal(deps, 'kill', name.name, { ...base, terminator: req.terminator.kind, who: req.who, ...(req.journal ?? {}) }, { required: req.journalRequired === true });
     try {
       guardOf(deps, lock)();
       await req.terminator.terminate(deps, v, why);

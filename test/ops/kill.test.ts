@@ -143,6 +143,20 @@ describe('ops: kill', () => {
     assert.equal(oc.cloud.control.ec2.instance(victim.instanceId)!.state, 'running');
   });
 
+  test('journalRequired: no journal entry, no kill (the chaos job\'s minimum-time guard reads the journal back)', async () => {
+    const f = await converged('kjournal');
+    const victim = serving('kjournal', 'web-01');
+    // Every attempt of the entry's PutObject fails (the clients make 5 attempts; src/aws/clients.ts).
+    oc.cloud.control.failNext('s3', 'PutObject', 5, 503);
+    await assert.rejects(killName(f.deps(), { name: 'web-01', terminator: realTerminator, who: 'chaos', journalRequired: true }), /journal entry for web-01 not written/);
+    assert.equal(instancesOf(oc, 'kjournal').find((i) => i.instanceId === victim.instanceId)?.state, 'running');
+    assert.equal(oc.cloud.control.calls()['ec2:TerminateInstances'] ?? 0, 0);
+    // Without the requirement (fleet kill) a failed entry is a warning and the kill goes on.
+    oc.cloud.control.failNext('s3', 'PutObject', 5, 503);
+    const out = await killName(f.deps(), { name: 'web-01', terminator: realTerminator, who: 'fleet kill' });
+    assert.equal(out.status, 'killed');
+  });
+
   test('expectInstanceId: refused when another instance serves the name now', async () => {
     const f = await converged('kexpect');
     const victim = serving('kexpect', 'web-03');
