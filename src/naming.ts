@@ -24,6 +24,8 @@ const MAX_LABEL = 63;
 const MAX_FQDN = 253;
 
 const ROLE_RE = /^[a-z][a-z0-9]*$/;
+/** Only the characters a name may hold (checked one by one, for the reason, when this fails). */
+const PLAIN_NAME_RE = /^[a-z0-9.-]*$/;
 
 export function conventionOf(spec: FleetSpec): NamingConvention {
   return { zone: spec.dns.zone, indexDigits: spec.naming.indexDigits };
@@ -69,8 +71,9 @@ function describeChar(c: string): string {
 function nameProblem(input: string, conv: NamingConvention): { reason: string } | { short: string } {
   const fail = (reason: string) => ({ reason });
   if (input === '') return fail('name is empty');
-  // The first offending character, in order, decides the reason.
-  for (const c of input) {
+  // The first offending character, in order, decides the reason. Most names (every record of
+  // a 100,000-name zone) have none: one regular expression says so without the loop.
+  if (!PLAIN_NAME_RE.test(input)) for (const c of input) {
     const cp = c.codePointAt(0) ?? 0;
     if (/\s/u.test(c)) return fail(`contains whitespace (${describeChar(c)})`);
     if (cp < 0x20 || cp === 0x7f) return fail(`contains a ${describeChar(c)}`);
@@ -142,6 +145,17 @@ function build(short: string, conv: NamingConvention): FleetName {
 export function tryParseName(input: string, conv: NamingConvention): FleetName | undefined {
   const r = nameProblem(input, conv);
   return 'reason' in r ? undefined : build(r.short, conv);
+}
+
+/**
+ * Like tryParseName, without the parts a listing of 100,000 records does not need per record
+ * (the fqdn, the environment): the short name, its role and index.
+ */
+export function tryParseShort(input: string, conv: NamingConvention): { name: string; role: string; index: number } | undefined {
+  const r = nameProblem(input, conv);
+  if ('reason' in r) return undefined;
+  const hyphen = r.short.lastIndexOf('-');
+  return { name: r.short, role: r.short.slice(0, hyphen), index: Number(r.short.slice(hyphen + 1)) };
 }
 
 /** The reason `input` is not a name, or undefined when it is one. */

@@ -9,6 +9,7 @@
  * retry decisions stay in charge).
  */
 import { Readable } from 'node:stream';
+import type { Instance, InstanceState } from '../model.js';
 import { TAG } from '../tags.js';
 
 /** The part of an SDK command's middleware stack this module uses. */
@@ -62,11 +63,15 @@ export function compactPage<T>(command: { middlewareStack: unknown }, parse: (xm
 /**
  * A copy of a slice that does not keep the page alive: V8 represents a slice of 13 characters
  * or more as a view into its parent string, so the rows of every page would pin every page's
- * XML (a 1,000-instance page is megabytes) until the listing ends. Concatenating flattens into
- * a fresh string that the slice then views.
+ * XML (a 1,000-instance page is megabytes) until the listing ends. JSON.parse of the quoted
+ * text makes a flat string of its own (about 40% smaller than a view into a flattened
+ * concatenation, the other way to cut the tie); text it would read differently (a quote, a
+ * backslash, a control character) takes that other way.
  */
-function own(s: string): string {
-  return s.length < 13 ? s : (' ' + s).slice(1);
+const JSON_PLAIN = /^[^"\\\x00-\x1f]*$/;
+export function own(s: string): string {
+  if (s.length < 13) return s;
+  return JSON_PLAIN.test(s) ? (JSON.parse(`"${s}"`) as string) : (' ' + s).slice(1);
 }
 
 /** Values with few distinct spellings (tag keys, states, types, zones): one string each. */
@@ -163,80 +168,222 @@ export function walkXml(xml: string, open: (name: string, depth: number) => bool
   }
 }
 
-/** The fields of an instance fleet reads, as the SDK would name them (mapped by fromSdkInstance). */
-export interface CompactSdkInstance {
-  InstanceId?: string;
-  State?: { Name?: string };
-  InstanceType?: string;
-  InstanceLifecycle?: string;
-  Placement?: { AvailabilityZone?: string };
-  LaunchTime?: Date;
-  SubnetId?: string;
-  PrivateIpAddress?: string;
-  ImageId?: string;
-  Tags?: { Key?: string; Value?: string }[];
+/** The fields of an instance fleet reads, from a listing page or an SDK object. */
+export interface InstanceFields {
+  id: string;
+  state?: string;
+  type?: string;
+  lifecycle?: string;
+  az?: string;
+  /** As EC2 sends it (ISO 8601 with milliseconds), or a Date from the SDK. */
+  launchTime?: string | Date;
+  subnetId?: string;
+  privateIp?: string;
+  imageId?: string;
+  tags: Record<string, string>;
+}
+
+const STATES: ReadonlySet<string> = new Set<InstanceState>(['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped']);
+const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** fleet's Instance from the fields EC2 gave: the one mapping of both the scanner and fromSdkInstance. */
+export function instanceFrom(f: InstanceFields): Instance {
+  const tags = f.tags;
+  const gen = tags[TAG.generation];
+  const generation = gen !== undefined && /^\d+$/.test(gen) ? Number(gen) : undefined;
+  const lt = f.launchTime;
+  const out: Instance = {
+    id: f.id,
+    state: f.state !== undefined && STATES.has(f.state) ? (f.state as InstanceState) : 'pending',
+    type: f.type ?? '',
+    market: f.lifecycle === 'spot' ? 'spot' : 'on-demand',
+    az: f.az ?? '',
+    // EC2's own spelling is already what toISOString() writes: kept, not re-made.
+    launchTime: lt === undefined ? '' : typeof lt === 'string' && ISO_MS.test(lt) ? lt : new Date(lt).toISOString(),
+    tags,
+  };
+  if (f.subnetId) out.subnetId = f.subnetId;
+  if (f.privateIp) out.privateIp = f.privateIp;
+  if (f.imageId) out.imageId = f.imageId;
+  if (tags[TAG.fleet] !== undefined) out.fleet = tags[TAG.fleet];
+  if (tags[TAG.name] !== undefined) out.name = tags[TAG.name];
+  if (tags[TAG.role] !== undefined) out.role = tags[TAG.role];
+  if (generation !== undefined) out.generation = generation;
+  if (tags[TAG.converged]) out.converged = tags[TAG.converged];
+  return out;
 }
 
 /** Tags whose values repeat across a fleet (its name, roles, generations): interned. */
 const LOW_CARDINALITY_TAGS = new Set<string>([TAG.fleet, TAG.role, TAG.generation, TAG.standby]);
 
-/** The children of an instance the scanner reads; every other one is skipped whole. */
-const INSTANCE_KEEP = new Set(['instanceId', 'instanceType', 'instanceLifecycle', 'subnetId', 'privateIpAddress', 'imageId', 'launchTime', 'instanceState', 'placement', 'tagSet']);
+/**
+ * The text of the leaf element whose start tag ends at `gt` (`<name>text</name>`), decoded;
+ * '' for an element with children or without text.
+ */
+function leafAt(xml: string, gt: number): string {
+  const end = xml.indexOf('<', gt + 1);
+  if (end < 0 || xml.charCodeAt(end + 1) !== 47) return '';
+  return decodeXmlText(own(xml.slice(gt + 1, end)));
+}
 
-const INSTANCE_FIELDS: Record<string, keyof CompactSdkInstance> = {
-  instanceId: 'InstanceId',
-  instanceType: 'InstanceType',
-  instanceLifecycle: 'InstanceLifecycle',
-  subnetId: 'SubnetId',
-  privateIpAddress: 'PrivateIpAddress',
-  imageId: 'ImageId',
-};
+/** The text of the first `<name>` element in xml[from, to), or undefined when there is none ('' for `<name/>`). */
+function childText(xml: string, open: string, from: number, to: number): string | undefined {
+  // `open` is `<name`: the next character must end the name.
+  let at = xml.indexOf(open, from);
+  while (at >= 0 && at < to) {
+    const c = xml.charCodeAt(at + open.length);
+    if (c === 62 /* > */) return leafAt(xml, at + open.length);
+    if (c === 47 /* / */) return '';
+    at = xml.indexOf(open, at + 1);
+  }
+  return undefined;
+}
+
+/** End of the name of the start tag at `lt` (the first of whitespace, '/', '>'). */
+function nameEnd(xml: string, lt: number, gt: number): number {
+  let end = lt + 1;
+  while (end < gt) {
+    const ch = xml.charCodeAt(end);
+    if (ch === 32 || ch === 9 || ch === 10 || ch === 13 || ch === 47) break;
+    end++;
+  }
+  return end;
+}
+
+/**
+ * The children of one instance `<item>`, from `from` (just past its start tag) to its end tag;
+ * returns the index just past `</item>`, or -1 for a document cut short. The children fleet
+ * reads are taken; every other one is jumped over whole to its end tag (no child of an
+ * instance holds an element of its own name, so the first end tag of that name is its own).
+ */
+function scanInstance(xml: string, from: number, cur: InstanceFields): number {
+  let i = from;
+  for (;;) {
+    const lt = xml.indexOf('<', i);
+    if (lt < 0) return -1;
+    const c = xml.charCodeAt(lt + 1);
+    const gt = xml.indexOf('>', lt);
+    if (gt < 0) return -1;
+    if (c === 47 /* / */) return gt + 1; // </item>
+    if (c === 33 /* ! */ || c === 63 /* ? */) {
+      const end = c === 33 && xml.startsWith('<!--', lt) ? xml.indexOf('-->', lt) + 3 : gt + 1;
+      if (end < lt) return -1;
+      i = end;
+      continue;
+    }
+    if (xml.charCodeAt(gt - 1) === 47) {
+      i = gt + 1; // <name/>: nothing in it
+      continue;
+    }
+    const name = xml.slice(lt + 1, nameEnd(xml, lt, gt));
+    const close = xml.indexOf(`</${name}>`, gt + 1);
+    if (close < 0) return -1;
+    switch (name) {
+      case 'instanceId':
+        cur.id = leafAt(xml, gt);
+        break;
+      case 'privateIpAddress':
+        cur.privateIp = leafAt(xml, gt);
+        break;
+      case 'instanceType':
+        cur.type = intern(leafAt(xml, gt));
+        break;
+      case 'instanceLifecycle':
+        cur.lifecycle = intern(leafAt(xml, gt));
+        break;
+      case 'subnetId':
+        cur.subnetId = intern(leafAt(xml, gt));
+        break;
+      case 'imageId':
+        cur.imageId = intern(leafAt(xml, gt));
+        break;
+      case 'launchTime':
+        cur.launchTime = leafAt(xml, gt);
+        break;
+      case 'instanceState': {
+        const state = childText(xml, '<name', gt, close);
+        if (state !== undefined) cur.state = intern(state);
+        break;
+      }
+      case 'placement': {
+        const az = childText(xml, '<availabilityZone', gt, close);
+        if (az !== undefined) cur.az = intern(az);
+        break;
+      }
+      case 'tagSet':
+        scanTags(xml, gt, close, cur.tags);
+        break;
+    }
+    i = close + name.length + 3;
+  }
+}
+
+/** The `<item><key/><value/></item>` entries of a tagSet, in xml(from, to), into `tags`. */
+function scanTags(xml: string, from: number, to: number, tags: Record<string, string>): void {
+  let at = xml.indexOf('<item', from);
+  while (at >= 0 && at < to) {
+    const gt = xml.indexOf('>', at);
+    if (gt < 0 || gt > to) break;
+    if (xml.charCodeAt(gt - 1) === 47) {
+      at = xml.indexOf('<item', gt);
+      continue;
+    }
+    const end = xml.indexOf('</item>', gt);
+    if (end < 0 || end > to) break;
+    const key = childText(xml, '<key', gt, end);
+    if (key !== undefined) {
+      const value = childText(xml, '<value', gt, end) ?? '';
+      tags[intern(key)] = LOW_CARDINALITY_TAGS.has(key) ? intern(value) : value;
+    }
+    at = xml.indexOf('<item', end + 7);
+  }
+}
 
 /**
  * One DescribeInstances page (EC2 query protocol):
- * DescribeInstancesResponse / reservationSet / item / instancesSet / item (an instance, depth 5)
- * with its direct fields at depth 6, instanceState/name and placement/availabilityZone at 7,
- * tagSet / item / key|value at 8; nextToken at depth 2.
+ * DescribeInstancesResponse / reservationSet / item / instancesSet / item (an instance) with
+ * the fields fleet reads as its children (instanceState/name, placement/availabilityZone,
+ * tagSet/item/key|value one level deeper); nextToken after the reservationSet. Each
+ * instancesSet is found by its tag, each instance is read by scanInstance; the rest of the
+ * document (reservations' own fields, the instances' network interfaces, block devices,
+ * groups...) is jumped over, not walked.
  */
-export function parseDescribeInstancesPage(xml: string): { instances: CompactSdkInstance[]; nextToken?: string } {
-  const instances: CompactSdkInstance[] = [];
+export function parseDescribeInstancesPage(xml: string): { instances: Instance[]; nextToken?: string } {
+  const instances: Instance[] = [];
+  let pos = 0;
+  for (;;) {
+    const set = xml.indexOf('<instancesSet', pos);
+    if (set < 0) break;
+    const setGt = xml.indexOf('>', set);
+    if (setGt < 0) break;
+    pos = setGt + 1;
+    const after = xml.charCodeAt(set + 13);
+    // <instancesSet/> holds nothing; <instancesSetX> is another element.
+    if (xml.charCodeAt(setGt - 1) === 47 || (after !== 62 /* > */ && after !== 32 && after !== 9 && after !== 10 && after !== 13)) continue;
+    for (;;) {
+      const lt = xml.indexOf('<', pos);
+      if (lt < 0) return { instances };
+      const gt = xml.indexOf('>', lt);
+      if (gt < 0) return { instances };
+      if (xml.charCodeAt(lt + 1) === 47 /* </instancesSet> */) {
+        pos = gt + 1;
+        break;
+      }
+      if (xml.charCodeAt(gt - 1) === 47 || !xml.startsWith('<item', lt)) {
+        pos = gt + 1;
+        continue;
+      }
+      const cur: InstanceFields = { id: '', tags: {} };
+      const next = scanInstance(xml, gt + 1, cur);
+      if (cur.id) instances.push(instanceFrom(cur));
+      if (next < 0) return { instances };
+      pos = next;
+    }
+  }
+  // nextToken is a child of the response, after the reservationSet.
+  const tokenAt = xml.lastIndexOf('<nextToken');
   let nextToken: string | undefined;
-  const path: string[] = [];
-  let cur: CompactSdkInstance | undefined;
-  let tag: { Key?: string; Value?: string } | undefined;
-  walkXml(
-    xml,
-    (name, depth) => {
-      path[depth - 1] = name;
-      if (depth === 5 && name === 'item' && path[3] === 'instancesSet' && path[1] === 'reservationSet') {
-        cur = {};
-        instances.push(cur);
-      } else if (depth === 7 && cur && name === 'item' && path[5] === 'tagSet') {
-        tag = {};
-        (cur.Tags ??= []).push(tag);
-      }
-      // Most of an instance is what fleet never reads (network interfaces, block devices,
-      // groups...): jump over it. Likewise a reservation's own fields.
-      if (depth === 6 && path[4] === 'item' && path[3] === 'instancesSet') return !INSTANCE_KEEP.has(name);
-      if (depth === 4 && path[2] === 'item' && path[1] === 'reservationSet') return name !== 'instancesSet';
-      return false;
-    },
-    (name, depth, leafText) => {
-      if (depth === 2 && name === 'nextToken') nextToken = leafText() || undefined;
-      if (!cur || path[4] !== 'item' || path[3] !== 'instancesSet') return;
-      if (depth === 6) {
-        const field = INSTANCE_FIELDS[name];
-        if (field) (cur as Record<string, unknown>)[field] = field === 'InstanceId' || field === 'PrivateIpAddress' ? leafText() : intern(leafText());
-        else if (name === 'launchTime') cur.LaunchTime = new Date(leafText());
-      } else if (depth === 7) {
-        if (path[5] === 'instanceState' && name === 'name') cur.State = { Name: intern(leafText()) };
-        else if (path[5] === 'placement' && name === 'availabilityZone') cur.Placement = { AvailabilityZone: intern(leafText()) };
-      } else if (depth === 8 && tag && path[5] === 'tagSet') {
-        if (name === 'key') tag.Key = intern(leafText());
-        else if (name === 'value') tag.Value = tag.Key !== undefined && LOW_CARDINALITY_TAGS.has(tag.Key) ? intern(leafText()) : leafText();
-      }
-    },
-  );
+  if (tokenAt >= pos) nextToken = childText(xml, '<nextToken', tokenAt, xml.length) || undefined;
   return nextToken ? { instances, nextToken } : { instances };
 }
 

@@ -25,10 +25,10 @@ import {
   type Volume as SdkVolume,
   type VolumeType as SdkVolumeType,
 } from '@aws-sdk/client-ec2';
-import type { ImageRef, Instance, InstanceState, Snapshot, Volume, VolumeState } from '../model.js';
+import type { ImageRef, Instance, Snapshot, Volume, VolumeState } from '../model.js';
 import type { AccountCatalog, BeforePage, Catalog, CatalogImage, CreateVolumeRequest, Instances, LaunchRequest, PageProgress, Volumes } from '../ports.js';
 import { TAG } from '../tags.js';
-import { compactPage, parseDescribeInstancesPage } from './compact-page.js';
+import { compactPage, instanceFrom, parseDescribeInstancesPage } from './compact-page.js';
 import { awsCode, cloudError } from './errors.js';
 import { CapacityError, FleetError, InputError } from '../errors.js';
 
@@ -53,35 +53,23 @@ const INPUT_CODES: ReadonlySet<string> = new Set([
   'Unsupported',
 ]);
 
-const STATES: readonly InstanceState[] = ['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped'];
 
 /** What the SDK deserializes in place of a listing page read by compactPage. */
 const EMPTY_DESCRIBE_INSTANCES = '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><reservationSet/></DescribeInstancesResponse>';
 
 export function fromSdkInstance(i: SdkInstance): Instance {
-  const tags: Record<string, string> = {};
-  for (const t of i.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
-  const stateName = i.State?.Name as InstanceState | undefined;
-  const gen = tags[TAG.generation];
-  const generation = gen !== undefined && /^\d+$/.test(gen) ? Number(gen) : undefined;
-  const out: Instance = {
+  return instanceFrom({
     id: i.InstanceId ?? '',
-    state: stateName && STATES.includes(stateName) ? stateName : 'pending',
-    type: i.InstanceType ?? '',
-    market: i.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
-    az: i.Placement?.AvailabilityZone ?? '',
-    launchTime: i.LaunchTime ? new Date(i.LaunchTime).toISOString() : '',
-    tags,
-  };
-  if (i.SubnetId) out.subnetId = i.SubnetId;
-  if (i.PrivateIpAddress) out.privateIp = i.PrivateIpAddress;
-  if (i.ImageId) out.imageId = i.ImageId;
-  if (tags[TAG.fleet] !== undefined) out.fleet = tags[TAG.fleet];
-  if (tags[TAG.name] !== undefined) out.name = tags[TAG.name];
-  if (tags[TAG.role] !== undefined) out.role = tags[TAG.role];
-  if (generation !== undefined) out.generation = generation;
-  if (tags[TAG.converged]) out.converged = tags[TAG.converged];
-  return out;
+    ...(i.State?.Name !== undefined ? { state: i.State.Name } : {}),
+    ...(i.InstanceType !== undefined ? { type: i.InstanceType } : {}),
+    ...(i.InstanceLifecycle !== undefined ? { lifecycle: i.InstanceLifecycle } : {}),
+    ...(i.Placement?.AvailabilityZone !== undefined ? { az: i.Placement.AvailabilityZone } : {}),
+    ...(i.LaunchTime !== undefined ? { launchTime: i.LaunchTime } : {}),
+    ...(i.SubnetId !== undefined ? { subnetId: i.SubnetId } : {}),
+    ...(i.PrivateIpAddress !== undefined ? { privateIp: i.PrivateIpAddress } : {}),
+    ...(i.ImageId !== undefined ? { imageId: i.ImageId } : {}),
+    tags: tagsOf(i.Tags),
+  });
 }
 
 const VOLUME_STATES: readonly VolumeState[] = ['creating', 'available', 'in-use', 'deleting', 'deleted', 'error'];
@@ -160,20 +148,21 @@ export function createEc2(client: EC2Client): Ec2Ports {
     const out: Instance[] = [];
     let token: string | undefined;
     let pages = 0;
+    let retried = false;
     do {
-      await beforePage?.();
+      await beforePage?.(retried);
       // The page is read by a scanner that keeps only the fields fleet maps, not by the SDK's
       // deserializer (src/aws/compact-page.ts): a 1,000-instance page costs a fraction.
       const command = new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, ...(token ? { NextToken: token } : {}) });
       const page = compactPage(command, parseDescribeInstancesPage, EMPTY_DESCRIBE_INSTANCES);
       try {
-        await client.send(command);
+        retried = ((await client.send(command)).$metadata.attempts ?? 1) > 1;
       } catch (err) {
         throw cloudError(what, err);
       }
       pages++;
       const { instances, nextToken } = page();
-      for (const i of instances) if (i.InstanceId) out.push(fromSdkInstance(i as SdkInstance));
+      for (const i of instances) out.push(i);
       onPage?.({ pages, items: out.length });
       token = nextToken;
     } while (token);

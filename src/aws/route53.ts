@@ -12,7 +12,7 @@ import {
 import type { DnsRecord } from '../model.js';
 import type { BeforePage, Dns, DnsChange, HostedZone, PageProgress } from '../ports.js';
 import { awsCode, cloudError } from './errors.js';
-import { compactPage, parseListRecordSetsPage } from './compact-page.js';
+import { compactPage, own, parseListRecordSetsPage } from './compact-page.js';
 
 /** What the SDK deserializes in place of a listing page read by compactPage. */
 const EMPTY_LIST_RECORD_SETS = '<ListResourceRecordSetsResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ResourceRecordSets/><IsTruncated>false</IsTruncated><MaxItems>300</MaxItems></ListResourceRecordSetsResponse>';
@@ -86,8 +86,9 @@ export function createRoute53Dns(client: Route53Client): Dns {
       const records: DnsRecord[] = [];
       let start: { name: string; type: RRType; id?: string } | undefined;
       let pages = 0;
+      let retried = false;
       for (;;) {
-        await beforePage?.();
+        await beforePage?.(retried);
         // The page is read by a scanner that keeps only name, type, TTL and values, not by the
         // SDK's deserializer (src/aws/compact-page.ts).
         const command = new ListResourceRecordSetsCommand({
@@ -97,13 +98,14 @@ export function createRoute53Dns(client: Route53Client): Dns {
         });
         const page = compactPage(command, parseListRecordSetsPage, EMPTY_LIST_RECORD_SETS);
         try {
-          await client.send(command);
+          retried = ((await client.send(command)).$metadata.attempts ?? 1) > 1;
         } catch (err) {
           throw cloudError(`listing records of zone ${zoneId}`, err);
         }
         pages++;
         const out = page();
-        for (const rr of out.sets) records.push({ name: decodeDnsName(rr.Name), type: rr.Type, ttl: rr.TTL ?? 0, values: rr.Values });
+        // own(): the decoded name without its trailing dot is otherwise a view into the page's copy.
+        for (const rr of out.sets) records.push({ name: own(decodeDnsName(rr.Name)), type: rr.Type, ttl: rr.TTL ?? 0, values: rr.Values });
         onPage?.({ pages, items: records.length });
         if (!out.isTruncated || !out.nextRecordName) break;
         start = { name: out.nextRecordName, type: out.nextRecordType as RRType, ...(out.nextRecordIdentifier ? { id: out.nextRecordIdentifier } : {}) };

@@ -8,15 +8,34 @@
 
 const CHUNK = 64 * 1024;
 
+/** Array elements stringified per call: big enough that JSON.stringify does the work, small enough to stay a piece. */
+const ELEMENTS_PER_PIECE = 256;
+
+/**
+ * The elements `from..to` of an array at indentation `pad`, as `JSON.stringify(value, null, 2)`
+ * writes them, in one native call: the slice is nested in as many single-key objects as `pad`
+ * has levels, so the elements come out already indented to their depth, and the wrapping lines
+ * (as many at each end as there are levels, plus one) are cut off.
+ */
+function elementsPiece(value: readonly unknown[], from: number, to: number, pad: string): string {
+  let wrapped: unknown = value.slice(from, to);
+  const levels = pad.length / 2;
+  for (let d = 0; d < levels; d++) wrapped = { '': wrapped };
+  const s = JSON.stringify(wrapped, null, 2);
+  let start = 0;
+  for (let d = 0; d <= levels; d++) start = s.indexOf('\n', start) + 1;
+  let end = s.length;
+  for (let d = 0; d <= levels; d++) end = s.lastIndexOf('\n', end - 1);
+  return s.slice(start, end);
+}
+
 /** The pieces of `JSON.stringify(value, null, 2)`, in order. */
 export function* jsonPieces(value: unknown, pad = ''): Generator<string> {
   if (Array.isArray(value) && value.length > 0) {
-    const inner = pad + '  ';
     yield '[\n';
-    for (let i = 0; i < value.length; i++) {
-      // JSON.stringify writes null for what it cannot represent inside an array.
-      const el = JSON.stringify(value[i], null, 2) ?? 'null';
-      yield inner + (el.includes('\n') ? el.replace(/\n/g, '\n' + inner) : el) + (i < value.length - 1 ? ',\n' : '\n');
+    for (let i = 0; i < value.length; i += ELEMENTS_PER_PIECE) {
+      const to = Math.min(value.length, i + ELEMENTS_PER_PIECE);
+      yield elementsPiece(value, i, to, pad) + (to < value.length ? ',\n' : '\n');
     }
     yield pad + ']';
     return;

@@ -3,7 +3,7 @@
  * serves it, and what is wrong. Pure: desired spec + observed DNS and EC2 in, a value out.
  */
 import type { DnsRecord, FleetSpec, Instance, InstanceState } from '../model.js';
-import { conventionOf, desiredNames, nameError, tryParseName } from '../naming.js';
+import { conventionOf, nameError, tryParseShort } from '../naming.js';
 import { TAG } from '../tags.js';
 
 export type ProblemKind =
@@ -81,9 +81,11 @@ export interface InventoryOptions {
 /** Join records and instances. Records are matched to instances by private IP. */
 export function buildInventory(spec: FleetSpec, observed: { records: readonly DnsRecord[]; instances: readonly Instance[] }, opts: InventoryOptions = {}): Inventory {
   const conv = conventionOf(spec);
-  const desired = desiredNames(spec);
-  const desiredSet = new Set(desired.map((n) => n.name));
   const roleOrder = new Map(spec.roles.map((r, i) => [r.name, i]));
+  // A parsed name is in its canonical spelling, so it is desired exactly when its role is in
+  // fleet.yaml and its index within the role's count: no set of every desired name is built
+  // (at 100,000 names, memory), and each row's role is the spec's own string.
+  const specRoles = new Map(spec.roles.map((r) => [r.name, r]));
 
   // Index the fleet's instances by private IP, live ones first (a terminated instance may
   // still show an address a new one now uses).
@@ -100,18 +102,23 @@ export function buildInventory(spec: FleetSpec, observed: { records: readonly Dn
 
   for (const rec of observed.records) {
     if (rec.name === conv.zone && (rec.type === 'SOA' || rec.type === 'NS')) continue;
-    const parsed = tryParseName(rec.name, conv);
+    const parsed = tryParseShort(rec.name, conv);
     if (!parsed) {
       ignored.push({ name: rec.name, type: rec.type, reason: nameError(rec.name, conv) ?? 'not a fleet name' });
       continue;
     }
+    const specRole = specRoles.get(parsed.role);
+    if (specRole) parsed.role = specRole.name;
+    const desired = specRole !== undefined && parsed.index <= specRole.count;
+    // A record's name is the fqdn (decoded: lowercase, no trailing dot), or the short name.
+    const fqdn = rec.name === parsed.name ? `${parsed.name}.${conv.zone}` : rec.name;
     if (rec.type !== 'A') {
       // Only A records serve names; anything else at a fleet name is a mistake worth seeing.
-      const row = rowFor(rows, parsed.name, parsed.fqdn, parsed.role, parsed.index, desiredSet);
+      const row = rowFor(rows, parsed.name, fqdn, parsed.role, parsed.index, desired);
       row.problems.push({ kind: 'bad-record', message: `${rec.type} record at a fleet name; fleet names are A records` });
       continue;
     }
-    const row = rowFor(rows, parsed.name, parsed.fqdn, parsed.role, parsed.index, desiredSet);
+    const row = rowFor(rows, parsed.name, fqdn, parsed.role, parsed.index, desired);
     // The record's own values array, not a copy: at 100,000 names every copy is memory.
     row.record = { type: rec.type, ttl: rec.ttl, values: rec.values as string[] };
     if (rec.values.length !== 1) {
@@ -138,10 +145,21 @@ export function buildInventory(spec: FleetSpec, observed: { records: readonly Dn
     }
   }
 
-  for (const n of desired) {
-    const row = rowFor(rows, n.name, n.fqdn, n.role, n.index, desiredSet);
-    if (!row.record && !row.problems.some((p) => p.kind === 'bad-record')) {
-      row.problems.push({ kind: 'missing-record', message: `fleet.yaml wants ${n.name}, but the zone has no record for it` });
+  // Every desired name without a row, one role at a time, spelled as formatName spells it
+  // (fleet.yaml's roles and counts are valid names by now). A row exists only for a record, so
+  // a role with a row for each of its `count` desired names has none missing: the loop is
+  // skipped (the common case, at 100,000 names).
+  const desiredRows = new Map<string, number>();
+  for (const row of rows.values()) if (row.desired) desiredRows.set(row.role, (desiredRows.get(row.role) ?? 0) + 1);
+  for (const role of spec.roles) {
+    if (desiredRows.get(role.name) === role.count) continue;
+    for (let index = 1; index <= role.count; index++) {
+      const name = `${role.name}-${String(index).padStart(conv.indexDigits, '0')}`;
+      let row = rows.get(name);
+      if (!row) row = rowFor(rows, name, `${name}.${conv.zone}`, role.name, index, true);
+      if (!row.record && !row.problems.some((p) => p.kind === 'bad-record')) {
+        row.problems.push({ kind: 'missing-record', message: `fleet.yaml wants ${name}, but the zone has no record for it` });
+      }
     }
   }
 
@@ -202,10 +220,10 @@ export function buildInventory(spec: FleetSpec, observed: { records: readonly Dn
   };
 }
 
-function rowFor(rows: Map<string, InventoryRow>, name: string, fqdn: string, role: string, index: number, desired: Set<string>): InventoryRow {
+function rowFor(rows: Map<string, InventoryRow>, name: string, fqdn: string, role: string, index: number, desired: boolean): InventoryRow {
   let row = rows.get(name);
   if (!row) {
-    row = { name, fqdn, role, index, desired: desired.has(name), problems: [] };
+    row = { name, fqdn, role, index, desired, problems: [] };
     rows.set(name, row);
   }
   return row;

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeXmlText, parseDescribeInstancesPage, parseListRecordSetsPage, walkXml } from '../../src/aws/compact-page.js';
+import { fromSdkInstance } from '../../src/aws/ec2.js';
 
 const instanceXml = (id: string, extra = '') => `<item>
       <instanceId>${id}</instanceId>
@@ -48,14 +49,36 @@ test('DescribeInstances page: the fields fleet maps, each at its own depth; tags
   assert.equal(page.instances.length, 2);
   const [a, b] = page.instances;
   assert.deepEqual(a, {
-    InstanceId: 'i-0aaa',
+    id: 'i-0aaa',
+    state: 'running',
+    type: 't3.medium',
+    market: 'on-demand',
+    az: 'us-east-1b',
+    launchTime: '2026-12-07T05:00:00.000Z',
+    subnetId: 'subnet-0aa00000000000001',
+    privateIp: '10.0.0.7',
+    imageId: 'ami-0123456789abcdef0',
+    fleet: 'demo',
+    name: 'web-03',
+    tags: { 'fleet:fleet': 'demo', 'fleet:name': 'web-03', note: 'a & b <c> AB', empty: '' },
+  });
+  assert.equal(b!.market, 'spot');
+  assert.equal(b!.id, 'i-0bbb');
+});
+
+test('DescribeInstances page: the same Instance as the SDK object mapped by fromSdkInstance', () => {
+  const xml = `<DescribeInstancesResponse><reservationSet><item><instancesSet>${instanceXml('i-0ccc', '<instanceLifecycle>spot</instanceLifecycle><tagSet><item><key>x</key></item></tagSet>')}</instancesSet></item></reservationSet></DescribeInstancesResponse>`;
+  const [scanned] = parseDescribeInstancesPage(xml).instances;
+  const sdk = fromSdkInstance({
+    InstanceId: 'i-0ccc',
     ImageId: 'ami-0123456789abcdef0',
-    State: { Name: 'running' },
+    State: { Name: 'running', Code: 16 },
     InstanceType: 't3.medium',
     LaunchTime: new Date('2026-12-07T05:00:00.000Z'),
     Placement: { AvailabilityZone: 'us-east-1b' },
     SubnetId: 'subnet-0aa00000000000001',
     PrivateIpAddress: '10.0.0.7',
+    InstanceLifecycle: 'spot',
     Tags: [
       { Key: 'fleet:fleet', Value: 'demo' },
       { Key: 'fleet:name', Value: 'web-03' },
@@ -63,8 +86,18 @@ test('DescribeInstances page: the fields fleet maps, each at its own depth; tags
       { Key: 'empty', Value: '' },
     ],
   });
-  assert.equal(b!.InstanceLifecycle, 'spot');
-  assert.equal(b!.InstanceId, 'i-0bbb');
+  // The second tagSet of this document is not the instance's first: its last one wins, as a
+  // key without a value, like the SDK's empty Value.
+  assert.deepEqual(scanned, { ...sdk, tags: { ...sdk.tags, x: '' } });
+});
+
+test('DescribeInstances page: a launch time in another spelling is normalised; a copy of a long value does not keep the page', () => {
+  const xml = `<DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-0ddd0000000000000</instanceId><launchTime>2026-12-07T05:00:00Z</launchTime><tagSet><item><key>q</key><value>a "quoted" \\ value that is long</value></item></tagSet></item></instancesSet></item></reservationSet></DescribeInstancesResponse>`;
+  const [i] = parseDescribeInstancesPage(xml).instances;
+  assert.equal(i!.launchTime, '2026-12-07T05:00:00.000Z');
+  assert.equal(i!.state, 'pending');
+  assert.equal(i!.tags['q'], 'a "quoted" \\ value that is long');
+  assert.equal(i!.id, 'i-0ddd0000000000000');
 });
 
 test('DescribeInstances: the last page has no nextToken; an empty page has no instances', () => {

@@ -11,6 +11,9 @@ const cases: [string, unknown][] = [
   ['undefined and function members are left out', { a: undefined, b: () => 1, c: 1 }],
   ['undefined inside an array is null', [1, undefined, 'x']],
   ['dates and nested arrays', { at: new Date('2026-12-07T05:00:00Z'), rows: [{ name: 'web-01', values: ['10.0.0.1'], problems: [] }, { name: 'web-02', nested: { deep: [[1, 2], []] } }] }],
+  ['a top-level array longer than one piece', Array.from({ length: 600 }, (_, i) => (i % 3 ? { i, at: new Date(i * 1000), f: () => 1 } : i % 2 ? undefined : [i, 'a\nb']))],
+  ['arrays nested in arrays and objects, deeper than one level', { a: { b: [{ c: { d: Array.from({ length: 300 }, (_, i) => ({ e: [i, { f: [] }], g: {} })) } }, [], [[]]] } }],
+  ['an array element with toJSON', { rows: [{ toJSON: () => ({ replaced: true }) }, 1] }],
   ['a large inventory-like document', { fleet: 'f', rows: Array.from({ length: 5000 }, (_, i) => ({ name: `web-${i}`, record: { ttl: 60, values: [`10.0.${i >> 8}.${i & 255}`] }, problems: i % 7 ? [] : [{ kind: 'orphan', message: 'x "quoted"' }] })), summary: { names: 5000 } }],
 ];
 
