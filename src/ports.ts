@@ -21,10 +21,8 @@ export interface PageProgress {
 /**
  * Awaited before each page request of a listing: the caller's rate limiter paces the listing
  * at the service's rate (a 100,000-name zone is 334 pages: paced, never throttled).
- * `previousRetried`: the page before took the SDK more than one attempt (AWS throttled it, or
- * failed it): the service's bucket was emptier than the limiter's, which re-syncs.
  */
-export type BeforePage = (previousRetried: boolean) => Promise<void>;
+export type BeforePage = () => Promise<void>;
 
 /** One record change; CREATE and DELETE make compare-and-swap batches, UPSERT is last-writer-wins. */
 export interface DnsChange {

@@ -26,6 +26,31 @@ export interface AwsOptions {
    * connections and never answers is a failure naming the endpoint within this, never a hang.
    */
   deadlineMs?: number;
+  /**
+   * Told of every attempt AWS throttled (before the SDK retries it), with the service and the
+   * command: the edge relays it to the run's rate limiters, which re-sync to AWS's bucket.
+   */
+  onThrottle?: (service: string, command: string) => void;
+}
+
+/** AWS's throttling error codes, across the services fleet calls. */
+const THROTTLE_CODES: ReadonlySet<string> = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'PriorRequestNotComplete',
+]);
+
+function isThrottle(err: unknown): boolean {
+  const e = err as { name?: unknown; Code?: unknown; $fault?: unknown } | undefined;
+  if (typeof e !== 'object' || e === null) return false;
+  const code = typeof e.Code === 'string' ? e.Code : e.$fault !== undefined && typeof e.name === 'string' ? e.name : undefined;
+  return code !== undefined && THROTTLE_CODES.has(code);
 }
 
 /** The defaults: every attempt is bounded, and so is every call with its retries (DESIGN.md section 6). */
@@ -79,9 +104,10 @@ interface BoundableClient {
  *   the caller's own abortSignal, when one was given): an aborted call leaves no socket and no
  *   retry behind.
  * - A middleware in the finalize step (inside the retry loop, after the endpoint is resolved)
- *   records where the attempt went, for the message.
+ *   records where the attempt went, for the message; another reports a throttled attempt
+ *   (reportThrottles).
  */
-function bound(client: BoundableClient, service: string, fallbackEndpoint: string, deadlineMs: number): void {
+function bound(client: BoundableClient, service: string, fallbackEndpoint: string, deadlineMs: number, onThrottle?: AwsOptions['onThrottle']): void {
   const handler = client.config.requestHandler as { handle?: (req: unknown, opts?: { abortSignal?: AbortSignal }) => Promise<unknown> } | undefined;
   if (!handler || typeof handler.handle !== 'function') throw new Error(`${service} client: no request handler to bound (SDK changed?)`);
   const handle = handler.handle.bind(handler);
@@ -120,6 +146,23 @@ function bound(client: BoundableClient, service: string, fallbackEndpoint: strin
   };
   client.middlewareStack.add(finalize as never, { step: 'finalizeRequest', priority: 'low', name: 'fleetEndpointOfAttempt' });
   client.middlewareStack.add(initialize as never, { step: 'initialize', priority: 'high', name: 'fleetCallDeadline' });
+  if (onThrottle) reportThrottles(client, service, onThrottle);
+}
+
+/**
+ * Tell `onThrottle` of every attempt of `client` that AWS throttled, with the service and the
+ * command, before the SDK retries it: a middleware in the finalize step, inside the retry loop.
+ */
+export function reportThrottles(client: { middlewareStack: { add: (mw: never, opts: object) => void } }, service: string, onThrottle: (service: string, command: string) => void): void {
+  const mw = (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+    try {
+      return await next(args);
+    } catch (err) {
+      if (isThrottle(err)) onThrottle(service, (context.commandName ?? '').replace(/Command$/, ''));
+      throw err;
+    }
+  };
+  client.middlewareStack.add(mw as never, { step: 'finalizeRequest', priority: 'low', name: 'fleetReportThrottles' });
 }
 
 export interface AwsClients {
@@ -158,12 +201,12 @@ export function createCoreClients(opts: AwsOptions): Omit<AwsClients, 'ebs'> {
   const deadlineMs = opts.deadlineMs ?? AWS_TIMEOUTS.deadlineMs;
   const at = (service: string) => opts.endpoint ?? `the AWS ${service} endpoint${opts.region ? ` in ${opts.region}` : ''}`;
   const ec2 = new EC2Client(common);
-  bound(ec2, 'EC2', at('EC2'), deadlineMs);
+  bound(ec2, 'EC2', at('EC2'), deadlineMs, opts.onThrottle);
   const route53 = new Route53Client(common);
-  bound(route53, 'Route 53', at('Route 53'), deadlineMs);
+  bound(route53, 'Route 53', at('Route 53'), deadlineMs, opts.onThrottle);
   // Path-style only for an explicit endpoint (local cloud, other emulators); AWS itself is virtual-hosted.
   const s3 = new S3Client({ ...common, ...(opts.endpoint ? { forcePathStyle: true } : {}) });
-  bound(s3, 'S3', at('S3'), deadlineMs);
+  bound(s3, 'S3', at('S3'), deadlineMs, opts.onThrottle);
   return {
     ec2,
     route53,
@@ -179,7 +222,7 @@ export function createCoreClients(opts: AwsOptions): Omit<AwsClients, 'ebs'> {
 export function createClients(opts: AwsOptions): AwsClients {
   const core = createCoreClients(opts);
   const ebs = new EBSClient(commonOptions(opts));
-  bound(ebs, 'EBS', opts.endpoint ?? `the AWS EBS endpoint${opts.region ? ` in ${opts.region}` : ''}`, opts.deadlineMs ?? AWS_TIMEOUTS.deadlineMs);
+  bound(ebs, 'EBS', opts.endpoint ?? `the AWS EBS endpoint${opts.region ? ` in ${opts.region}` : ''}`, opts.deadlineMs ?? AWS_TIMEOUTS.deadlineMs, opts.onThrottle);
   return {
     ...core,
     ebs,

@@ -3,7 +3,7 @@
  * entry's one door to the SDK, so that the bundle carries three clients, not four. One client
  * per service, shared by every adapter (the SDK's retry quota is per client instance).
  */
-import { createCoreClients } from './clients.js';
+import { createCoreClients, type AwsOptions } from './clients.js';
 import type { Catalog, Dns, Instances, Journal, Records, Volumes } from '../ports.js';
 import { createEc2 } from './ec2.js';
 import { createRoute53Dns } from './route53.js';
@@ -20,7 +20,7 @@ export interface CoreAdapters {
   destroy(): void;
 }
 
-export function createCoreAdapters(opts: { region?: string; endpoint?: string; maxAttempts?: number }): CoreAdapters {
+export function createCoreAdapters(opts: Pick<AwsOptions, 'region' | 'endpoint' | 'maxAttempts' | 'onThrottle'>): CoreAdapters {
   // Every call bounded (attempt timeouts, a deadline per call) as the CLI's clients are.
   const { ec2, route53, s3, destroy } = createCoreClients(opts);
   return {

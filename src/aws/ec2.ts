@@ -148,15 +148,14 @@ export function createEc2(client: EC2Client): Ec2Ports {
     const out: Instance[] = [];
     let token: string | undefined;
     let pages = 0;
-    let retried = false;
     do {
-      await beforePage?.(retried);
+      await beforePage?.();
       // The page is read by a scanner that keeps only the fields fleet maps, not by the SDK's
       // deserializer (src/aws/compact-page.ts): a 1,000-instance page costs a fraction.
       const command = new DescribeInstancesCommand({ Filters: filters, MaxResults: 1000, ...(token ? { NextToken: token } : {}) });
       const page = compactPage(command, parseDescribeInstancesPage, EMPTY_DESCRIBE_INSTANCES);
       try {
-        retried = ((await client.send(command)).$metadata.attempts ?? 1) > 1;
+        await client.send(command);
       } catch (err) {
         throw cloudError(what, err);
       }

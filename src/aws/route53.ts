@@ -86,9 +86,8 @@ export function createRoute53Dns(client: Route53Client): Dns {
       const records: DnsRecord[] = [];
       let start: { name: string; type: RRType; id?: string } | undefined;
       let pages = 0;
-      let retried = false;
       for (;;) {
-        await beforePage?.(retried);
+        await beforePage?.();
         // The page is read by a scanner that keeps only name, type, TTL and values, not by the
         // SDK's deserializer (src/aws/compact-page.ts).
         const command = new ListResourceRecordSetsCommand({
@@ -98,7 +97,7 @@ export function createRoute53Dns(client: Route53Client): Dns {
         });
         const page = compactPage(command, parseListRecordSetsPage, EMPTY_LIST_RECORD_SETS);
         try {
-          retried = ((await client.send(command)).$metadata.attempts ?? 1) > 1;
+          await client.send(command);
         } catch (err) {
           throw cloudError(`listing records of zone ${zoneId}`, err);
         }

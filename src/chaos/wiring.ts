@@ -24,6 +24,7 @@ import type { OpsDeps } from '../ops/context.js';
 import { clockFromEnv, positiveEnv, type Env } from '../lambda/env.js';
 import { loadPoolMemory, usePoolMemoryLazily } from '../ops/pools.js';
 import { assembleOpsDeps } from '../ops/assemble.js';
+import { ThrottleFeed } from '../ops/limiter.js';
 
 /** Ops deps for one night, and what to close after it. */
 export async function wireNight(env: Env, spec: FleetSpec, log: Log, lockWaitMs: number): Promise<{ ops: OpsDeps; timeScale: number; close: () => Promise<void> }> {
@@ -32,7 +33,9 @@ export async function wireNight(env: Env, spec: FleetSpec, log: Log, lockWaitMs:
   // A local cloud accepts any signature: spare the tests from inventing credentials (as the CLI does).
   const loopback = endpoint !== undefined && /^https?:\/\/(127\.|localhost|\[::1\])/.test(endpoint);
   const hasCreds = Boolean(env['AWS_ACCESS_KEY_ID'] || env['AWS_PROFILE'] || env['AWS_CONTAINER_CREDENTIALS_FULL_URI'] || env['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'] || env['AWS_WEB_IDENTITY_TOKEN_FILE']);
+  const throttles = new ThrottleFeed();
   const clients = createClients({
+    onThrottle: (service, command) => throttles.report(service, command),
     ...(region ? { region } : {}),
     ...(endpoint ? { endpoint } : {}),
     ...(loopback && !hasCreds ? { credentials: { accessKeyId: 'AKIDLOCALCLOUD', secretAccessKey: 'local-cloud' } } : {}),
@@ -66,6 +69,7 @@ export async function wireNight(env: Env, spec: FleetSpec, log: Log, lockWaitMs:
       coord,
       lockWaitMs,
       pollMs,
+      throttles,
     });
     // Pool memory (spot interruptions the handler recorded, read on the first launch): the heal's
     // launches avoid the pools interrupted lately, as apply's and the handler's do.

@@ -117,6 +117,7 @@ export async function makeOpsDeps(spec: FleetSpec, deps: Deps, io: CliIo, json: 
     log,
     ebs: deps.ebs,
     objects: deps.objects,
+    throttles: deps.throttles,
     pollMs,
     // Ctrl-C / SIGTERM: no new side effect after it; waits end; a launch not swapped is rolled back.
     ...(io.stop ? { signal: io.stop.signal } : {}),

@@ -13,6 +13,7 @@ import type { FleetSpec } from '../model.js';
 import type { Blobs, Catalog, Dns, Instances, Volumes, EbsDirect, Journal, ObjectStore, Records } from '../ports.js';
 import { checkEndpoint, checkRegion } from './flags.js';
 import type { CliIo } from './io.js';
+import { ThrottleFeed } from '../ops/limiter.js';
 import type { GlobalOptions } from './paths.js';
 
 export { configPath, type GlobalOptions } from './paths.js';
@@ -34,6 +35,8 @@ export interface Deps {
   /** Create-only JSON records under a bucket's prefix (pool memory, event markers). */
   records(bucket: string, prefix: string): Records;
   clients: AwsClients;
+  /** Every throttle the clients met, relayed to the command's rate limiters (ops/limiter.ts). */
+  throttles: ThrottleFeed;
   /** Closed when the command ends (coordination sessions). */
   cleanup: (() => Promise<void>)[];
 }
@@ -70,10 +73,12 @@ export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: C
   const hasCreds = Boolean(io.env['AWS_ACCESS_KEY_ID'] || io.env['AWS_PROFILE'] || io.env['AWS_WEB_IDENTITY_TOKEN_FILE'] || io.env['AWS_CONTAINER_CREDENTIALS_FULL_URI'] || io.env['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']);
   // The local cloud accepts any signature: spare the newcomer from inventing credentials.
   const credentials = endpoint && isLoopback(endpoint) && !hasCreds ? { accessKeyId: 'AKIDLOCALCLOUD', secretAccessKey: 'local-cloud' } : undefined;
+  const throttles = new ThrottleFeed();
   const clients = createClients({
     ...(region ? { region } : endpoint && isLoopback(endpoint) ? { region: 'us-east-1' } : {}),
     ...(endpoint ? { endpoint } : {}),
     ...(credentials ? { credentials } : {}),
+    onThrottle: (service, command) => throttles.report(service, command),
   });
   return {
     region: region ?? (endpoint && isLoopback(endpoint) ? 'us-east-1' : undefined),
@@ -86,6 +91,7 @@ export function makeDeps(opts: GlobalOptions, spec: FleetSpec | undefined, io: C
     journal: (bucket, prefix) => createS3Journal(clients.s3, bucket, prefix),
     records: (bucket, prefix) => createS3Records(clients.s3, bucket, prefix),
     clients,
+    throttles,
     cleanup: [],
   };
 }

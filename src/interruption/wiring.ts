@@ -28,6 +28,7 @@ import { clockFromEnv, positiveEnv, specFromEnv, type Env } from '../lambda/env.
 import type { InterruptionDeps } from '../ops/interruption.js';
 import { loadPoolMemory, usePoolMemory, type PoolMemory } from '../ops/pools.js';
 import { assembleOpsDeps } from '../ops/assemble.js';
+import { ThrottleFeed } from '../ops/limiter.js';
 
 
 /** What lives as long as the container: clients, the zone, the coordinator, the clock. */
@@ -44,7 +45,8 @@ export async function wireContainer(env: Env, log: Log): Promise<Container> {
   const spec = specFromEnv(env);
   const endpoint = env['AWS_ENDPOINT_URL'] || undefined;
   const region = spec.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
-  const aws = createCoreAdapters({ ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) });
+  const throttles = new ThrottleFeed();
+  const aws = createCoreAdapters({ ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}), onThrottle: (service, command) => throttles.report(service, command) });
   const { clock } = await clockFromEnv(env, endpoint);
   const pollMs = positiveEnv(env, 'FLEET_POLL_MS', 5000);
   const { instances, volumes, catalog, dns } = aws;
@@ -82,6 +84,7 @@ export async function wireContainer(env: Env, log: Log): Promise<Container> {
         coord,
         lockWaitMs: opts.lockWaitMs,
         pollMs,
+        throttles,
         ...(opts.signal ? { signal: opts.signal } : {}),
         }),
         records,

@@ -8,18 +8,21 @@
 import { randomUUID } from 'node:crypto';
 import type { OpsDeps } from './context.js';
 import { DnsWriter } from './dns.js';
-import { RateLimiter } from './limiter.js';
+import { RateLimiter, type ThrottleFeed } from './limiter.js';
 import { InstanceWatcher } from './watcher.js';
 
 /** What an edge supplies; the rest of OpsDeps is built from it. */
 export type OpsParts = Omit<OpsDeps, 'limiter' | 'watcher' | 'dnsWriter' | 'operationId' | 'images' | 'pollMs'> & {
   pollMs: number;
   operationId?: string;
+  /** The throttles the edge's AWS clients report: the run's limiter re-syncs on each. */
+  throttles?: ThrottleFeed;
 };
 
 export function assembleOpsDeps(parts: OpsParts): OpsDeps {
-  const { pollMs, operationId, ...rest } = parts;
+  const { pollMs, operationId, throttles, ...rest } = parts;
   const limiter = new RateLimiter(parts.clock);
+  throttles?.add(limiter);
   return {
     ...rest,
     limiter,

@@ -36,11 +36,12 @@ export interface RateSpec {
  */
 export const AWS_RATES: Record<string, RateSpec> = {
   'ec2:describe': { burst: 100, perSec: 20 },
-  // RunInstances sets the pace of an apply: at the default headroom (0.9) an apply could never
-  // come within 1.11x of the floor EC2's 2 per second imposes. Launches are spaced by the
-  // bucket, so 0.97 keeps a margin for latency jitter without costing 10%.
-  'ec2:run-instances': { burst: 5, perSec: 2, headroom: 0.97 },
-  'ec2:run-instances-resource': { burst: 1000, perSec: 2, headroom: 0.97 },
+  // RunInstances sets the pace of an apply: any headroom on its rate is that share over the
+  // floor EC2's 2 per second imposes (0.9: 1.11x). Paced at the full rate, with a token of the
+  // burst in reserve against latency jitter (RateSpec.reserve) and a throttle, should one come
+  // all the same, re-syncing the bucket (ThrottleFeed).
+  'ec2:run-instances': { burst: 5, perSec: 2, headroom: 1, reserve: 1 },
+  'ec2:run-instances-resource': { burst: 1000, perSec: 2, headroom: 1, reserve: 10 },
   'ec2:terminate-instances': { burst: 100, perSec: 5 },
   'ec2:tags': { burst: 100, perSec: 10 },
   'ec2:mutating': { burst: 50, perSec: 5 },
@@ -74,17 +75,24 @@ export class RateLimiter {
     this.#rates = Object.fromEntries(
       Object.entries(rates).map(([k, r]) => {
         const h = r.headroom ?? headroom;
-        const burst = r.reserve !== undefined ? r.burst - r.reserve : Math.floor(r.burst * h);
-        return [k, { burst: Math.max(1, burst), perSec: r.perSec * h }];
+        const burst = Math.max(1, r.reserve !== undefined ? r.burst - r.reserve : Math.floor(r.burst * h));
+        return [k, { burst, perSec: r.perSec * h, reserve: r.burst - burst }];
       }),
     );
   }
 
-  /** AWS said the bucket is empty (a throttle): empty ours too, so the next calls wait for a refill. */
-  penalize(bucket: string): void {
+  /**
+   * AWS said the bucket is empty (a throttle): empty ours too, so the next calls wait for a
+   * refill. `debt`: tokens AWS will be asked for outside this limiter (the SDK's retry of the
+   * throttled attempt), owed on top: without it each retry takes a token our bucket did not
+   * count, the next call is throttled for it, and its retry does the same, for the whole run.
+   */
+  penalize(bucket: string, debt = 0): void {
     const b = this.#buckets.get(bucket);
     if (!b) return;
-    b.tokens = Math.min(b.tokens, 0);
+    // AWS's bucket is empty now; ours goes below it by the reserve (the cushion the run began
+    // with, which the drift used up) and the debt.
+    b.tokens = Math.min(b.tokens, 0) - (b.spec.reserve ?? 0) - debt;
     b.at = this.#clock.now().getTime();
   }
 
@@ -120,5 +128,57 @@ export class RateLimiter {
     });
     b.tail = turn.catch(() => {});
     return turn;
+  }
+}
+
+/**
+ * The limiter bucket a call is paced on, by service and command (as the SDK names it, without
+ * `Command`): where a throttle AWS answered is felt. Undefined: a call no bucket paces.
+ */
+export function bucketOfCall(service: string, command: string): string | undefined {
+  switch (service) {
+    case 'Route 53':
+      return 'route53:api';
+    case 'EC2':
+      if (command === 'RunInstances') return 'ec2:run-instances';
+      if (command === 'TerminateInstances') return 'ec2:terminate-instances';
+      if (command === 'CreateTags' || command === 'DeleteTags') return 'ec2:tags';
+      return command.startsWith('Describe') ? 'ec2:describe' : 'ec2:mutating';
+    case 'S3':
+      return /^(Put|Delete|Copy|Create|Complete|Upload)/.test(command) ? 's3:write' : 's3:read';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Throttles AWS answered, whoever made the call, relayed to every limiter of the run: each
+ * empties the bucket the call is paced on (RateLimiter.penalize), so its next calls wait for
+ * AWS's bucket instead of meeting it empty again. A throttle comes from a drift between our
+ * bucket and AWS's (another caller in the account, a bucket a command just before had drained,
+ * the SDK's own retries); without this a drifted limiter stays ahead of AWS for the whole run.
+ */
+export class ThrottleFeed {
+  /** Weakly held: a warm Lambda container adds a limiter per event, and keeps none of them. */
+  readonly #limiters = new Set<WeakRef<RateLimiter>>();
+  /** Throttles reported, by bucket. */
+  readonly reported = new Map<string, number>();
+
+  /** `limiter` hears every throttle from now on; returns it. */
+  add(limiter: RateLimiter): RateLimiter {
+    this.#limiters.add(new WeakRef(limiter));
+    return limiter;
+  }
+
+  report(service: string, command: string): void {
+    const bucket = bucketOfCall(service, command);
+    if (!bucket) return;
+    this.reported.set(bucket, (this.reported.get(bucket) ?? 0) + 1);
+    for (const ref of this.#limiters) {
+      const l = ref.deref();
+      // The SDK retries the throttled attempt: one more of AWS's tokens, not counted by ours.
+      if (l) l.penalize(bucket, 1);
+      else this.#limiters.delete(ref);
+    }
   }
 }

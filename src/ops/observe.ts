@@ -18,7 +18,7 @@ export interface ObserveDeps {
    * token, so a zone of 100,000 names reads at Route 53's rate without a throttled call.
    * OpsDeps has one; `fleet ls` makes its own.
    */
-  limiter?: { take(bucket: string, n?: number): Promise<void>; penalize(bucket: string): void };
+  limiter?: { take(bucket: string, n?: number): Promise<void> };
 }
 
 export interface ObservedNow {
@@ -38,15 +38,11 @@ export interface ObservedNow {
 export async function readObserved(spec: FleetSpec, deps: ObserveDeps, progress: Progress, known?: HostedZone): Promise<ObservedNow> {
   progress.update(`looking up zone ${spec.dns.zone}…`);
   const limiter = deps.limiter;
-  // A page AWS throttled all the same (another caller in the account, or a bucket still low
-  // from a command just before) empties the limiter's bucket: the next pages wait for AWS's.
-  const paced = (bucket: string) => (previousRetried: boolean) => {
-    if (previousRetried) limiter!.penalize(bucket);
-    return limiter!.take(bucket);
-  };
-  const r53Page = limiter ? paced('route53:api') : undefined;
-  const ec2Page = limiter ? paced('ec2:describe') : undefined;
-  if (!known) await r53Page?.(false);
+  // A page AWS throttled all the same (another caller in the account, a bucket still low from
+  // a command just before) re-syncs the limiter through the edge's ThrottleFeed (ops/limiter.ts).
+  const r53Page = limiter ? () => limiter.take('route53:api') : undefined;
+  const ec2Page = limiter ? () => limiter.take('ec2:describe') : undefined;
+  if (!known) await r53Page?.();
   const zone = known ?? (await deps.dns.findZone(spec.dns.zone));
   if (!zone) {
     progress.done();

@@ -14,7 +14,8 @@ import { createRoute53Dns } from '../../src/aws/route53.js';
 import { createEc2 } from '../../src/aws/ec2.js';
 import { parseConfig } from '../../src/config/index.js';
 import { readObserved, quietProgress } from '../../src/ops/observe.js';
-import { RateLimiter } from '../../src/ops/limiter.js';
+import { RateLimiter, ThrottleFeed } from '../../src/ops/limiter.js';
+import { reportThrottles } from '../../src/aws/clients.js';
 import type { OpsClock } from '../../src/ops/clock.js';
 import { fleetYaml } from '../cli/helpers.js';
 
@@ -109,17 +110,22 @@ test("AWS's bucket already drained (a command just before): the first page is th
   const common = { endpoint: cloud.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCALCLOUD', secretAccessKey: 'x' } };
   const r53r = new Route53Client({ ...common, retryStrategy: virtualRetry(cloud) });
   const ec2r = new EC2Client({ ...common, retryStrategy: virtualRetry(cloud) });
+  // As the edges wire them: every throttled attempt reaches the run's limiters.
+  const feed = new ThrottleFeed();
+  reportThrottles(r53r, 'Route 53', (s, c) => feed.report(s, c));
+  reportThrottles(ec2r, 'EC2', (s, c) => feed.report(s, c));
   try {
     // Another command used 45 of the account's 50 Route 53 tokens a moment ago.
     const drain = createRoute53Dns(r53);
     for (let i = 0; i < 45; i++) await drain.findZone(ZONE);
     cloud.control.resetCalls();
-    const limiter = new RateLimiter(virtualClock(cloud));
+    const limiter = feed.add(new RateLimiter(virtualClock(cloud)));
     const o = await readObserved(spec(), { dns: createRoute53Dns(r53r), ...createEc2(ec2r), limiter }, quietProgress);
     assert.equal(o.records.length, RECORDS + 2);
     const throttled = Object.fromEntries(cloud.control.faults.throttled);
     // The zone lookup and 4 pages take AWS's last 5 tokens; the 5th page is throttled once and
-    // retried; from then on the limiter's bucket is AWS's, empty, and every page waits its turn.
+    // retried; from then on the limiter's bucket is below AWS's (by its reserve and the retry
+    // it owes), and every page waits its turn.
     assert.deepEqual(throttled, { 'route53:ListResourceRecordSets': 1 }, 'one throttled call, then none');
     assert.equal(cloud.control.calls()['route53:ListResourceRecordSets'], Math.ceil((RECORDS + 2) / 300) + 1, 'one page retried once');
   } finally {

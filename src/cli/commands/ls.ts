@@ -14,6 +14,6 @@ export { readObserved, type ObservedNow } from '../../ops/observe.js';
  * without a throttled call.
  */
 export async function readInventory(spec: FleetSpec, deps: Deps, progress: Progress, role?: string): Promise<Inventory> {
-  const o = await readObserved(spec, { ...deps, limiter: new RateLimiter(scaledClock(1)) }, progress);
+  const o = await readObserved(spec, { ...deps, limiter: deps.throttles.add(new RateLimiter(scaledClock(1))) }, progress);
   return buildInventory(spec, o, role === undefined ? {} : { role });
 }

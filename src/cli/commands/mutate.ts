@@ -48,7 +48,7 @@ export async function planCommand(spec: FleetSpec, deps: Deps, io: CliIo, json: 
   const clock = await opsClock(deps, o);
   await preflight(deps, spec); // what AWS would refuse, refused now (exit 2, at its fleet.yaml line)
   // Paced at AWS's rates like every read of the inventory (a large zone is never throttled).
-  const observed = await readObserved(spec, { ...deps, limiter: new RateLimiter(clock) }, makeProgress(io, json));
+  const observed = await readObserved(spec, { ...deps, limiter: deps.throttles.add(new RateLimiter(clock)) }, makeProgress(io, json));
   const plan = planReconcile(spec, observed, clock.now(), { orphanGraceMs: spec.reconcile.orphanGraceMs });
   if (json) io.stdout.write(JSON.stringify(plan, null, 2) + '\n');
   else printPlan(io, plan);
