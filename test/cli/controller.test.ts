@@ -367,7 +367,8 @@ describe('controllers and fleet locks', () => {
       assertTermsInOrder(f, watch.order);
       assertFleetInvariants(cloud.control, info(f, snapshot));
       for (const p of procs) p.kill('SIGTERM');
-      for (const p of procs) assert.equal((await p.done).code, 0, 'still running until stopped');
+      // On failure, the replica's last words say why it did not stop cleanly.
+      for (const p of procs) assert.equal((await p.done).code, 0, `still running until stopped; its stderr ends:\n${p.out.stderr.slice(-3000)}`);
     } finally {
       watch.stop();
       for (const p of procs) p.kill('SIGKILL');
