@@ -33,9 +33,14 @@ export interface AwsOptions {
   onThrottle?: (service: string, command: string) => void;
 }
 
-/** AWS's throttling error codes, across the services fleet calls. */
+/**
+ * AWS's throttling error codes, across the services fleet calls: those the SDK's standard
+ * retry classifies as throttling (PriorRequestNotComplete included: Route 53's zone is still
+ * applying a change; a pause on the Route 53 bucket is the right answer to it too).
+ */
 const THROTTLE_CODES: ReadonlySet<string> = new Set([
   'RequestLimitExceeded',
+  'RequestResourceCountExceeded',
   'Throttling',
   'ThrottlingException',
   'ThrottledException',

@@ -186,6 +186,11 @@ export interface InstanceFields {
 const STATES: ReadonlySet<string> = new Set<InstanceState>(['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped']);
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
+/** A date as toISOString() writes it; '' for one that is not a date (an empty launchTime). */
+function isoOrEmpty(d: Date): string {
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+}
+
 /** fleet's Instance from the fields EC2 gave: the one mapping of both the scanner and fromSdkInstance. */
 export function instanceFrom(f: InstanceFields): Instance {
   const tags = f.tags;
@@ -199,7 +204,7 @@ export function instanceFrom(f: InstanceFields): Instance {
     market: f.lifecycle === 'spot' ? 'spot' : 'on-demand',
     az: f.az ?? '',
     // EC2's own spelling is already what toISOString() writes: kept, not re-made.
-    launchTime: lt === undefined ? '' : typeof lt === 'string' && ISO_MS.test(lt) ? lt : new Date(lt).toISOString(),
+    launchTime: lt === undefined ? '' : typeof lt === 'string' && ISO_MS.test(lt) ? lt : isoOrEmpty(new Date(lt)),
     tags,
   };
   if (f.subnetId) out.subnetId = f.subnetId;

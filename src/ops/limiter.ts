@@ -82,18 +82,37 @@ export class RateLimiter {
   }
 
   /**
-   * AWS said the bucket is empty (a throttle): empty ours too, so the next calls wait for a
+   * AWS said the bucket is empty (a throttle): ours goes below empty by the reserve (the
+   * cushion the run began with, which the drift used up), so the next calls wait for AWS's
    * refill. `debt`: tokens AWS will be asked for outside this limiter (the SDK's retry of the
    * throttled attempt), owed on top: without it each retry takes a token our bucket did not
    * count, the next call is throttled for it, and its retry does the same, for the whole run.
+   * Several throttles at once charge the reserve once and each debt. A bucket not used yet
+   * starts there too.
    */
   penalize(bucket: string, debt = 0): void {
-    const b = this.#buckets.get(bucket);
+    const b = this.#bucket(bucket);
     if (!b) return;
-    // AWS's bucket is empty now; ours goes below it by the reserve (the cushion the run began
-    // with, which the drift used up) and the debt.
-    b.tokens = Math.min(b.tokens, 0) - (b.spec.reserve ?? 0) - debt;
-    b.at = this.#clock.now().getTime();
+    this.#refill(b);
+    b.tokens = Math.min(b.tokens, -(b.spec.reserve ?? 0)) - debt;
+  }
+
+  #bucket(bucket: string): Bucket | undefined {
+    const spec = this.#rates[bucket];
+    if (!spec) return undefined;
+    let b = this.#buckets.get(bucket);
+    if (!b) {
+      b = { spec, tokens: spec.burst, at: this.#clock.now().getTime(), tail: Promise.resolve() };
+      this.#buckets.set(bucket, b);
+    }
+    return b;
+  }
+
+  /** Tokens earned since the bucket was last looked at, up to its burst. */
+  #refill(b: Bucket): void {
+    const now = this.#clock.now().getTime();
+    b.tokens = Math.min(b.spec.burst, b.tokens + ((now - b.at) / 1000) * b.spec.perSec);
+    b.at = now;
   }
 
   /**
@@ -102,21 +121,14 @@ export class RateLimiter {
    */
   take(bucket: string, n = 1, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const spec = this.#rates[bucket];
-    if (!spec) return Promise.resolve();
-    let b = this.#buckets.get(bucket);
-    if (!b) {
-      b = { spec, tokens: spec.burst, at: this.#clock.now().getTime(), tail: Promise.resolve() };
-      this.#buckets.set(bucket, b);
-    }
+    const b = this.#bucket(bucket);
+    if (!b) return Promise.resolve();
     const bucketRef = b;
     const turn = b.tail.then(async () => {
       if (signal?.aborted) throw signal.reason;
       const need = Math.min(n, bucketRef.spec.burst);
       for (;;) {
-        const now = this.#clock.now().getTime();
-        bucketRef.tokens = Math.min(bucketRef.spec.burst, bucketRef.tokens + ((now - bucketRef.at) / 1000) * bucketRef.spec.perSec);
-        bucketRef.at = now;
+        this.#refill(bucketRef);
         if (bucketRef.tokens >= need) {
           bucketRef.tokens -= need;
           return;
@@ -166,6 +178,7 @@ export class ThrottleFeed {
 
   /** `limiter` hears every throttle from now on; returns it. */
   add(limiter: RateLimiter): RateLimiter {
+    for (const ref of this.#limiters) if (!ref.deref()) this.#limiters.delete(ref);
     this.#limiters.add(new WeakRef(limiter));
     return limiter;
   }

@@ -84,14 +84,31 @@ test('DescribeInstances page: the same Instance as the SDK object mapped by from
       { Key: 'fleet:name', Value: 'web-03' },
       { Key: 'note', Value: 'a & b <c> AB' },
       { Key: 'empty', Value: '' },
+      { Key: 'x' },
     ],
   });
-  // The second tagSet of this document is not the instance's first: its last one wins, as a
-  // key without a value, like the SDK's empty Value.
-  assert.deepEqual(scanned, { ...sdk, tags: { ...sdk.tags, x: '' } });
+  // A key without a value (the second tagSet of this document) is '' as the SDK's missing Value.
+  assert.deepEqual(scanned, sdk);
 });
 
-test('DescribeInstances page: a launch time in another spelling is normalised; a copy of a long value does not keep the page', () => {
+test('DescribeInstances page: several reservations, an empty instancesSet between them, an instance without tags, an empty launch time, an empty page that still has a nextToken', () => {
+  const res = (body: string) => `<item><reservationId>r-1</reservationId><ownerId>1</ownerId><groupSet><item><groupId>sg-1</groupId></item></groupSet>${body}</item>`;
+  const xml = `<DescribeInstancesResponse>
+  <reservationSet>
+    ${res(`<instancesSet>${instanceXml('i-01')}</instancesSet>`)}
+    ${res('<instancesSet/>')}
+    ${res('<instancesSet>\n  <item>\n    <instanceId>i-02</instanceId>\n    <launchTime></launchTime>\n    <instanceState><code>0</code><name>pending</name></instanceState>\n  </item>\n</instancesSet>')}
+  </reservationSet>
+  <nextToken>next</nextToken>
+</DescribeInstancesResponse>`;
+  const page = parseDescribeInstancesPage(xml);
+  assert.deepEqual(page.instances.map((i) => i.id), ['i-01', 'i-02']);
+  assert.deepEqual(page.instances[1], { id: 'i-02', state: 'pending', type: '', market: 'on-demand', az: '', launchTime: '', tags: {} });
+  assert.equal(page.nextToken, 'next');
+  assert.deepEqual(parseDescribeInstancesPage('<DescribeInstancesResponse><reservationSet/><nextToken>more</nextToken></DescribeInstancesResponse>'), { instances: [], nextToken: 'more' });
+});
+
+test('DescribeInstances page: a launch time in another spelling is normalised; a long value with quotes and backslashes is copied exactly', () => {
   const xml = `<DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-0ddd0000000000000</instanceId><launchTime>2026-12-07T05:00:00Z</launchTime><tagSet><item><key>q</key><value>a "quoted" \\ value that is long</value></item></tagSet></item></instancesSet></item></reservationSet></DescribeInstancesResponse>`;
   const [i] = parseDescribeInstancesPage(xml).instances;
   assert.equal(i!.launchTime, '2026-12-07T05:00:00.000Z');
