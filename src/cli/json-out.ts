@@ -68,13 +68,13 @@ interface Writer {
 }
 
 /**
- * Write `JSON.stringify(value, null, 2) + '\n'` to `out` in pieces of about 64 KiB, waiting
- * for 'drain' whenever the stream's buffer is full: stdout to a pipe whose reader is slower
- * would otherwise hold the whole document in memory after all.
+ * Write `pieces` to `out` gathered into writes of about 64 KiB, waiting for 'drain' whenever
+ * the stream's buffer is full: stdout to a pipe whose reader is slower would otherwise hold
+ * the whole output in memory after all.
  */
-export async function writeJson(out: Writer, value: unknown): Promise<void> {
+export async function writePieces(out: Writer, pieces: Iterable<string>): Promise<void> {
   let buf = '';
-  for (const piece of jsonPieces(value)) {
+  for (const piece of pieces) {
     buf += piece;
     if (buf.length >= CHUNK) {
       const more = out.write(buf);
@@ -82,5 +82,13 @@ export async function writeJson(out: Writer, value: unknown): Promise<void> {
       if (more === false && out.once) await new Promise<void>((resolve) => out.once!('drain', resolve));
     }
   }
-  out.write(buf + '\n');
+  if (buf) out.write(buf);
+}
+
+/** Write `JSON.stringify(value, null, 2) + '\n'` to `out` in pieces (writePieces). */
+export async function writeJson(out: Writer, value: unknown): Promise<void> {
+  await writePieces(out, (function* () {
+    yield* jsonPieces(value);
+    yield '\n';
+  })());
 }

@@ -10,7 +10,7 @@ import { desiredNames } from '../naming.js';
 import { isValidRole, roleProblem } from '../naming.js';
 import { makeProgress, stopExitCode, type CliIo } from './io.js';
 import { StopError } from '../errors.js';
-import { writeJson } from './json-out.js';
+import { writeJson, writePieces } from './json-out.js';
 import { configPath, DEFAULT_POLICY_DIR, HANDLER_LOCK_WAIT, type GlobalOptions } from './paths.js';
 import type { Deps } from './wiring.js';
 import type { SimCliOptions } from './commands/sim.js';
@@ -98,10 +98,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         if (!isValidRole(o.role)) throw new InputError(`--role ${JSON.stringify(o.role)}: ${roleProblem(o.role)}`);
         if (!s.roles.some((r) => r.name === o.role)) throw new InputError(`--role ${o.role}: no such role in ${configPath(g, io)} (roles: ${s.roles.map((r) => r.name).join(', ')})`);
       }
-      const [{ readInventory }, { renderInventory }] = await Promise.all([import('./commands/ls.js'), import('./render.js')]);
+      const [{ readInventory }, { inventoryPieces }] = await Promise.all([import('./commands/ls.js'), import('./render.js')]);
       const inv = await readInventory(s, await wire(cmd, s), makeProgress(io, g.json), o.role);
       if (g.json) await emitJson(inv);
-      else io.stdout.write(renderInventory(inv));
+      else await writePieces(io.stdout, inventoryPieces(inv));
     });
 
   program
