@@ -7,7 +7,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { startLocalCloud, type LocalCloud } from '../../src/sim/index.js';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
 import { createEc2 } from '../../src/aws/ec2.js';
@@ -20,9 +19,8 @@ import type { FleetSpec } from '../../src/model.js';
 import type { LogEvent } from '../../src/ports.js';
 import { scaledClock } from '../../src/ops/clock.js';
 import type { OpsDeps } from '../../src/ops/context.js';
-import { DnsWriter } from '../../src/ops/dns.js';
-import { RateLimiter } from '../../src/ops/limiter.js';
-import { InstanceWatcher } from '../../src/ops/watcher.js';
+import { assembleOpsDeps } from '../../src/ops/assemble.js';
+import { reconcileOnce } from '../../src/ops/controller.js';
 import { fleet as runCli } from '../cli/helpers.js';
 
 /** Simulated time runs this much faster than real time; the ops clock runs on the same scale. */
@@ -123,30 +121,31 @@ export async function prepareFleet(oc: OpsCloud, shape: FleetShape): Promise<Tes
     events,
     deps(o = {}) {
       const clock = scaledClock(SPEED, Date.now, oc.cloud.control.clock.now());
-      const limiter = new RateLimiter(clock);
-      const ec2 = createEc2(oc.clients.ec2);
-      const log = (e: LogEvent) => void events.push(e);
-      return {
+      // Assembled as every edge assembles them (limiter, watcher, DNS writer, operation id).
+      return assembleOpsDeps({
         spec: o.spec ?? spec,
         zoneId: zone.id,
-        ...ec2,
+        ...createEc2(oc.clients.ec2),
         dns,
         journal: createS3Journal(oc.clients.s3, spec.journal.bucket, spec.journal.prefix),
         clock,
-        log,
-        limiter,
-        watcher: new InstanceWatcher(ec2.instances, clock, limiter, log, { pollMs: 200, visibilityGraceMs: 5 * 60_000 }),
-        dnsWriter: new DnsWriter(dns, zone.id, clock, limiter, log, { batchWindowMs: 200, pollMs: 200 }),
-        operationId: randomUUID().slice(0, 8),
-        images: new Map(),
+        log: (e: LogEvent) => void events.push(e),
         ...(o.coord === false ? {} : { coord }),
         lockWaitMs: o.lockWaitMs ?? 0,
         ebs: createEbsDirect(oc.clients.ebs),
         objects: createS3Objects(oc.clients.s3),
         pollMs: 200,
-      };
+      });
     },
   };
+}
+
+/** A fleet of `shape`, converged by one reconcile pass that had something to do and did all of it. */
+export async function convergedFleet(oc: OpsCloud, shape: FleetShape): Promise<TestFleet> {
+  const f = await prepareFleet(oc, shape);
+  const { outcomes } = await reconcileOnce(f.deps());
+  assert.ok(outcomes.length > 0 && outcomes.every((o) => o.ok), JSON.stringify(outcomes.filter((o) => !o.ok)));
+  return f;
 }
 
 /** The fleet's instances as the local cloud holds them (its control, not the SDK). */

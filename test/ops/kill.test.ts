@@ -10,7 +10,7 @@ import { killName, leashedTerminator, realTerminator, type Terminator } from '..
 import { reconcileOnce } from '../../src/ops/controller.js';
 import { readJournal } from '../../src/ops/journal.js';
 import { LockTimeoutError } from '../../src/coord/index.js';
-import { instancesOf, prepareFleet, records, startOpsCloud, type OpsCloud, type TestFleet } from './harness.js';
+import { convergedFleet, instancesOf, records, startOpsCloud, type OpsCloud, type TestFleet } from './harness.js';
 
 const LIVE = new Set(['pending', 'running']);
 
@@ -26,12 +26,7 @@ describe('ops: kill', () => {
   after(async () => oc.close());
 
   /** A converged fleet, built by the reconcile flow. */
-  async function converged(fleet: string, ttl = 1): Promise<TestFleet> {
-    const f = await prepareFleet(oc, { fleet, ttl, api: 1 });
-    const { outcomes } = await reconcileOnce(f.deps());
-    assert.ok(outcomes.length > 0 && outcomes.every((o) => o.ok), JSON.stringify(outcomes.filter((o) => !o.ok)));
-    return f;
-  }
+  const converged = (fleet: string, ttl = 1): Promise<TestFleet> => convergedFleet(oc, { fleet, ttl, api: 1 });
   const serving = (fleet: string, name: string) => {
     const ip = records(oc, `${fleet}.example.com`).get(name)![0]!;
     return instancesOf(oc, fleet).find((i) => i.privateIpAddress === ip && LIVE.has(i.state))!;

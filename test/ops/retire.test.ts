@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/config/index.js';
 import { reconcileOnce } from '../../src/ops/controller.js';
 import { readJournal } from '../../src/ops/journal.js';
 import { retireName } from '../../src/ops/retire.js';
-import { fleetText, instancesOf, prepareFleet, records, startOpsCloud, type OpsCloud, type TestFleet } from './harness.js';
+import { convergedFleet, fleetText, instancesOf, records, startOpsCloud, type OpsCloud, type TestFleet } from './harness.js';
 
 const LIVE = new Set(['pending', 'running']);
 
@@ -20,12 +20,7 @@ describe('ops: retire', () => {
   });
   after(async () => oc.close());
 
-  async function converged(fleet: string): Promise<TestFleet> {
-    const f = await prepareFleet(oc, { fleet, api: 1 });
-    const { outcomes } = await reconcileOnce(f.deps());
-    assert.ok(outcomes.every((o) => o.ok), JSON.stringify(outcomes.filter((o) => !o.ok)));
-    return f;
-  }
+  const converged = (fleet: string): Promise<TestFleet> => convergedFleet(oc, { fleet, api: 1 });
   const liveOf = (fleet: string, name: string) => instancesOf(oc, fleet).filter((i) => i.tags['fleet:name'] === name && LIVE.has(i.state));
 
   /** While `op` runs, the record must never point at an instance that is no longer live. */

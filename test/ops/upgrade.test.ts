@@ -4,10 +4,9 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { reconcileOnce } from '../../src/ops/controller.js';
 import { readJournal } from '../../src/ops/journal.js';
 import { readUpgradePlan, upgradeFlow } from '../../src/ops/upgrade.js';
-import { instancesOf, prepareFleet, records, startOpsCloud, type OpsCloud, type TestFleet } from './harness.js';
+import { convergedFleet, instancesOf, records, startOpsCloud, type OpsCloud, type TestFleet } from './harness.js';
 
 const LIVE = new Set(['pending', 'running']);
 
@@ -18,12 +17,7 @@ describe('ops: upgrade', () => {
   });
   after(async () => oc.close());
 
-  async function converged(fleet: string): Promise<TestFleet> {
-    const f = await prepareFleet(oc, { fleet, api: 1 });
-    const { outcomes } = await reconcileOnce(f.deps());
-    assert.ok(outcomes.every((o) => o.ok), JSON.stringify(outcomes.filter((o) => !o.ok)));
-    return f;
-  }
+  const converged = (fleet: string): Promise<TestFleet> => convergedFleet(oc, { fleet, api: 1 });
   const serving = (fleet: string, name: string) => {
     const ip = records(oc, `${fleet}.example.com`).get(name)?.[0];
     return instancesOf(oc, fleet).find((i) => i.privateIpAddress === ip && LIVE.has(i.state));
